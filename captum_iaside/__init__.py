@@ -1,0 +1,19 @@
+r"""captum-iaside: global spectral Shapley importance (I-ASIDE) for image classifiers, on Captum."""
+
+from captum_iaside.bands import SpectralBands
+from captum_iaside.iaside import IASIDE
+from captum_iaside.importance import (
+    SpectralImportance,
+    spectral_importance_distribution,
+    spectral_robustness_score,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "IASIDE",
+    "SpectralBands",
+    "SpectralImportance",
+    "spectral_importance_distribution",
+    "spectral_robustness_score",
+]

@@ -1,0 +1,140 @@
+r"""Value functions ``v_x(S)``: one number per coalition image from the model's output (SPEC §3).
+
+A value function takes the model output for ``N`` images and their targets and returns ``(N,)``:
+
+- ``"log_prob"`` — ``log_softmax(output)[target]`` (the paper's);
+- ``"prob"`` — ``softmax(output)[target]``;
+- ``"logit"`` — ``output[target]``, or the output itself when the model returns one number per
+  image (shape ``(N,)``, no target needed);
+- ``"correct"`` — 1 where ``argmax(output) == target``, else 0;
+- a callable ``(output, target) -> (N,)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+ValueCallable = Callable[[Tensor, Tensor | None], Tensor]
+ValueSpec = str | ValueCallable
+TargetSpec = None | int | Tensor | list[int]
+
+VALUE_NAMES = ("log_prob", "prob", "logit", "correct")
+
+
+def _gather(scores: Tensor, target: Tensor) -> Tensor:
+    return scores.gather(1, target[:, None]).squeeze(1)
+
+
+class ValueFunction:
+    r"""
+    A named or user-defined value function with its input checks.
+
+    Args:
+        value (str or callable): One of ``"log_prob"``, ``"prob"``, ``"logit"``,
+                    ``"correct"``, or a callable ``(output, target) -> (N,)``.
+    """
+
+    def __init__(self, value: ValueSpec) -> None:
+        if isinstance(value, str):
+            if value not in VALUE_NAMES:
+                raise ValueError(
+                    f"unknown value {value!r}; expected one of {list(VALUE_NAMES)} or a callable"
+                )
+            self.name = value
+            self.fn: ValueCallable | None = None
+        elif callable(value):
+            self.name = getattr(value, "__name__", "callable")
+            self.fn = value
+        else:
+            raise TypeError(
+                f"value must be a name or a callable (output, target) -> (N,), got {type(value).__name__}"
+            )
+
+    def needs_target(self, output: Tensor) -> bool:
+        r"""Whether this output needs a class target (2-D class scores with a named value)."""
+        return self.fn is None and output.dim() == 2
+
+    def check_output(self, output: Tensor, n: int) -> None:
+        r"""Raise a clear error if ``output`` does not fit this value function for ``n`` images."""
+        if not isinstance(output, Tensor):
+            raise TypeError(f"the model must return a tensor, got {type(output).__name__}")
+        if output.dim() == 0 or output.shape[0] != n:
+            raise ValueError(
+                f"the model returned shape {tuple(output.shape)} for {n} images; expected ({n}, K) or ({n},)"
+            )
+        if self.fn is not None:
+            return
+        if output.dim() == 1 and self.name != "logit":
+            raise ValueError(
+                f"value={self.name!r} needs class scores of shape (N, K), but the model returned "
+                f"one number per image {tuple(output.shape)}; use value='logit' to take that "
+                "number itself as the value"
+            )
+        if output.dim() > 2:
+            raise ValueError(
+                f"value={self.name!r} needs a model output of shape (N, K) or (N,), got "
+                f"{tuple(output.shape)}; pass a callable value to reduce it"
+            )
+
+    def __call__(self, output: Tensor, target: Tensor | None) -> Tensor:
+        if self.fn is not None:
+            v = self.fn(output, target)
+            if not isinstance(v, Tensor) or tuple(v.shape) != (output.shape[0],):
+                shape = tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__
+                raise ValueError(f"the value callable must return shape ({output.shape[0]},), got {shape}")
+            return v
+        if output.dim() == 1:
+            return output
+        if self.name == "log_prob":
+            return _gather(torch.log_softmax(output.float(), dim=1), target)
+        if self.name == "prob":
+            return _gather(torch.softmax(output.float(), dim=1), target)
+        if self.name == "logit":
+            return _gather(output, target)
+        return (output.argmax(dim=1) == target).to(
+            output.dtype if output.is_floating_point() else torch.float32
+        )
+
+
+def resolve_target(target: TargetSpec, n: int, device: torch.device) -> Tensor | None:
+    r"""
+    Normalise a Captum-style ``target`` (int, list, ``(B,)`` tensor or None) to a ``(B,)`` int64
+    tensor (or None), with clear errors for a wrong type or length.
+    """
+    if target is None:
+        return None
+    if isinstance(target, bool):
+        raise TypeError("target must be an int, a list of ints or an integer tensor, got bool")
+    if isinstance(target, int):
+        return torch.full((n,), target, dtype=torch.int64, device=device)
+    if isinstance(target, (list, tuple)):
+        if not all(isinstance(t, int) and not isinstance(t, bool) for t in target):
+            raise TypeError("target as a list must hold ints (one class index per image)")
+        target = torch.tensor(list(target), dtype=torch.int64)
+    if not isinstance(target, Tensor):
+        raise TypeError(
+            f"target must be an int, a list of ints or an integer tensor, got {type(target).__name__}"
+        )
+    if target.is_floating_point() or target.is_complex():
+        raise TypeError(f"target must hold integer class indices, got dtype {target.dtype}")
+    if target.dim() == 0:
+        target = target.expand(n)
+    if target.dim() != 1 or target.shape[0] != n:
+        raise ValueError(
+            f"target must have one class index per image ({n},), got shape {tuple(target.shape)}"
+        )
+    return target.to(device=device, dtype=torch.int64)
+
+
+def check_target_range(target: Tensor | None, output: Tensor) -> None:
+    r"""Raise a clear error if a class index lies outside ``[0, K)`` of a ``(N, K)`` output."""
+    if target is None or output.dim() != 2:
+        return
+    k = output.shape[1]
+    lo, hi = int(target.min()), int(target.max())
+    if lo < 0 or hi >= k:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"target {bad} is out of range for a model with {k} classes (expected 0 .. {k - 1})")
