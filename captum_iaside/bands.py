@@ -72,8 +72,7 @@ class SpectralBands:
             edges = [float(e) for e in edges]
             if n_bands is not None and n_bands != len(edges) - 1:
                 raise ValueError(
-                    f"n_bands={n_bands} disagrees with edges, which define "
-                    f"{len(edges) - 1} bands (len(edges) - 1)"
+                    f"n_bands={n_bands} disagrees with edges, which define {len(edges) - 1} bands (len(edges) - 1)"
                 )
             n_bands = len(edges) - 1
             if edges[0] != 0.0:

@@ -156,17 +156,14 @@ def resolve_baseline(spec: BaselineSpec | None) -> Baseline:
         return spec
     if isinstance(spec, str):
         if spec not in _NAMED:
-            raise ValueError(
-                f"unknown baseline {spec!r}; expected one of {sorted(_NAMED)}, a tensor or a callable"
-            )
+            raise ValueError(f"unknown baseline {spec!r}; expected one of {sorted(_NAMED)}, a tensor or a callable")
         return _NAMED[spec]()
     if isinstance(spec, Tensor):
         return TensorBaseline(spec)
     if callable(spec):
         return CallableBaseline(spec)
     raise TypeError(
-        "baselines must be a name, a tensor (1|B, C, H, W), a Baseline or a callable, "
-        f"got {type(spec).__name__}"
+        f"baselines must be a name, a tensor (1|B, C, H, W), a Baseline or a callable, got {type(spec).__name__}"
     )
 
 

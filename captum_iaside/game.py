@@ -29,9 +29,7 @@ def as_arg_tuple(additional_forward_args: Any) -> tuple[Any, ...]:
 
 def _repeat_args(args: tuple[Any, ...], n: int, repeats: int) -> tuple[Any, ...]:
     return tuple(
-        a.repeat_interleave(repeats, dim=0)
-        if isinstance(a, Tensor) and a.dim() > 0 and a.shape[0] == n
-        else a
+        a.repeat_interleave(repeats, dim=0) if isinstance(a, Tensor) and a.dim() > 0 and a.shape[0] == n else a
         for a in args
     )
 

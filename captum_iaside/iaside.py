@@ -42,8 +42,7 @@ def _split_batch(batch: Any) -> tuple[Tensor, Any]:
     if isinstance(batch, (tuple, list)) and 1 <= len(batch) and isinstance(batch[0], Tensor):
         return batch[0], (batch[1] if len(batch) > 1 else None)
     raise TypeError(
-        "data must yield image tensors or (images, targets) batches, got a batch of type "
-        f"{type(batch).__name__}"
+        f"data must yield image tensors or (images, targets) batches, got a batch of type {type(batch).__name__}"
     )
 
 
@@ -324,6 +323,7 @@ class IASIDE(PerturbationAttribution):
                 if x.shape[0] == 0:
                     break
                 labelled = labelled or (use_labels and y is not None)
+                share = x.shape[0] / 2**self.bands.n_bands  # images done per coalition evaluated
                 values = self._coalition_values(
                     x.to(device),
                     baselines,
@@ -331,10 +331,12 @@ class IASIDE(PerturbationAttribution):
                     additional_forward_args,
                     perturbations_per_eval,
                     batch_generator(seed, k),
+                    lambda n, share=share: bar.update(n * share),
                 )
                 phi_acc.update(exact_shapley(values))
                 ends_acc.update(values[:, [-1, 0]])
-                bar.update(x.shape[0])
+                bar.n = phi_acc.count  # whole images once the batch is done
+                bar.refresh()
                 if n_samples is not None and phi_acc.count >= n_samples:
                     break
         if phi_acc.count == 0:

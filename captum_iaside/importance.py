@@ -16,9 +16,7 @@ ArrayLike = Tensor | Sequence[float]
 def _as_vector(values: ArrayLike, name: str) -> Tensor:
     v = torch.as_tensor(values, dtype=torch.float64).detach().cpu()
     if v.dim() != 1 or v.numel() < 2:
-        raise ValueError(
-            f"{name} must be a 1-D sequence of at least 2 band values, got shape {tuple(v.shape)}"
-        )
+        raise ValueError(f"{name} must be a 1-D sequence of at least 2 band values, got shape {tuple(v.shape)}")
     if not bool(torch.isfinite(v).all()):
         raise ValueError(f"{name} must be finite, got {v.tolist()}")
     return v
@@ -160,12 +158,29 @@ class SpectralImportance:
         return spectral_robustness_score(self.sid, self.beta)
 
     @property
+    def sid_stderr(self) -> Tensor:
+        r"""
+        Approximate standard error of :attr:`sid`: ``stderr / Σ(ψ − min ψ)``, the first-order
+        term with the normaliser held fixed, for error bars.
+        """
+        total = (self.values - self.values.min()).sum()
+        if total <= 0:
+            return torch.full_like(self.stderr, float("nan"))
+        return self.stderr / total
+
+    @property
     def share(self) -> Tensor:
         r"""The efficiency-preserving share ``ψ / Σψ`` (keeps signs; NaN if ``Σψ = 0``)."""
         total = self.values.sum()
         if total == 0:
             return torch.full_like(self.values, float("nan"))
         return self.values / total
+
+    def plot(self, kind: str = "sid") -> tuple[Any, Any]:
+        r"""Shortcut for :func:`captum_iaside.visualization.plot_spectral_importance` (``(fig, axes)``)."""
+        from captum_iaside.visualization import plot_spectral_importance
+
+        return plot_spectral_importance(self, kind=kind)
 
     def to_dict(self) -> dict[str, Any]:
         r"""All numbers and the configuration as a JSON-serialisable dict."""
@@ -179,6 +194,7 @@ class SpectralImportance:
             "values": [clean(v) for v in self.values.tolist()],
             "stderr": [clean(v) for v in self.stderr.tolist()],
             "sid": self.sid.tolist(),
+            "sid_stderr": [clean(v) for v in self.sid_stderr.tolist()],
             "srs": self.srs,
             "beta": self.beta,
             "share": [clean(v) for v in self.share.tolist()],

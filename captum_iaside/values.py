@@ -40,18 +40,14 @@ class ValueFunction:
     def __init__(self, value: ValueSpec) -> None:
         if isinstance(value, str):
             if value not in VALUE_NAMES:
-                raise ValueError(
-                    f"unknown value {value!r}; expected one of {list(VALUE_NAMES)} or a callable"
-                )
+                raise ValueError(f"unknown value {value!r}; expected one of {list(VALUE_NAMES)} or a callable")
             self.name = value
             self.fn: ValueCallable | None = None
         elif callable(value):
             self.name = getattr(value, "__name__", "callable")
             self.fn = value
         else:
-            raise TypeError(
-                f"value must be a name or a callable (output, target) -> (N,), got {type(value).__name__}"
-            )
+            raise TypeError(f"value must be a name or a callable (output, target) -> (N,), got {type(value).__name__}")
 
     def needs_target(self, output: Tensor) -> bool:
         r"""Whether this output needs a class target (2-D class scores with a named value)."""
@@ -94,9 +90,7 @@ class ValueFunction:
             return _gather(torch.softmax(output.float(), dim=1), target)
         if self.name == "logit":
             return _gather(output, target)
-        return (output.argmax(dim=1) == target).to(
-            output.dtype if output.is_floating_point() else torch.float32
-        )
+        return (output.argmax(dim=1) == target).to(output.dtype if output.is_floating_point() else torch.float32)
 
 
 def resolve_target(target: TargetSpec, n: int, device: torch.device) -> Tensor | None:
@@ -115,17 +109,13 @@ def resolve_target(target: TargetSpec, n: int, device: torch.device) -> Tensor |
             raise TypeError("target as a list must hold ints (one class index per image)")
         target = torch.tensor(list(target), dtype=torch.int64)
     if not isinstance(target, Tensor):
-        raise TypeError(
-            f"target must be an int, a list of ints or an integer tensor, got {type(target).__name__}"
-        )
+        raise TypeError(f"target must be an int, a list of ints or an integer tensor, got {type(target).__name__}")
     if target.is_floating_point() or target.is_complex():
         raise TypeError(f"target must hold integer class indices, got dtype {target.dtype}")
     if target.dim() == 0:
         target = target.expand(n)
     if target.dim() != 1 or target.shape[0] != n:
-        raise ValueError(
-            f"target must have one class index per image ({n},), got shape {tuple(target.shape)}"
-        )
+        raise ValueError(f"target must have one class index per image ({n},), got shape {tuple(target.shape)}")
     return target.to(device=device, dtype=torch.int64)
 
 

@@ -94,9 +94,7 @@ def test_input_is_not_modified():
 def test_empty_band_names_smallest_size():
     bands = SpectralBands(8)
     smallest = next(
-        s
-        for s in range(2, 64)
-        if (torch.bincount(band_index(s, s, 8, "square").flatten(), minlength=8) > 0).all()
+        s for s in range(2, 64) if (torch.bincount(band_index(s, s, 8, "square").flatten(), minlength=8) > 0).all()
     )
     with pytest.raises(ValueError, match=f"{smallest} x {smallest}"):
         bands.index(8, 8)

@@ -72,9 +72,7 @@ def test_equals_captum_shapley_values_on_the_same_game(model, images):
 
 def test_efficiency_delta(model, images):
     ia = IASIDE(model, bands=6, baseline="gaussian", value="prob")
-    phi, delta = ia.attribute(
-        images, target=[0, 1, 2], return_convergence_delta=True, perturbations_per_eval=64
-    )
+    phi, delta = ia.attribute(images, target=[0, 1, 2], return_convergence_delta=True, perturbations_per_eval=64)
     assert phi.shape == (3, 6) and delta.shape == (3,)
     assert delta.abs().max() <= 1e-4
 
@@ -118,9 +116,7 @@ def test_model_that_sees_one_band_gets_all_importance_there(images, k):
         def forward(self, x):
             return cnn(bands.decompose(x)[:, k])
 
-    phi, delta = IASIDE(OnlyBand().eval(), bands=bands).attribute(
-        images, target=1, return_convergence_delta=True
-    )
+    phi, delta = IASIDE(OnlyBand().eval(), bands=bands).attribute(images, target=1, return_convergence_delta=True)
     others = [i for i in range(4) if i != k]
     assert phi[:, others].abs().max() < 1e-5
     assert phi[:, k].abs().min() > 1e-4

@@ -60,9 +60,7 @@ def test_moment_accumulator_matches_torch_std():
 
 
 def test_result_summaries_and_json():
-    res = SpectralImportance(
-        torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64), torch.zeros(3), 10, -0.1, -1.1
-    )
+    res = SpectralImportance(torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64), torch.zeros(3), 10, -0.1, -1.1)
     assert torch.allclose(res.share, torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64))
     assert res.srs == pytest.approx(spectral_robustness_score(res.sid))
     d = json.loads(json.dumps(res.to_dict()))

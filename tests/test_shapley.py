@@ -41,9 +41,7 @@ def test_exact_shapley_equals_literal_formula_on_random_games(m):
 def test_additive_game_gives_its_coefficients():
     m = 5
     coef = torch.tensor([0.5, -1.0, 2.0, 0.0, 3.0], dtype=torch.float64)
-    v = torch.tensor(
-        [sum(coef[i] for i in range(m) if (t >> i) & 1) for t in range(2**m)], dtype=torch.float64
-    )
+    v = torch.tensor([sum(coef[i] for i in range(m) if (t >> i) & 1) for t in range(2**m)], dtype=torch.float64)
     assert torch.allclose(exact_shapley(v[None])[0], coef, atol=1e-12)
 
 

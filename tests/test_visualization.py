@@ -1,0 +1,58 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.container import ErrorbarContainer  # noqa: E402
+
+from captum_iaside import SpectralBands, SpectralImportance  # noqa: E402
+from captum_iaside.visualization import (  # noqa: E402
+    plot_band_decomposition,
+    plot_fourier_importance,
+    plot_spectral_importance,
+)
+
+
+def result(name, values):
+    v = torch.tensor(values, dtype=torch.float64)
+    return SpectralImportance(
+        v,
+        torch.full_like(v, 0.05),
+        10,
+        0.0,
+        -1.0,
+        config={"model": name, "value": "log_prob", "bands": SpectralBands(4).config()},
+    )
+
+
+def test_spectral_importance_single_and_comparison():
+    fig, axes = plot_spectral_importance(result("A", [0.6, 0.3, 0.1, 0.0]))
+    ax = axes[0]
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel() == "SID"
+    assert any(isinstance(c, ErrorbarContainer) for c in ax.containers)
+    fig, axes = plot_spectral_importance(
+        [result("A", [0.6, 0.3, 0.1, 0.0]), result("B", [0.1, 0.2, 0.3, 0.4])], kind="values"
+    )
+    assert len(axes) == 2 and axes[1].get_xlabel() == "spectral robustness score"
+    assert [t.get_text() for t in axes[1].get_yticklabels()] == ["B", "A"]  # ranked by SRS
+    assert result("A", [0.6, 0.3, 0.1, 0.0]).plot()[0] is not None
+    with pytest.raises(ValueError, match="same number of bands"):
+        plot_spectral_importance([result("A", [1.0, 0.0, 0.0, 0.0]), result("C", [1.0, 0.0])])
+
+
+def test_fourier_map_has_frequency_axes():
+    fig, axes = plot_fourier_importance(result("A", [0.6, 0.3, 0.1, 0.0]), size=32)
+    ax = axes[0]
+    assert "cycles/pixel" in ax.get_xlabel() and "cycles/pixel" in ax.get_ylabel()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["-0.5", "-0.25", "0", "0.25"]
+    assert ax.get_title()
+    with pytest.raises(ValueError, match="bands is required"):
+        plot_fourier_importance(torch.ones(4))
+    fig, _ = plot_fourier_importance(torch.tensor([1.0, -1.0, 0.5, 0.0]), bands=SpectralBands(4), size=16)
+
+
+def test_band_decomposition_panels():
+    fig, axes = plot_band_decomposition(torch.rand(3, 32, 32), SpectralBands(4))
+    assert len(axes) == 5
+    assert axes[1].get_title().startswith("band 0")
