@@ -121,7 +121,10 @@ def load_model(spec: str, weights: str | None = "DEFAULT") -> LoadedModel:
         factory = getattr(module, attr, None)
         if not callable(factory):
             raise ModelSpecError(f"{module_name!r} has no callable {attr!r}")
-        made = factory()
+        try:
+            made = factory()
+        except TypeError as exc:
+            raise ModelSpecError(f"{spec} must be callable without arguments: {exc}") from exc
         if isinstance(made, LoadedModel):
             return made
         if not isinstance(made, nn.Module):
