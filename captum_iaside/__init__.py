@@ -1,6 +1,9 @@
 r"""captum-iaside: global spectral Shapley importance (I-ASIDE) for image classifiers, on Captum."""
 
+from captum_iaside.band_stack import BandStackModel
 from captum_iaside.bands import SpectralBands
+from captum_iaside.fourier import FourierModel
+from captum_iaside.gates import SpectralGates
 from captum_iaside.iaside import IASIDE
 from captum_iaside.importance import (
     SpectralImportance,
@@ -14,6 +17,9 @@ __all__ = [
     "IASIDE",
     "SpectralBands",
     "SpectralImportance",
+    "SpectralGates",
+    "FourierModel",
+    "BandStackModel",
     "spectral_importance_distribution",
     "spectral_robustness_score",
 ]

@@ -219,6 +219,43 @@ class SpectralBands:
         r"""Number of DFT bins in each band at ``H x W``: a ``(M,)`` int64 tensor."""
         return torch.bincount(self.index(h, w).flatten(), minlength=self.n_bands)
 
+    def feature_mask(self, h: int, w: int, orientations: int = 1) -> Tensor:
+        r"""
+        Captum ``feature_mask`` of the bands on the centred spectrum layout of
+        :func:`~captum_iaside.fourier.spectrum_of`: the band id of every DFT bin, optionally split
+        into orientation sectors.
+
+        Args:
+            h (int): Image height ``H``.
+            w (int): Image width ``W``.
+            orientations (int, optional): Split each band into this many orientation sectors
+                        of the frequency vector (folded modulo π, so a bin and its conjugate share
+                        a sector); ids are then renumbered ``0 .. n_groups - 1``.
+                        Default: 1 (bands only)
+
+        Returns:
+            *Tensor* of shape ``(1, 1, H, W, 1)``, int64, broadcastable to ``(B, C, H, W, 2)``.
+
+        Examples::
+
+            >>> mask = SpectralBands(4).feature_mask(16, 16)
+            >>> mask.shape, int(mask.max())
+            (torch.Size([1, 1, 16, 16, 1]), 3)
+        """
+        orientations = int(orientations)
+        if orientations < 1:
+            raise ValueError(f"orientations must be at least 1, got {orientations}")
+        ids = self.index(h, w)
+        if orientations > 1:
+            ky = torch.tensor(_signed_frequencies(h), dtype=torch.float64)[:, None] / h
+            kx = torch.tensor(_signed_frequencies(w), dtype=torch.float64)[None, :] / w
+            angle = torch.remainder(torch.atan2(ky, kx), math.pi)
+            sector = (angle / math.pi * orientations).floor().long().clamp(max=orientations - 1)
+            # a bin takes the sector of its conjugate pair's first member (Nyquist bins alias)
+            sector = sector.flatten()[conjugate_representative(h, w)]
+            ids = torch.unique(ids * orientations + sector, return_inverse=True)[1]
+        return torch.fft.fftshift(ids)[None, None, :, :, None]
+
     # ------------------------------------------------------------- decomposition
     def decompose(self, x: Tensor) -> Tensor:
         r"""
@@ -247,6 +284,25 @@ class SpectralBands:
         spectrum = torch.fft.fft2(x.to(work))
         parts = torch.fft.ifft2(spectrum[:, None] * masks[None, :, None]).real
         return parts.to(x.dtype)
+
+
+def as_bands(bands: int | SpectralBands) -> SpectralBands:
+    r"""An int ``M`` as ``SpectralBands(M)``; a :class:`SpectralBands` as it is."""
+    if isinstance(bands, SpectralBands):
+        return bands
+    if isinstance(bands, int) and not isinstance(bands, bool):
+        return SpectralBands(bands)
+    raise TypeError(f"bands must be an int or a SpectralBands, got {type(bands).__name__}")
+
+
+def conjugate_representative(h: int, w: int) -> Tensor:
+    r"""
+    For every bin of the unshifted ``H x W`` DFT layout, the flat index of the first of the
+    pair {bin, its conjugate ``(−u mod H, −v mod W)``}: ``(H, W)`` int64.
+    """
+    u = torch.arange(h)[:, None]
+    v = torch.arange(w)[None, :]
+    return torch.minimum(u * w + v, ((-u) % h) * w + (-v) % w)
 
 
 def _signed_frequencies(n: int) -> list:

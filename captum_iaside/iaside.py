@@ -13,7 +13,7 @@ from captum.log import log_usage
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from captum_iaside.bands import SpectralBands, check_images
+from captum_iaside.bands import SpectralBands, as_bands, check_images
 from captum_iaside.baselines import BaselineSpec, reference_images, resolve_baseline
 from captum_iaside.coalitions import coalition_matrix
 from captum_iaside.game import SpectralGame, as_arg_tuple
@@ -107,12 +107,7 @@ class IASIDE(PerturbationAttribution):
         if not callable(forward_func):
             raise TypeError(f"forward_func must be callable, got {type(forward_func).__name__}")
         super().__init__(forward_func)
-        if isinstance(bands, SpectralBands):
-            self.bands = bands
-        elif isinstance(bands, int) and not isinstance(bands, bool):
-            self.bands = SpectralBands(bands)
-        else:
-            raise TypeError(f"bands must be an int or a SpectralBands, got {type(bands).__name__}")
+        self.bands = as_bands(bands)
         check_exact(self.bands.n_bands)
         self.baseline = resolve_baseline(baseline)
         self.value = ValueFunction(value)
@@ -170,7 +165,7 @@ class IASIDE(PerturbationAttribution):
     @log_usage()
     def attribute(
         self,
-        inputs: Tensor,
+        inputs: Tensor | tuple[Tensor],
         baselines: BaselineSpec | None = None,
         target: TargetSpec = None,
         additional_forward_args: Any = None,
@@ -179,12 +174,14 @@ class IASIDE(PerturbationAttribution):
         return_input_shape: bool = False,
         return_convergence_delta: bool = False,
         seed: int = 0,
-    ) -> Tensor | tuple[Tensor, Tensor]:
+    ) -> Tensor | tuple[Tensor, ...]:
         r"""
         Exact per-image spectral Shapley values.
 
         Args:
-            inputs (Tensor): Images ``(B, C, H, W)``, floating point, on the model's device.
+            inputs (Tensor or tuple of one Tensor): Images ``(B, C, H, W)``, floating point, on
+                        the model's device. A 1-tuple (Captum's multi-input form, used e.g. by
+                        ``captum.metrics.sensitivity_max``) returns 1-tuple attributions.
             baselines (str, Tensor or callable, optional): Overrides the baseline given at
                         construction for this call (same forms).
                         Default: None (the constructor's baseline)
@@ -224,6 +221,11 @@ class IASIDE(PerturbationAttribution):
             >>> phi.shape, delta.abs().max() < 1e-4
             (torch.Size([2, 4]), tensor(True))
         """
+        as_tuple = isinstance(inputs, tuple)
+        if as_tuple:
+            if len(inputs) != 1:
+                raise TypeError(f"inputs must be one image tensor (or a 1-tuple of it), got a tuple of {len(inputs)}")
+            inputs = inputs[0]
         perturbations_per_eval = _positive_int(perturbations_per_eval, "perturbations_per_eval")
         self._warn_if_training(stacklevel=4)  # the caller of the log_usage wrapper
         n_coalitions = 2**self.bands.n_bands
@@ -243,6 +245,8 @@ class IASIDE(PerturbationAttribution):
         attributions = phi.to(out_dtype)
         if return_input_shape:
             attributions = self._band_map(attributions, inputs)
+        if as_tuple:
+            attributions = (attributions,)
         if return_convergence_delta:
             delta = phi.sum(dim=1) - (values[:, -1] - values[:, 0])
             return attributions, delta.to(out_dtype)

@@ -145,7 +145,46 @@ def plot_fourier_importance(
     if values.numel() != bands.n_bands:
         raise ValueError(f"{values.numel()} values for {bands.n_bands} bands")
     index = torch.fft.fftshift(bands.index(size, size))
-    plane = values.to(torch.float64)[index].numpy()
+    return _draw_fourier_plane(values.to(torch.float64)[index].numpy(), index.numpy(), title, colorbar_label)
+
+
+def plot_fourier_attribution(
+    attributions: Tensor,
+    bands: SpectralBands | None = None,
+    title: str = "attribution on the Fourier plane",
+) -> tuple[Figure, np.ndarray]:
+    r"""
+    Per-bin attributions of the Fourier-plane door (:class:`~captum_iaside.fourier.FourierModel`)
+    as a heat map with frequency axes, averaged over channels and real/imaginary parts.
+
+    Args:
+        attributions (Tensor): ``(C, H, W, 2)`` or ``(1, C, H, W, 2)`` attributions of one image
+                    on the centred spectrum, or an ``(H, W)`` centred map.
+        bands (SpectralBands, optional): Bands whose boundaries to draw.
+                    Default: None
+        title (str, optional): Axis title.
+                    Default: ``"attribution on the Fourier plane"``
+
+    Returns:
+        ``(fig, axes)`` with a single axis.
+    """
+    attr = torch.as_tensor(attributions).detach().to("cpu", torch.float64)
+    if attr.dim() == 5 and attr.shape[0] == 1:
+        attr = attr[0]
+    if attr.dim() == 4 and attr.shape[-1] == 2:
+        attr = attr.mean(dim=(0, 3))
+    if attr.dim() != 2:
+        raise ValueError(
+            f"attributions must be (C, H, W, 2), (1, C, H, W, 2) or (H, W), got {tuple(attributions.shape)}"
+        )
+    index = None if bands is None else torch.fft.fftshift(bands.index(*attr.shape)).numpy()
+    return _draw_fourier_plane(attr.numpy(), index, title, "attribution")
+
+
+def _draw_fourier_plane(
+    plane: np.ndarray, band_index: np.ndarray | None, title: str, colorbar_label: str
+) -> tuple[Figure, np.ndarray]:
+    h, w = plane.shape
     fig, ax = plt.subplots(figsize=(5.6, 4.6))
     # Captum draws the map scaled by max |value| (outlier_perc=0); the colour bar gives real units.
     captum_viz.visualize_image_attr(
@@ -161,17 +200,115 @@ def plot_fourier_importance(
     scale = max(float(np.abs(plane).max()), 1e-12)
     cmap = LinearSegmentedColormap.from_list("RdWhGn", ["red", "white", "green"])
     fig.colorbar(ScalarMappable(Normalize(-scale, scale), cmap), ax=ax, label=colorbar_label)
-    ax.contour(index.numpy(), levels=np.arange(bands.n_bands - 1) + 0.5, colors="black", linewidths=0.6)
+    if band_index is not None:
+        levels = np.arange(int(band_index.max())) + 0.5
+        ax.contour(band_index, levels=levels, colors="black", linewidths=0.6)
     freqs = np.array([-0.5, -0.25, 0.0, 0.25])
-    ticks = freqs * size + size // 2  # fftshift puts frequency f at index f * size + size // 2
     labels = [f"{f:g}" for f in freqs]
-    ax.set_xticks(ticks, labels)
-    ax.set_yticks(ticks, labels)
+    # fftshift puts frequency f at index f * n + n // 2
+    ax.set_xticks(freqs * w + w // 2, labels)
+    ax.set_yticks(freqs * h + h // 2, labels)
     ax.tick_params(left=True, bottom=True, labelleft=True, labelbottom=True)
     ax.set_xlabel("horizontal frequency (cycles/pixel)")
     ax.set_ylabel("vertical frequency (cycles/pixel)")
     fig.tight_layout()
     return fig, np.array([ax])
+
+
+def to_hwc(image: Tensor | np.ndarray, name: str = "image") -> np.ndarray:
+    r"""
+    An image or map as the HWC NumPy array Captum's visualisation needs.
+
+    A torch tensor is read as CHW (PyTorch's layout) and transposed; a NumPy array must already
+    be HWC, and one that looks CHW (``(1|3, H, W)`` with a wide last axis) is refused rather than
+    drawn wrong.
+
+    Args:
+        image (Tensor or ndarray): ``(C, H, W)`` tensor, or ``(H, W, C)`` / ``(H, W)`` array.
+        name (str, optional): Argument name used in error messages.
+                    Default: ``"image"``
+
+    Returns:
+        *ndarray* ``(H, W, C)`` of float64.
+    """
+    if isinstance(image, Tensor):
+        t = image.detach().to("cpu", torch.float64)
+        if t.dim() == 4 and t.shape[0] == 1:
+            t = t[0]
+        if t.dim() != 3:
+            raise ValueError(f"{name} as a tensor must be CHW (C, H, W), got shape {tuple(image.shape)}")
+        return t.permute(1, 2, 0).numpy()
+    arr = np.asarray(image, dtype=np.float64)
+    if arr.ndim == 2:
+        return arr[..., None]
+    if arr.ndim != 3:
+        raise ValueError(f"{name} must be an HWC array, got shape {arr.shape}")
+    if arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 3, 4):
+        raise ValueError(
+            f"{name} looks like a CHW array {arr.shape}; Captum's visualisation needs HWC: pass "
+            f"{name}.transpose(1, 2, 0) or the torch tensor"
+        )
+    return arr
+
+
+def plot_band_saliency(
+    image: Tensor,
+    band_maps: Tensor | np.ndarray,
+    bands: SpectralBands,
+    phi: Tensor | Sequence[float] | None = None,
+    sign: str = "absolute_value",
+) -> tuple[Figure, np.ndarray]:
+    r"""
+    Space × frequency for one image: each band component above its saliency map (e.g. integrated
+    gradients on :class:`~captum_iaside.band_stack.BandStackModel`), the band's Shapley value in
+    the title. Maps are drawn by :func:`captum.attr.visualization.visualize_image_attr`.
+
+    Args:
+        image (Tensor): ``(C, H, W)`` or ``(1, C, H, W)`` in the model's input space.
+        band_maps (Tensor or ndarray): ``(M, C, H, W)`` tensor (or ``(1, M, C, H, W)``), or a
+                    sequence of ``M`` HWC arrays.
+        bands (SpectralBands): The bands.
+        phi (Tensor or sequence of float, optional): ``(M,)`` Shapley values for the titles.
+                    Default: None
+        sign (str, optional): Captum's ``sign`` for the maps (``"absolute_value"``, ``"all"``,
+                    ``"positive"``, ``"negative"``).
+                    Default: ``"absolute_value"``
+
+    Returns:
+        ``(fig, axes)`` with axes of shape ``(2, M)``.
+    """
+    m = bands.n_bands
+    if isinstance(band_maps, Tensor) and band_maps.dim() == 5 and band_maps.shape[0] == 1:
+        band_maps = band_maps[0]
+    if len(band_maps) != m:
+        raise ValueError(f"band_maps must hold one map per band ({m}), got {len(band_maps)}")
+    maps = [to_hwc(band_maps[i], f"band_maps[{i}]") for i in range(m)]
+    if isinstance(image, Tensor) and image.dim() == 3:
+        image = image[None]
+    parts = bands.decompose(image)[0]
+    values = None if phi is None else torch.as_tensor(phi, dtype=torch.float64).flatten().tolist()
+    fig, axes = plt.subplots(2, m, figsize=(2.1 * m, 4.6), squeeze=False)
+    for i in range(m):
+        part = to_hwc(parts[i])
+        shown = 0.5 + part / (2 * max(np.abs(part).max(), 1e-12))
+        axes[0, i].imshow(shown.squeeze(-1) if shown.shape[-1] == 1 else shown, cmap="gray", vmin=0, vmax=1)
+        head = f"band {i}" if values is None else f"band {i}: φ = {values[i]:+.3f}"
+        axes[0, i].set_title(head, fontsize=8)
+        captum_viz.visualize_image_attr(
+            maps[i],
+            method="heat_map",
+            sign=sign,
+            show_colorbar=False,
+            plt_fig_axis=(fig, axes[1, i]),
+            use_pyplot=False,
+            title="saliency",
+        )
+        axes[1, i].title.set_fontsize(8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig, axes
 
 
 def plot_band_decomposition(

@@ -56,3 +56,35 @@ def test_band_decomposition_panels():
     fig, axes = plot_band_decomposition(torch.rand(3, 32, 32), SpectralBands(4))
     assert len(axes) == 5
     assert axes[1].get_title().startswith("band 0")
+
+
+def test_fourier_attribution_from_the_fourier_door():
+    from captum_iaside.visualization import plot_fourier_attribution
+
+    attr = torch.randn(3, 16, 16, 2)
+    fig, axes = plot_fourier_attribution(attr, bands=SpectralBands(4))
+    assert "cycles/pixel" in axes[0].get_xlabel()
+    with pytest.raises(ValueError, match=r"\(C, H, W, 2\)"):
+        plot_fourier_attribution(torch.randn(3, 16, 16))
+
+
+def test_band_saliency_grid_titles_carry_shapley_values():
+    from captum_iaside.visualization import plot_band_saliency
+
+    bands = SpectralBands(4)
+    fig, axes = plot_band_saliency(torch.rand(3, 16, 16), torch.randn(4, 3, 16, 16), bands, phi=[0.5, -0.25, 0.0, 1.0])
+    assert axes.shape == (2, 4)
+    assert axes[0, 1].get_title() == "band 1: φ = -0.250"
+    hwc = [torch.randn(3, 16, 16).permute(1, 2, 0).numpy() for _ in range(4)]
+    plot_band_saliency(torch.rand(3, 16, 16), hwc, bands)
+
+
+def test_chw_array_by_mistake_is_refused():
+    from captum_iaside.visualization import plot_band_saliency, to_hwc
+
+    chw = torch.randn(3, 16, 16).numpy()
+    with pytest.raises(ValueError, match="looks like a CHW array"):
+        to_hwc(chw)
+    assert to_hwc(torch.randn(3, 16, 16)).shape == (16, 16, 3)
+    with pytest.raises(ValueError, match=r"band_maps\[0\] looks like a CHW array"):
+        plot_band_saliency(torch.rand(3, 16, 16), [chw] * 4, SpectralBands(4))
