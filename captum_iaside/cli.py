@@ -97,6 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--noise-std", type=float, default=1.0, help="std of the gaussian baseline, in input units")
     p.add_argument("--value", choices=list(VALUE_NAMES), default="log_prob", help="value of a coalition")
+    p.add_argument(
+        "--estimator",
+        choices=["exact", "permutation", "kernel"],
+        default=None,
+        help="Shapley estimator (default: exact when 2^M fits the budget)",
+    )
+    p.add_argument(
+        "--budget",
+        type=_positive,
+        default=None,
+        help="coalition evaluations per image for the sampling estimators (e.g. 64 x bands)",
+    )
+    p.add_argument(
+        "--tolerance", type=float, default=None, help="stop once max stderr / range(psi) falls to this (e.g. 0.05)"
+    )
     p.add_argument("--samples", type=_positive, default=None, help="use at most this many images (default: all)")
     p.add_argument(
         "--resolution",
@@ -158,7 +173,8 @@ def _table(name: str, res: SpectralImportance, bands: SpectralBands) -> str:
             f"{i:>4}  {edges[i]:.3f}-{edges[i + 1]:.3f}  {res.values[i]:>10.4f} ± "
             f"{res.stderr[i]:<8.4f}  {res.sid[i]:>6.3f}"
         )
-    lines.append(f"SRS = {res.srs:.4f}   (0: uniform over bands; {max_srs(res.n_bands):.4f}: all on band 0)")
+    ci = "" if res.srs_ci is None else f" [{res.srs_ci[0]:.4f}, {res.srs_ci[1]:.4f}] 95% bootstrap CI"
+    lines.append(f"SRS = {res.srs:.4f}{ci}   (0: uniform over bands; {max_srs(res.n_bands):.4f}: all on band 0)")
     return "\n".join(lines)
 
 
@@ -285,6 +301,9 @@ def run(args: argparse.Namespace) -> int:
             n_samples=args.samples,
             use_labels=args.labels == "folder",
             perturbations_per_eval=args.perturbations_per_eval,
+            estimator=args.estimator,
+            budget=args.budget,
+            tolerance=args.tolerance,
             seed=args.seed,
             device=device,
             show_progress=not args.quiet,
@@ -312,6 +331,9 @@ def run(args: argparse.Namespace) -> int:
         "samples": args.samples,
         "batch_size": args.batch_size,
         "perturbations_per_eval": args.perturbations_per_eval,
+        "estimator": args.estimator,
+        "budget": args.budget,
+        "tolerance": args.tolerance,
         "seed": args.seed,
         "device": str(device),
     }

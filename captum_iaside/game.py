@@ -82,13 +82,14 @@ class SpectralGame:
         Values of the coalitions (or fractional gates) in ``gates``.
 
         Args:
-            gates (Tensor): ``(P, M)`` rows of gates.
+            gates (Tensor): ``(P, M)`` rows of gates shared by all images, or ``(B, P, M)``
+                        per image.
 
         Returns:
             *Tensor* of shape ``(B, P)``, float64. Non-finite values are returned as they are;
             :meth:`evaluate` reports them.
         """
-        b, p = self.n_images, gates.shape[0]
+        b, p = self.n_images, gates.shape[-2]
         images = compose(self.reference, self.deltas, gates).reshape(b * p, *self.deltas.shape[2:])
         target = None if self.target is None else self.target.repeat_interleave(p)
         with torch.no_grad():
@@ -115,8 +116,9 @@ class SpectralGame:
         Values of all rows of ``coalitions``, ``perturbations_per_eval`` of them per forward.
 
         Args:
-            coalitions (Tensor): ``(n, M)`` 0/1 rows (see
-                        :func:`~captum_iaside.coalitions.coalition_matrix`).
+            coalitions (Tensor): ``(n, M)`` 0/1 rows shared by all images (see
+                        :func:`~captum_iaside.coalitions.coalition_matrix`), or ``(B, n, M)``
+                        per image.
             perturbations_per_eval (int, optional): Coalitions per forward call; each call
                         evaluates ``B * perturbations_per_eval`` images.
                         Default: 1
@@ -131,16 +133,17 @@ class SpectralGame:
                 not finite.
         """
         chunks = []
-        for start in range(0, coalitions.shape[0], perturbations_per_eval):
-            rows = coalitions[start : start + perturbations_per_eval].to(self.deltas.device)
+        for start in range(0, coalitions.shape[-2], perturbations_per_eval):
+            rows = coalitions[..., start : start + perturbations_per_eval, :].to(self.deltas.device)
             chunks.append(self.values(rows))
             if progress is not None:
-                progress(rows.shape[0])
+                progress(rows.shape[-2])
         values = torch.cat(chunks, dim=1)
         bad = ~torch.isfinite(values)
         if bool(bad.any()):
             image, col = (int(i) for i in bad.nonzero()[0])
-            members = [i for i, g in enumerate(coalitions[col].tolist()) if g]
+            row = coalitions[col] if coalitions.dim() == 2 else coalitions[image, col]
+            members = [i for i, g in enumerate(row.tolist()) if g]
             raise ValueError(
                 f"the model output or its value is not finite for image {image} on the coalition "
                 f"of bands {members} (coalition row {col}); "

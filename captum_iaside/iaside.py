@@ -15,16 +15,32 @@ from tqdm.auto import tqdm
 
 from captum_iaside.bands import SpectralBands, as_bands, check_images
 from captum_iaside.baselines import BaselineSpec, reference_images, resolve_baseline
+from captum_iaside.checkpoint import load_checkpoint, save_checkpoint
 from captum_iaside.coalitions import coalition_matrix
+from captum_iaside.distributed import merged, world
 from captum_iaside.game import SpectralGame, as_arg_tuple
-from captum_iaside.importance import MomentAccumulator, SpectralImportance
+from captum_iaside.importance import (
+    GlobalAccumulator,
+    SpectralImportance,
+    spectral_importance_distribution,
+    spectral_robustness_score,
+)
+from captum_iaside.sampling import (
+    ESTIMATORS,
+    kernel_coalitions,
+    kernel_shapley,
+    minimum_budget,
+    n_draws,
+    permutation_coalitions,
+    permutation_shapley,
+)
 from captum_iaside.shapley import check_exact, exact_shapley
 from captum_iaside.values import TargetSpec, ValueFunction, ValueSpec, resolve_target
 
 
-def batch_generator(seed: int, batch_index: int = 0) -> torch.Generator:
-    r"""A CPU generator for batch ``batch_index`` of a run seeded with ``seed``."""
-    state = np.random.SeedSequence([int(seed), int(batch_index)]).generate_state(2, dtype=np.uint32)
+def batch_generator(seed: int, batch_index: int = 0, rank: int = 0) -> torch.Generator:
+    r"""A CPU generator for batch ``batch_index`` (of process ``rank``) of a run seeded with ``seed``."""
+    state = np.random.SeedSequence([int(seed), int(batch_index), int(rank)]).generate_state(2, dtype=np.uint32)
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
@@ -34,6 +50,43 @@ def _positive_int(value: Any, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be at least 1, got {value}")
     return value
+
+
+def choose_estimator(estimator: str | None, budget: int | None, n_bands: int) -> tuple[str, int | None]:
+    r"""
+    Resolve ``estimator`` and ``budget`` (coalition evaluations per image): exact enumeration
+    whenever ``2^M`` fits the budget (or no budget is given and ``M <= 12``), else antithetic
+    permutation sampling.
+    """
+    if estimator is not None and estimator not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r}; expected one of {list(ESTIMATORS)}")
+    if budget is not None:
+        budget = _positive_int(budget, "budget")
+    if estimator is None:
+        estimator = "exact" if budget is None or 2**n_bands <= budget else "permutation"
+    if estimator == "exact":
+        check_exact(n_bands)
+        if budget is not None and budget < 2**n_bands:
+            raise ValueError(
+                f"estimator='exact' needs 2^M = {2**n_bands} evaluations per image, budget is {budget}; "
+                "raise the budget or use estimator='permutation' or 'kernel'"
+            )
+        return estimator, None
+    if budget is None:
+        raise ValueError(f"estimator={estimator!r} needs a budget (coalition evaluations per image)")
+    least = minimum_budget(estimator, n_bands)
+    if budget < least:
+        raise ValueError(
+            f"budget={budget} is too small for estimator={estimator!r} with M={n_bands}: the minimum is {least}"
+        )
+    return estimator, budget
+
+
+def spectral_robustness_of(acc: GlobalAccumulator) -> float:
+    r"""The running SRS of an accumulator (0 before any image)."""
+    if acc.count == 0:
+        return 0.0
+    return spectral_robustness_score(spectral_importance_distribution(acc.phi.mean))
 
 
 def _split_batch(batch: Any) -> tuple[Tensor, Any]:
@@ -108,7 +161,6 @@ class IASIDE(PerturbationAttribution):
             raise TypeError(f"forward_func must be callable, got {type(forward_func).__name__}")
         super().__init__(forward_func)
         self.bands = as_bands(bands)
-        check_exact(self.bands.n_bands)
         self.baseline = resolve_baseline(baseline)
         self.value = ValueFunction(value)
 
@@ -128,7 +180,7 @@ class IASIDE(PerturbationAttribution):
                 stacklevel=stacklevel,
             )
 
-    def _coalition_values(
+    def _batch_phi(
         self,
         inputs: Tensor,
         baselines: BaselineSpec | None,
@@ -136,12 +188,17 @@ class IASIDE(PerturbationAttribution):
         additional_forward_args: Any,
         perturbations_per_eval: int,
         generator: torch.Generator,
+        estimator: str,
+        budget: int | None,
         progress: Callable[[int], Any] | None = None,
-    ) -> Tensor:
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        r"""``(phi, v_full, v_empty, target)`` of a batch: Shapley values ``(B, M)`` float64, the
+        values of the grand and empty coalitions ``(B,)`` and the class targets used."""
         check_images(inputs, "inputs")
         self.bands.index(*inputs.shape[-2:])  # a clear error if a band is empty at this size
         baseline = self.baseline if baselines is None else resolve_baseline(baselines)
         inputs = inputs.detach()
+        m, n = self.bands.n_bands, inputs.shape[0]
         with torch.no_grad():
             reference = reference_images(baseline, inputs, generator)
             game = SpectralGame(
@@ -150,11 +207,24 @@ class IASIDE(PerturbationAttribution):
                 inputs,
                 reference,
                 self.value,
-                resolve_target(target, inputs.shape[0], inputs.device),
+                resolve_target(target, n, inputs.device),
                 as_arg_tuple(additional_forward_args),
             )
-            coalitions = coalition_matrix(self.bands.n_bands, dtype=inputs.dtype)
-            return game.evaluate(coalitions, perturbations_per_eval, progress)
+            if estimator == "exact":
+                values = game.evaluate(coalition_matrix(m, dtype=inputs.dtype), perturbations_per_eval, progress)
+                return exact_shapley(values), values[:, -1], values[:, 0], game.target
+            ends = game.evaluate(torch.stack([torch.zeros(m), torch.ones(m)]).to(inputs.dtype), 2, progress)
+            v_empty, v_full = ends[:, 0], ends[:, 1]
+            draws = n_draws(estimator, m, budget)
+            if estimator == "permutation":
+                perms, gates = permutation_coalitions(n, m, draws, generator)
+                values = game.evaluate(gates.to(inputs.dtype), perturbations_per_eval, progress)
+                phi = permutation_shapley(perms, values, v_empty, v_full)
+            else:
+                gates = kernel_coalitions(n, m, draws, generator)
+                values = game.evaluate(gates.to(inputs.dtype), perturbations_per_eval, progress)
+                phi = kernel_shapley(gates, values, v_empty, v_full)
+            return phi, v_full, v_empty, game.target
 
     def _band_map(self, phi: Tensor, inputs: Tensor) -> Tensor:
         index = self.bands.index(*inputs.shape[-2:]).to(phi.device)
@@ -173,6 +243,8 @@ class IASIDE(PerturbationAttribution):
         show_progress: bool = False,
         return_input_shape: bool = False,
         return_convergence_delta: bool = False,
+        estimator: str | None = None,
+        budget: int | None = None,
         seed: int = 0,
     ) -> Tensor | tuple[Tensor, ...]:
         r"""
@@ -205,8 +277,17 @@ class IASIDE(PerturbationAttribution):
             return_convergence_delta (bool, optional): Also return
                         ``Σ_i φ_i − (v(N) − v(∅))`` per image.
                         Default: False
+            estimator (str, optional): ``"exact"`` (all ``2^M`` coalitions),
+                        ``"permutation"`` (antithetic permutation sampling) or ``"kernel"``
+                        (paired KernelSHAP with the exact kernel matrix); see
+                        :mod:`captum_iaside.sampling`. None: exact whenever ``2^M`` fits the
+                        budget, else permutation.
+                        Default: None
+            budget (int, optional): Coalition evaluations per image (grand and empty
+                        coalitions included) for the sampling estimators.
+                        Default: None
             seed (int, optional): Seed of the random baselines (``"shuffle"``,
-                        ``"gaussian"``).
+                        ``"gaussian"``) and of the sampling estimators.
                         Default: 0
 
         Returns:
@@ -227,20 +308,22 @@ class IASIDE(PerturbationAttribution):
                 raise TypeError(f"inputs must be one image tensor (or a 1-tuple of it), got a tuple of {len(inputs)}")
             inputs = inputs[0]
         perturbations_per_eval = _positive_int(perturbations_per_eval, "perturbations_per_eval")
+        estimator, budget = choose_estimator(estimator, budget, self.bands.n_bands)
         self._warn_if_training(stacklevel=4)  # the caller of the log_usage wrapper
-        n_coalitions = 2**self.bands.n_bands
-        bar = tqdm(total=n_coalitions, desc=self.get_name(), unit="coalition", disable=not show_progress)
+        per_image = 2**self.bands.n_bands if budget is None else budget
+        bar = tqdm(total=per_image, desc=self.get_name(), unit="coalition", disable=not show_progress)
         with bar:
-            values = self._coalition_values(
+            phi, v_full, v_empty, _ = self._batch_phi(
                 inputs,
                 baselines,
                 target,
                 additional_forward_args,
                 perturbations_per_eval,
                 torch.Generator().manual_seed(int(seed)),
+                estimator,
+                budget,
                 bar.update,
             )
-        phi = exact_shapley(values)
         out_dtype = torch.promote_types(inputs.dtype, torch.float32)
         attributions = phi.to(out_dtype)
         if return_input_shape:
@@ -248,7 +331,7 @@ class IASIDE(PerturbationAttribution):
         if as_tuple:
             attributions = (attributions,)
         if return_convergence_delta:
-            delta = phi.sum(dim=1) - (values[:, -1] - values[:, 0])
+            delta = phi.sum(dim=1) - (v_full - v_empty)
             return attributions, delta.to(out_dtype)
         return attributions
 
@@ -260,6 +343,14 @@ class IASIDE(PerturbationAttribution):
         use_labels: bool = True,
         additional_forward_args: Any = None,
         perturbations_per_eval: int = 1,
+        estimator: str | None = None,
+        budget: int | None = None,
+        tolerance: float | None = None,
+        n_bootstrap: int = 200,
+        confidence: float = 0.95,
+        by_class: bool = False,
+        checkpoint: str | None = None,
+        checkpoint_every: int = 1,
         seed: int = 0,
         device: str | torch.device | None = None,
         show_progress: bool = False,
@@ -269,12 +360,18 @@ class IASIDE(PerturbationAttribution):
 
         Every coalition is evaluated on the same images (common random numbers), so the
         Shapley value of the expected game equals the mean of the per-image values. The data
-        are streamed; memory is bounded by one batch.
+        are streamed; memory is bounded by one batch (the statistics kept are ``O(M)``).
+
+        With an initialised ``torch.distributed`` process group, each rank attributes the
+        batches its own ``data`` yields (e.g. through a ``DistributedSampler``) and the
+        statistics of all ranks are merged, so every rank returns the global result.
 
         Args:
             data (iterable): A :class:`torch.utils.data.DataLoader` or any iterable of
                         ``(images, targets)`` batches, or of image batches alone (label-free).
-            n_samples (int, optional): Use at most this many images.
+                        Must yield the same batches in the same order to resume a checkpoint.
+            n_samples (int, optional): Use at most this many images (per rank when
+                        distributed).
                         Default: None (all)
             baselines (str, Tensor or callable, optional): Overrides the constructor's
                         baseline. ``"shuffle"`` pairs images within each batch.
@@ -287,64 +384,68 @@ class IASIDE(PerturbationAttribution):
                         Default: None
             perturbations_per_eval (int, optional): Coalitions per forward call.
                         Default: 1
-            seed (int, optional): Seed of the random baselines; batch ``k`` draws from a
-                        generator seeded with ``(seed, k)``.
+            estimator (str, optional): ``"exact"``, ``"permutation"`` or ``"kernel"`` (see
+                        :meth:`attribute`).
+                        Default: None (exact whenever ``2^M`` fits the budget)
+            budget (int, optional): Coalition evaluations per image for sampling estimators.
+                        Default: None
+            tolerance (float, optional): Stop early, after the first batch where
+                        ``max(stderr) / (max ψ − min ψ) <= tolerance`` (the convergence
+                        criterion of SAGE, Covert et al. 2020); ``stop_reason`` says so.
+                        Default: None (use all the data)
+            n_bootstrap (int, optional): Replicates of the online Poisson bootstrap over
+                        images behind ``sid_ci`` and ``srs_ci`` (0 disables it).
+                        Default: 200
+            confidence (float, optional): Level of the bootstrap intervals.
+                        Default: 0.95
+            by_class (bool, optional): Also keep ψ per target class (``result.by_class``).
+                        Default: False
+            checkpoint (str, optional): File in which the statistics are saved atomically
+                        every ``checkpoint_every`` batches. A run started again with the same
+                        arguments resumes from it and ends with exactly the result of an
+                        uninterrupted run; a finished checkpoint returns its result at once.
+                        With ``torch.distributed`` each rank writes ``PATH.rank<r>``.
+                        Default: None
+            checkpoint_every (int, optional): Batches between checkpoints.
+                        Default: 1
+            seed (int, optional): Seed of the random baselines, sampling estimators and
+                        bootstrap; batch ``k`` draws from a generator seeded with
+                        ``(seed, k, rank)``.
                         Default: 0
             device (str or torch.device, optional): Where to move each batch. None uses the
                         device of the model's parameters (CPU for a plain function).
                         Default: None
-            show_progress (bool, optional): Show a tqdm progress bar over the images.
+            show_progress (bool, optional): Show a tqdm progress bar over the images, with
+                        the running SRS and the largest standard error.
                         Default: False
 
         Returns:
             :class:`SpectralImportance` with ``values`` (ψ), ``stderr``, ``n_samples``,
-            ``sid``, ``srs``, ``share``, ``v_full``, ``v_empty`` and the configuration.
+            ``sid``, ``srs``, ``share``, ``v_full``, ``v_empty``, ``sid_ci``, ``srs_ci``,
+            ``by_class``, ``stop_reason`` and the configuration.
 
         Examples::
 
             >>> loader = DataLoader(dataset, batch_size=32)
-            >>> res = IASIDE(model).attribute_global(loader, n_samples=500, show_progress=True)
-            >>> print(res.srs, res.sid)
+            >>> res = IASIDE(model).attribute_global(loader, n_samples=5000, tolerance=0.02,
+            ...                                      checkpoint="run.ckpt", show_progress=True)
+            >>> print(res.srs, res.srs_ci, res.stop_reason)
         """
         if n_samples is not None:
             n_samples = _positive_int(n_samples, "n_samples")
         perturbations_per_eval = _positive_int(perturbations_per_eval, "perturbations_per_eval")
+        checkpoint_every = _positive_int(checkpoint_every, "checkpoint_every")
+        if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
+            raise ValueError(f"n_bootstrap must be a non-negative int, got {n_bootstrap!r}")
+        if not 0 < confidence < 1:
+            raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+        if tolerance is not None and not tolerance > 0:
+            raise ValueError(f"tolerance must be positive, got {tolerance}")
+        m = self.bands.n_bands
+        estimator, budget = choose_estimator(estimator, budget, m)
         self._warn_if_training(stacklevel=3)
         device = self._device(device)
-        phi_acc = MomentAccumulator(self.bands.n_bands)
-        ends_acc = MomentAccumulator(2)
-        total = n_samples
-        if total is None and hasattr(data, "dataset") and hasattr(data.dataset, "__len__"):
-            total = len(data.dataset)
-        labelled = False
-        bar = tqdm(total=total, desc=f"{self.get_name()} (global)", unit="img", disable=not show_progress)
-        with bar:
-            for k, batch in enumerate(data):
-                x, y = _split_batch(batch)
-                if n_samples is not None:
-                    x = x[: n_samples - phi_acc.count]
-                    y = y[: x.shape[0]] if isinstance(y, (Tensor, list, tuple)) else y
-                if x.shape[0] == 0:
-                    break
-                labelled = labelled or (use_labels and y is not None)
-                share = x.shape[0] / 2**self.bands.n_bands  # images done per coalition evaluated
-                values = self._coalition_values(
-                    x.to(device),
-                    baselines,
-                    y if use_labels else None,
-                    additional_forward_args,
-                    perturbations_per_eval,
-                    batch_generator(seed, k),
-                    lambda n, share=share: bar.update(n * share),
-                )
-                phi_acc.update(exact_shapley(values))
-                ends_acc.update(values[:, [-1, 0]])
-                bar.n = phi_acc.count  # whole images once the batch is done
-                bar.refresh()
-                if n_samples is not None and phi_acc.count >= n_samples:
-                    break
-        if phi_acc.count == 0:
-            raise ValueError("data yielded no images")
+        rank, world_size = world()
         baseline = self.baseline if baselines is None else resolve_baseline(baselines)
         config = {
             "method": self.get_name(),
@@ -352,17 +453,95 @@ class IASIDE(PerturbationAttribution):
             "bands": self.bands.config(),
             "baseline": baseline.config(),
             "value": self.value.name,
-            "labels": "given" if labelled else "predicted",
+            "estimator": estimator,
+            "budget": budget,
+            "n_samples": n_samples,
+            "use_labels": bool(use_labels),
+            "tolerance": tolerance,
+            "n_bootstrap": n_bootstrap,
+            "by_class": bool(by_class),
             "seed": int(seed),
+            "world_size": world_size,
         }
-        return SpectralImportance(
-            values=phi_acc.mean.clone(),
-            stderr=phi_acc.stderr(),
-            n_samples=phi_acc.count,
-            v_full=float(ends_acc.mean[0]),
-            v_empty=float(ends_acc.mean[1]),
-            config=config,
+        acc = GlobalAccumulator(m, n_bootstrap, by_class)
+        done, labelled, reason = 0, False, ""
+        if checkpoint is not None and world_size > 1:
+            checkpoint = f"{checkpoint}.rank{rank}"
+        saved = load_checkpoint(checkpoint, config) if checkpoint is not None else None
+        if saved is not None:
+            acc = GlobalAccumulator.from_state_dict(saved["accumulator"])
+            done, labelled, reason = int(saved["batches_done"]), bool(saved["labelled"]), str(saved["stop_reason"])
+
+        def save(batches_done: int, stop_reason: str) -> None:
+            if checkpoint is not None:
+                state = {
+                    "fingerprint": config,
+                    "batches_done": batches_done,
+                    "labelled": labelled,
+                    "stop_reason": stop_reason,
+                    "accumulator": acc.state_dict(),
+                }
+                save_checkpoint(checkpoint, state)
+
+        total = n_samples
+        if total is None and hasattr(data, "dataset") and hasattr(data.dataset, "__len__"):
+            total = len(data.dataset) // world_size
+        per_image = 2**m if budget is None else budget
+        bar = tqdm(
+            total=total,
+            initial=acc.count,
+            desc=f"{self.get_name()} (global)",
+            unit="img",
+            disable=not show_progress or rank != 0,
         )
+        with bar:
+            batches = iter(()) if reason else enumerate(data)
+            for k, batch in batches:
+                if k < done:
+                    continue  # done before the checkpoint
+                x, y = _split_batch(batch)
+                if n_samples is not None:
+                    x = x[: n_samples - acc.count]
+                    y = y[: x.shape[0]] if isinstance(y, (Tensor, list, tuple)) else y
+                if x.shape[0] == 0:
+                    break
+                labelled = labelled or (use_labels and y is not None)
+                share = x.shape[0] / per_image  # images done per coalition evaluated
+                generator = batch_generator(seed, k, rank)
+                phi, v_full, v_empty, used_target = self._batch_phi(
+                    x.to(device),
+                    baselines,
+                    y if use_labels else None,
+                    additional_forward_args,
+                    perturbations_per_eval,
+                    generator,
+                    estimator,
+                    budget,
+                    lambda n, share=share: bar.update(n * share),
+                )
+                acc.update(phi, v_full, v_empty, generator, used_target)
+                done = k + 1
+                bar.n = acc.count  # whole images once the batch is done
+                err = acc.phi.stderr()
+                bar.set_postfix(srs=f"{spectral_robustness_of(acc):.4f}", max_se=f"{float(err.max()):.3g}")
+                if n_samples is not None and acc.count >= n_samples:
+                    reason = f"n_samples={n_samples} reached"
+                elif tolerance is not None:
+                    rel = merged(acc).relative_error()
+                    if rel <= tolerance:
+                        reason = f"tolerance: max stderr / range(psi) = {rel:.4g} <= {tolerance} after {k + 1} batches"
+                if reason:
+                    break
+                if done % checkpoint_every == 0:
+                    save(done, "")
+            else:
+                reason = reason or "data exhausted"
+        final = merged(acc)
+        if final.count == 0:
+            raise ValueError("data yielded no images")
+        save(done, reason)
+        config["labels"] = "given" if labelled else "predicted"
+        return final.result(config, confidence=confidence, stop_reason=reason)
 
     def _device(self, device: str | torch.device | None) -> torch.device:
         if device is not None:

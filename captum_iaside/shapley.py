@@ -82,5 +82,6 @@ def check_exact(n_bands: int) -> None:
         raise ValueError(
             f"exact Shapley values enumerate 2^M coalitions per image; M={n_bands} gives "
             f"{2**n_bands}, more than the limit of M={MAX_EXACT_BANDS} (4096). "
-            "Use fewer bands (e.g. SpectralBands(8)) or custom edges that merge bands."
+            "Use fewer bands (e.g. SpectralBands(8)), or a sampling estimator with a budget of "
+            "evaluations per image, e.g. estimator='permutation', budget=64 * M."
         )

@@ -1,0 +1,116 @@
+import pytest
+import torch
+
+from captum_iaside import IASIDE
+from captum_iaside.sampling import (
+    kernel_coalitions,
+    kernel_shapley,
+    minimum_budget,
+    permutation_coalitions,
+    permutation_shapley,
+)
+from captum_iaside.shapley import exact_shapley
+
+
+def table_game(m, seed=0, n_images=3):
+    v = torch.randn(n_images, 2**m, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    powers = 2 ** torch.arange(m)
+
+    def values(gates):
+        return torch.gather(v, 1, (gates.long() * powers).sum(-1))
+
+    return v, values
+
+
+def test_permutations_are_antithetic_and_prefixes_right():
+    perms, gates = permutation_coalitions(2, 5, 4, torch.Generator().manual_seed(0))
+    assert perms.shape == (2, 4, 5) and gates.shape == (2, 4 * 4, 5)
+    assert torch.equal(perms[:, 2:], perms[:, :2].flip(-1))
+    first = gates.reshape(2, 4, 4, 5)[0, 0]
+    assert first.sum(1).tolist() == [1, 2, 3, 4]
+    assert first[0, perms[0, 0, 0]] == 1 and first[1, perms[0, 0, :2]].tolist() == [1, 1]
+
+
+@pytest.mark.parametrize("m", [4, 7])
+def test_estimators_converge_and_are_efficient_on_random_games(m):
+    v, values = table_game(m)
+    exact = exact_shapley(v)
+    gen = torch.Generator().manual_seed(1)
+    errors = {}
+    for n in [20, 2000]:
+        perms, gates = permutation_coalitions(3, m, n, gen)
+        phi_p = permutation_shapley(perms, values(gates), v[:, 0], v[:, -1])
+        z = kernel_coalitions(3, m, n, gen)
+        phi_k = kernel_shapley(z, values(z), v[:, 0], v[:, -1])
+        for phi in (phi_p, phi_k):
+            assert torch.allclose(phi.sum(1), v[:, -1] - v[:, 0], atol=1e-12)  # efficiency, exactly
+        errors[n] = ((phi_p - exact).abs().max(), (phi_k - exact).abs().max())
+    assert errors[2000][0] < errors[20][0] / 3 and errors[2000][1] < errors[20][1] / 3
+    assert errors[2000][0] < 0.1 and errors[2000][1] < 0.1
+
+
+def test_kernel_draws_follow_the_shapley_kernel():
+    m = 6
+    z = kernel_coalitions(1, m, 20000, torch.Generator().manual_seed(0))[0]
+    sizes = z.sum(1).long()
+    freq = torch.bincount(sizes, minlength=m + 1)[1:m].double() / len(sizes)
+    s = torch.arange(1, m, dtype=torch.float64)
+    expected = 1 / (s * (m - s))
+    assert torch.allclose(freq, expected / expected.sum(), atol=0.01)
+    assert torch.equal(z[1::2], 1 - z[::2])  # paired with complements
+
+
+@pytest.mark.parametrize("estimator", ["permutation", "kernel"])
+def test_unbiased_on_a_model_at_eight_bands(model, images, estimator):
+    ia = IASIDE(model, bands=8)
+    x = images[:1]
+    exact = ia.attribute(x, target=0).double()[0]
+    budget = minimum_budget(estimator, 8) + 2
+    runs = torch.stack(
+        [ia.attribute(x, target=0, estimator=estimator, budget=budget, seed=s).double()[0] for s in range(40)]
+    )
+    se = runs.std(0) / 40**0.5
+    assert ((runs.mean(0) - exact).abs() <= 4 * se + 1e-6).all()
+
+
+def test_error_falls_with_budget_at_ten_bands(model):
+    x = torch.randn(2, 3, 24, 24, generator=torch.Generator().manual_seed(2))
+    ia = IASIDE(model, bands=10)
+    exact = ia.attribute(x, target=1, perturbations_per_eval=256).double()
+    for estimator in ["permutation", "kernel"]:
+        err = [
+            (ia.attribute(x, target=1, estimator=estimator, budget=b, perturbations_per_eval=256).double() - exact)
+            .abs()
+            .mean()
+            for b in (40, 640)
+        ]
+        assert err[1] < err[0] / 2, (estimator, err)
+        phi, delta = ia.attribute(x, target=1, estimator=estimator, budget=40, return_convergence_delta=True)
+        assert delta.abs().max() < 1e-5
+
+
+def test_seeded_and_auto_choice(model, images):
+    ia = IASIDE(model, bands=6)
+    a = ia.attribute(images, target=0, estimator="kernel", budget=30, seed=3)
+    assert torch.equal(a, ia.attribute(images, target=0, estimator="kernel", budget=30, seed=3))
+    assert not torch.equal(a, ia.attribute(images, target=0, estimator="kernel", budget=30, seed=4))
+    # a budget that fits 2^M means exact
+    assert torch.allclose(ia.attribute(images, target=0, budget=64), ia.attribute(images, target=0))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (
+            {"estimator": "permutation", "budget": 10},
+            "too small for estimator='permutation' with M=6: the minimum is 12",
+        ),
+        ({"estimator": "kernel", "budget": 5}, "the minimum is 14"),
+        ({"estimator": "permutation"}, "needs a budget"),
+        ({"estimator": "exact", "budget": 10}, "needs 2\\^M = 64"),
+        ({"estimator": "monte-carlo", "budget": 100}, "unknown estimator"),
+    ],
+)
+def test_estimator_errors(model, images, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        IASIDE(model, bands=6).attribute(images, **kwargs)
