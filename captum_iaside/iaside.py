@@ -11,7 +11,7 @@ import torch
 from captum.attr import PerturbationAttribution
 from captum.log import log_usage
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from captum_iaside.bands import SpectralBands, as_bands, check_images
 from captum_iaside.baselines import BaselineSpec, reference_images, resolve_baseline

@@ -186,12 +186,13 @@ def _draw_fourier_plane(
 ) -> tuple[Figure, np.ndarray]:
     h, w = plane.shape
     fig, ax = plt.subplots(figsize=(5.6, 4.6))
-    # Captum draws the map scaled by max |value| (outlier_perc=0); the colour bar gives real units.
+    # Captum draws the map scaled by max |value|; the colour bar gives real units. (outlier_perc=0
+    # can select no threshold at all in Captum through rounding, a tiny positive one cannot.)
     captum_viz.visualize_image_attr(
         plane[..., None],
         method="heat_map",
         sign="all",
-        outlier_perc=0,
+        outlier_perc=1e-6,
         show_colorbar=False,
         plt_fig_axis=(fig, ax),
         use_pyplot=False,
