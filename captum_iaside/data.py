@@ -15,6 +15,10 @@ from torchvision.transforms import v2
 EMBEDDED_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "motorcycle", "china", "flower")
 
 
+#: Where Debian's package ``dataset-fashion-mnist`` puts Fashion-MNIST.
+FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist"
+
+
 class DataSpecError(ValueError):
     r"""A data specification that cannot be used (missing path, no images)."""
 
@@ -78,3 +82,39 @@ def image_folder(path: str, transform: Callable[[Tensor], Tensor]) -> Dataset:
         return ImageFolder(path, transform=transform)
     except (FileNotFoundError, RuntimeError) as exc:
         raise DataSpecError(f"no images found in {path!r}: {exc}") from exc
+
+
+def _read_idx(path: str) -> np.ndarray:
+    import gzip
+
+    with gzip.open(path, "rb") as fh:
+        raw = fh.read()
+    dims = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def fashion_mnist(split: str = "train", root: str = FASHION_MNIST_ROOT) -> TensorDataset:
+    r"""
+    Fashion-MNIST from its IDX files (as installed by ``apt-get install dataset-fashion-mnist``).
+
+    Args:
+        split (str, optional): ``"train"`` (60,000 images) or ``"test"`` (10,000).
+                    Default: ``"train"``
+        root (str, optional): Folder of the ``*-idx*-ubyte.gz`` files.
+                    Default: :data:`FASHION_MNIST_ROOT`
+
+    Returns:
+        *TensorDataset* of images ``(N, 1, 28, 28)`` in ``[0, 1]`` and int64 labels ``(N,)``.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    prefix = "train" if split == "train" else "t10k"
+    images = os.path.join(root, f"{prefix}-images-idx3-ubyte.gz")
+    if not os.path.exists(images):
+        raise DataSpecError(
+            f"Fashion-MNIST not found in {root!r}: on Debian, apt-get install dataset-fashion-mnist"
+        )
+    x = torch.from_numpy(_read_idx(images).copy()).float().div_(255)[:, None]
+    y = torch.from_numpy(_read_idx(os.path.join(root, f"{prefix}-labels-idx1-ubyte.gz")).copy()).long()
+    return TensorDataset(x, y)

@@ -7,6 +7,7 @@ visualisation are NumPy arrays in HWC layout.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -351,3 +352,69 @@ def plot_band_decomposition(
         ax.set_yticks([])
     fig.tight_layout()
     return fig, axes
+
+
+def plot_spectral_snr(snr: dict[str, Tensor], bands: SpectralBands | None = None) -> tuple[Figure, np.ndarray]:
+    r"""
+    Per-band signal-to-noise ratio of perturbations (the paper's motivating figure), one line per
+    perturbation, from :func:`captum_iaside.robustness.spectral_snr`.
+
+    Args:
+        snr (dict): Perturbation name → ``(M,)`` SNR in dB.
+        bands (SpectralBands, optional): For the band labels.
+                    Default: equal-width square bands
+
+    Returns:
+        ``(fig, axes)`` with a single axis.
+    """
+    if not snr:
+        raise ValueError("snr is empty")
+    m = len(next(iter(snr.values())))
+    bands = bands or SpectralBands(m)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, values in snr.items():
+        ax.plot(np.arange(m), torch.as_tensor(values, dtype=torch.float64).numpy(), marker="o", label=name)
+    ax.set_xticks(np.arange(m), _band_ticks(bands), fontsize=8)
+    ax.set_xlabel("frequency band (normalised radius, low → high)")
+    ax.set_ylabel("SNR (dB)")
+    ax.set_title("Signal-to-noise ratio of perturbations per band")
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig, np.array([ax])
+
+
+def plot_robustness(report: Any, accuracy: str = "corruption_accuracy") -> tuple[Figure, np.ndarray]:
+    r"""
+    Scatter of the spectral robustness score against robust accuracy, one labelled point per model,
+    with the SRS bootstrap interval as a horizontal error bar.
+
+    Args:
+        report (RobustnessReport): From :func:`captum_iaside.robustness.robustness_report`.
+        accuracy (str, optional): ``"corruption_accuracy"``, ``"adversarial_accuracy"`` or
+                    ``"clean_accuracy"``.
+                    Default: ``"corruption_accuracy"``
+
+    Returns:
+        ``(fig, axes)`` with a single axis.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for row in report.rows:
+        x, y = row["srs"], row[accuracy]
+        if y is None:
+            raise ValueError(f"the report has no {accuracy}")
+        xerr = None
+        if row["srs_ci"] is not None:
+            xerr = [[x - row["srs_ci"][0]], [row["srs_ci"][1] - x]]
+        ax.errorbar(x, y, xerr=xerr, fmt="o", capsize=3)
+        ax.annotate(row["model"], (x, y), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    label = accuracy.replace("_", " ")
+    corr = report.correlations.get(label)
+    title = f"SRS vs {label}"
+    if corr is not None:
+        title += f" (Spearman {corr['spearman']:+.2f}, Pearson {corr['pearson']:+.2f})"
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("spectral robustness score (95% bootstrap CI)")
+    ax.set_ylabel(label)
+    fig.tight_layout()
+    return fig, np.array([ax])
