@@ -112,9 +112,7 @@ def fashion_mnist(split: str = "train", root: str = FASHION_MNIST_ROOT) -> Tenso
     prefix = "train" if split == "train" else "t10k"
     images = os.path.join(root, f"{prefix}-images-idx3-ubyte.gz")
     if not os.path.exists(images):
-        raise DataSpecError(
-            f"Fashion-MNIST not found in {root!r}: on Debian, apt-get install dataset-fashion-mnist"
-        )
+        raise DataSpecError(f"Fashion-MNIST not found in {root!r}: on Debian, apt-get install dataset-fashion-mnist")
     x = torch.from_numpy(_read_idx(images).copy()).float().div_(255)[:, None]
     y = torch.from_numpy(_read_idx(os.path.join(root, f"{prefix}-labels-idx1-ubyte.gz")).copy()).long()
     return TensorDataset(x, y)

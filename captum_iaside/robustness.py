@@ -84,11 +84,18 @@ def attack_comparator(
         for s in severities:
             comparator.add_attack(partial(corrupt, name=name, severity=s, seed=seed), name=f"{name}@{s}")
     for eps in epsilons:
-        comparator.add_attack(FGSM(model, lower_bound=0.0, upper_bound=1.0), name=f"FGSM@{eps:g}",
-                              attack_kwargs={"epsilon": eps}, additional_attack_arg_names=["target"])
-        comparator.add_attack(PGD(model, lower_bound=0.0, upper_bound=1.0), name=f"PGD@{eps:g}",
-                              attack_kwargs={"radius": eps, "step_size": eps / 4, "step_num": pgd_steps},
-                              additional_attack_arg_names=["target"])
+        comparator.add_attack(
+            FGSM(model, lower_bound=0.0, upper_bound=1.0),
+            name=f"FGSM@{eps:g}",
+            attack_kwargs={"epsilon": eps},
+            additional_attack_arg_names=["target"],
+        )
+        comparator.add_attack(
+            PGD(model, lower_bound=0.0, upper_bound=1.0),
+            name=f"PGD@{eps:g}",
+            attack_kwargs={"radius": eps, "step_size": eps / 4, "step_num": pgd_steps},
+            additional_attack_arg_names=["target"],
+        )
     return comparator
 
 
@@ -140,8 +147,10 @@ class RobustnessReport:
         for r in self.rows:
             ci = "" if r["srs_ci"] is None else f"[{r['srs_ci'][0]:.3f}, {r['srs_ci'][1]:.3f}]"
             adv = "" if r["adversarial_accuracy"] is None else f"{r['adversarial_accuracy']:.3f}"
-            lines.append(f"{r['model']:<24} {r['srs']:>6.3f} {ci:>16} {r['clean_accuracy']:>6.3f} "
-                         f"{r['corruption_accuracy']:>8.3f} {adv:>6}")
+            lines.append(
+                f"{r['model']:<24} {r['srs']:>6.3f} {ci:>16} {r['clean_accuracy']:>6.3f} "
+                f"{r['corruption_accuracy']:>8.3f} {adv:>6}"
+            )
         for name, c in self.correlations.items():
             lines.append(f"SRS vs {name}: Spearman {c['spearman']:+.3f}, Pearson {c['pearson']:+.3f}")
         return "\n".join(lines)
@@ -187,16 +196,18 @@ def robustness_report(
         acc = accuracies[name]
         corr = [v for k, v in acc.items() if k.split("@")[0] in CORRUPTIONS]
         adv = [v for k, v in acc.items() if k.startswith(("FGSM@", "PGD@"))]
-        rows.append({
-            "model": name,
-            "srs": res.srs,
-            "srs_ci": None if res.srs_ci is None else list(res.srs_ci),
-            "sid": res.sid.tolist(),
-            "clean_accuracy": acc["clean"],
-            "corruption_accuracy": sum(corr) / len(corr) if corr else math.nan,
-            "adversarial_accuracy": sum(adv) / len(adv) if adv else None,
-            "accuracies": dict(acc),
-        })
+        rows.append(
+            {
+                "model": name,
+                "srs": res.srs,
+                "srs_ci": None if res.srs_ci is None else list(res.srs_ci),
+                "sid": res.sid.tolist(),
+                "clean_accuracy": acc["clean"],
+                "corruption_accuracy": sum(corr) / len(corr) if corr else math.nan,
+                "adversarial_accuracy": sum(adv) / len(adv) if adv else None,
+                "accuracies": dict(acc),
+            }
+        )
     srs = [r["srs"] for r in rows]
     correlations = {"corruption accuracy": _correlations(srs, [r["corruption_accuracy"] for r in rows])}
     if all(r["adversarial_accuracy"] is not None for r in rows):
