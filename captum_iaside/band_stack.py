@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
-from captum_iaside.bands import SpectralBands, as_bands, check_images
-from captum_iaside.baselines import BaselineSpec, reference_images, resolve_baseline
+from captum_iaside.bands import SpectralBands, as_bands
+from captum_iaside.baselines import BaselineSpec, prepared_reference, resolve_baseline
 
 
 class BandStackModel(nn.Module):
@@ -57,12 +56,8 @@ class BandStackModel(nn.Module):
 
     def prepare(self, inputs: Tensor, baselines: BaselineSpec | None = None, seed: int = 0) -> tuple[Tensor, Tensor]:
         r"""``(stack, baseline_stack)`` of a batch of images, both ``(B, M, C, H, W)``."""
-        check_images(inputs, "inputs")
-        baseline = self.baseline if baselines is None else resolve_baseline(baselines)
-        with torch.no_grad():
-            inputs = inputs.detach()
-            reference = reference_images(baseline, inputs, torch.Generator().manual_seed(int(seed)))
-            return self.bands.decompose(inputs), self.bands.decompose(reference.expand_as(inputs).contiguous())
+        inputs, reference = prepared_reference(inputs, self.baseline, baselines, seed)
+        return self.bands.decompose(inputs), self.bands.decompose(reference)
 
     def forward(self, stack: Tensor, *args: Any) -> Tensor:
         if stack.dim() != 5 or stack.shape[1] != self.bands.n_bands:

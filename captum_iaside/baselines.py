@@ -182,6 +182,21 @@ def reference_images(baseline: Baseline, x: Tensor, generator: torch.Generator) 
     return r.to(device=x.device, dtype=x.dtype)
 
 
+def prepared_reference(
+    inputs: Tensor, baseline: Baseline, override: BaselineSpec | None = None, seed: int = 0
+) -> tuple[Tensor, Tensor]:
+    r"""
+    Detached ``inputs`` and their reference images expanded to ``(B, C, H, W)`` (for the
+    ``prepare`` methods of the Captum doors), drawn with a generator seeded by ``seed``.
+    """
+    check_images(inputs, "inputs")
+    chosen = baseline if override is None else resolve_baseline(override)
+    with torch.no_grad():
+        inputs = inputs.detach()
+        reference = reference_images(chosen, inputs, torch.Generator().manual_seed(int(seed)))
+        return inputs, reference.expand_as(inputs).contiguous()
+
+
 def derangement(n: int, generator: torch.Generator) -> Tensor:
     r"""
     A uniformly random permutation of ``range(n)`` without fixed points (``n >= 2``), drawn by

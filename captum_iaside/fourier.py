@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from captum_iaside.bands import check_images, conjugate_representative
-from captum_iaside.baselines import BaselineSpec, reference_images, resolve_baseline
+from captum_iaside.baselines import BaselineSpec, prepared_reference, resolve_baseline
 
 
 def spectrum_of(images: Tensor) -> Tensor:
@@ -92,12 +92,8 @@ class FourierModel(nn.Module):
             seed (int, optional): Seed of random baselines.
                         Default: 0
         """
-        check_images(inputs, "inputs")
-        baseline = self.baseline if baselines is None else resolve_baseline(baselines)
-        with torch.no_grad():
-            inputs = inputs.detach()
-            reference = reference_images(baseline, inputs, torch.Generator().manual_seed(int(seed)))
-            return spectrum_of(inputs), spectrum_of(reference.expand_as(inputs).contiguous())
+        inputs, reference = prepared_reference(inputs, self.baseline, baselines, seed)
+        return spectrum_of(inputs), spectrum_of(reference)
 
     def forward(self, spectrum: Tensor, *args: Any) -> Tensor:
         return self.forward_func(image_of(spectrum), *args)

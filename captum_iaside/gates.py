@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from captum_iaside.bands import SpectralBands, as_bands, check_images
-from captum_iaside.baselines import BaselineSpec, reference_images, resolve_baseline
+from captum_iaside.bands import SpectralBands, as_bands
+from captum_iaside.baselines import BaselineSpec, prepared_reference, resolve_baseline
 from captum_iaside.coalitions import compose
 from captum_iaside.game import as_arg_tuple
 
@@ -93,13 +93,8 @@ class SpectralGates(nn.Module):
             ``(gates, extra)``: all-open gates ``(B, M)`` (1.0, the unperturbed images) and the
             tuple ``(deltas, reference, *additional_forward_args)`` to pass to Captum.
         """
-        check_images(inputs, "inputs")
-        baseline = self.baseline if baselines is None else resolve_baseline(baselines)
-        with torch.no_grad():
-            inputs = inputs.detach()
-            reference = reference_images(baseline, inputs, torch.Generator().manual_seed(int(seed)))
-            reference = reference.expand_as(inputs).contiguous()
-            deltas = self.bands.decompose(inputs - reference)
+        inputs, reference = prepared_reference(inputs, self.baseline, baselines, seed)
+        deltas = self.bands.decompose(inputs - reference)
         gates = torch.ones(inputs.shape[0], self.bands.n_bands, dtype=inputs.dtype, device=inputs.device)
         return gates, (deltas, reference, *as_arg_tuple(additional_forward_args))
 
