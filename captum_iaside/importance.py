@@ -342,8 +342,9 @@ class GlobalAccumulator:
     def result(self, config: dict[str, Any], confidence: float = 0.95, stop_reason: str = "") -> SpectralImportance:
         r"""The :class:`SpectralImportance` of everything seen, with bootstrap intervals."""
         sid_ci = srs_ci = None
-        if self.n_bootstrap and bool((self.boot_weight > 0).all()):
-            reps = self.boot_sum / self.boot_weight[:, None]
+        drawn = self.boot_weight > 0  # a replicate can draw no image at all from a tiny data set
+        if int(drawn.sum()) >= 2:
+            reps = self.boot_sum[drawn] / self.boot_weight[drawn, None]
             sids = torch.stack([spectral_importance_distribution(r) for r in reps])
             srss = torch.tensor([spectral_robustness_score(sd) for sd in sids], dtype=torch.float64)
             q = torch.tensor([(1 - confidence) / 2, (1 + confidence) / 2], dtype=torch.float64)

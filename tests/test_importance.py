@@ -66,3 +66,14 @@ def test_result_summaries_and_json():
     d = json.loads(json.dumps(res.to_dict()))
     assert d["n_bands"] == 3 and d["n_samples"] == 10 and d["srs"] == pytest.approx(res.srs)
     assert set(d) >= {"values", "stderr", "sid", "srs", "share", "v_full", "v_empty", "config"}
+
+
+def test_bootstrap_interval_survives_replicates_that_draw_no_image():
+    from captum_iaside.importance import GlobalAccumulator
+
+    acc = GlobalAccumulator(3, n_bootstrap=60)
+    phi = torch.tensor([[0.5, 0.3, 0.1], [0.2, 0.6, 0.1]], dtype=torch.float64)
+    acc.update(phi, torch.zeros(2), -torch.ones(2), torch.Generator().manual_seed(0))
+    assert (acc.boot_weight == 0).any()  # with 2 images, e^-2 of the replicates draw none
+    res = acc.result({})
+    assert res.srs_ci is not None and res.srs_ci[0] <= res.srs_ci[1]
