@@ -31,7 +31,7 @@ from captum_iaside.bands import SpectralBands  # noqa: E402
 from captum_iaside.baselines import GaussianBaseline  # noqa: E402
 from captum_iaside.data import EMBEDDED_PHOTOS, DataSpecError, embedded_photos, image_folder, preprocess  # noqa: E402
 from captum_iaside.iaside import IASIDE  # noqa: E402
-from captum_iaside.importance import SpectralImportance  # noqa: E402
+from captum_iaside.importance import SpectralImportance, spectral_robustness_score  # noqa: E402
 from captum_iaside.models import LoadedModel, ModelSpecError, load_model  # noqa: E402
 from captum_iaside.values import VALUE_NAMES  # noqa: E402
 from captum_iaside.visualization import (  # noqa: E402
@@ -180,8 +180,6 @@ def _table(name: str, res: SpectralImportance, bands: SpectralBands) -> str:
 
 def max_srs(n_bands: int) -> float:
     r"""The largest spectral robustness score for ``n_bands`` bands (all importance on band 0)."""
-    from captum_iaside.importance import spectral_robustness_score
-
     return spectral_robustness_score([1.0] + [0.0] * (n_bands - 1))
 
 

@@ -26,15 +26,14 @@ from captum_iaside.importance import (
     spectral_robustness_score,
 )
 from captum_iaside.sampling import (
-    ESTIMATORS,
+    choose_estimator,
     kernel_coalitions,
     kernel_shapley,
-    minimum_budget,
     n_draws,
     permutation_coalitions,
     permutation_shapley,
 )
-from captum_iaside.shapley import check_exact, exact_shapley
+from captum_iaside.shapley import exact_shapley
 from captum_iaside.values import TargetSpec, ValueFunction, ValueSpec, resolve_target
 
 
@@ -50,36 +49,6 @@ def _positive_int(value: Any, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be at least 1, got {value}")
     return value
-
-
-def choose_estimator(estimator: str | None, budget: int | None, n_bands: int) -> tuple[str, int | None]:
-    r"""
-    Resolve ``estimator`` and ``budget`` (coalition evaluations per image): exact enumeration
-    whenever ``2^M`` fits the budget (or no budget is given and ``M <= 12``), else antithetic
-    permutation sampling.
-    """
-    if estimator is not None and estimator not in ESTIMATORS:
-        raise ValueError(f"unknown estimator {estimator!r}; expected one of {list(ESTIMATORS)}")
-    if budget is not None:
-        budget = _positive_int(budget, "budget")
-    if estimator is None:
-        estimator = "exact" if budget is None or 2**n_bands <= budget else "permutation"
-    if estimator == "exact":
-        check_exact(n_bands)
-        if budget is not None and budget < 2**n_bands:
-            raise ValueError(
-                f"estimator='exact' needs 2^M = {2**n_bands} evaluations per image, budget is {budget}; "
-                "raise the budget or use estimator='permutation' or 'kernel'"
-            )
-        return estimator, None
-    if budget is None:
-        raise ValueError(f"estimator={estimator!r} needs a budget (coalition evaluations per image)")
-    least = minimum_budget(estimator, n_bands)
-    if budget < least:
-        raise ValueError(
-            f"budget={budget} is too small for estimator={estimator!r} with M={n_bands}: the minimum is {least}"
-        )
-    return estimator, budget
 
 
 def spectral_robustness_of(acc: GlobalAccumulator) -> float:

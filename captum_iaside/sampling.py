@@ -21,7 +21,38 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from captum_iaside.shapley import check_exact
+
 ESTIMATORS = ("exact", "permutation", "kernel")
+
+
+def choose_estimator(estimator: str | None, budget: int | None, n_bands: int) -> tuple[str, int | None]:
+    r"""
+    Resolve ``estimator`` and ``budget`` (coalition evaluations per image). None means exact
+    enumeration without a budget or whenever ``2^M`` fits it, else antithetic permutation sampling.
+    """
+    if estimator is not None and estimator not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r}; expected one of {list(ESTIMATORS)}")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
+        raise ValueError(f"budget must be a positive int, got {budget!r}")
+    if estimator is None:
+        estimator = "exact" if budget is None or 2**n_bands <= budget else "permutation"
+    if estimator == "exact":
+        check_exact(n_bands)
+        if budget is not None and budget < 2**n_bands:
+            raise ValueError(
+                f"estimator='exact' needs 2^M = {2**n_bands} evaluations per image, budget is {budget}; "
+                "raise the budget or use estimator='permutation' or 'kernel'"
+            )
+        return estimator, None
+    if budget is None:
+        raise ValueError(f"estimator={estimator!r} needs a budget (coalition evaluations per image)")
+    least = minimum_budget(estimator, n_bands)
+    if budget < least:
+        raise ValueError(
+            f"budget={budget} is too small for estimator={estimator!r} with M={n_bands}: the minimum is {least}"
+        )
+    return estimator, budget
 
 
 def minimum_budget(estimator: str, n_bands: int) -> int:
