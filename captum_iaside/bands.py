@@ -1,4 +1,4 @@
-r"""Radial frequency bands of the 2-D discrete Fourier plane (SPEC §1)."""
+r"""Radial frequency bands of the 2-D discrete Fourier plane."""
 
 from __future__ import annotations
 

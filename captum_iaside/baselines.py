@@ -1,4 +1,4 @@
-r"""Baselines: what replaces a band that is absent from a coalition (SPEC §2).
+r"""Baselines: what replaces a band that is absent from a coalition.
 
 A baseline maps a batch of images ``x`` to reference images ``r`` of shape ``(1 | B, C, H, W)``;
 a band left out of a coalition is replaced by the same band of ``r``. Random baselines draw

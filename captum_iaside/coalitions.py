@@ -1,4 +1,4 @@
-r"""Coalitions of bands and the images they stand for (SPEC §2).
+r"""Coalitions of bands and the images they stand for.
 
 A coalition ``S`` of the ``M`` bands is coded by the integer ``T = Σ_{i∈S} 2^i``. Its image is
 linear in the band components, ``x_S = r + Σ_{i∈S} (x_i − r_i)``, so every coalition image is a

@@ -36,7 +36,7 @@ def _repeat_args(args: tuple[Any, ...], n: int, repeats: int) -> tuple[Any, ...]
 
 class SpectralGame:
     r"""
-    The game ``v_x(S) = value(f(x_S), y)`` for a batch of images (SPEC §2–3).
+    The game ``v_x(S) = value(f(x_S), y)`` for a batch of images.
 
     Args:
         forward_func (callable): The model, ``f(images, *additional_forward_args)``.

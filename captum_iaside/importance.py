@@ -1,4 +1,4 @@
-r"""Global spectral importance: accumulation over a data set and the paper's summaries (SPEC §3–4)."""
+r"""Global spectral importance: accumulation over a data set and the paper's summaries."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-r"""Exact Shapley values of the band game through its weight matrix (SPEC §3).
+r"""Exact Shapley values of the band game through its weight matrix.
 
 With the ``2^M`` coalition values ``V`` of shape ``(B, 2^M)`` (coalition ``T`` holds band ``i``
 iff bit ``i`` of ``T`` is set), the Shapley values are ``φ = V Wᵀ`` with

@@ -1,4 +1,4 @@
-r"""Value functions ``v_x(S)``: one number per coalition image from the model's output (SPEC §3).
+r"""Value functions ``v_x(S)``: one number per coalition image from the model's output.
 
 A value function takes the model output for ``N`` images and their targets and returns ``(N,)``:
 

@@ -1,4 +1,4 @@
-"""Independent, literal implementations of SPEC §1–3 used as test oracles (slow by design)."""
+"""Independent, literal implementations of the definition (docs/concepts.md) used as test oracles (slow by design)."""
 
 import itertools
 import math
