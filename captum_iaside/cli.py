@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--perturbations-per-eval",
         type=_positive,
-        default=32,
+        default=16,
         help="coalitions per forward call (a forward holds batch-size x this many images)",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
