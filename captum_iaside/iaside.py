@@ -19,12 +19,7 @@ from captum_iaside.checkpoint import load_checkpoint, save_checkpoint
 from captum_iaside.coalitions import coalition_matrix
 from captum_iaside.distributed import merged, world
 from captum_iaside.game import SpectralGame, as_arg_tuple
-from captum_iaside.importance import (
-    GlobalAccumulator,
-    SpectralImportance,
-    spectral_importance_distribution,
-    spectral_robustness_score,
-)
+from captum_iaside.importance import GlobalAccumulator, SpectralImportance
 from captum_iaside.sampling import (
     choose_estimator,
     kernel_coalitions,
@@ -49,13 +44,6 @@ def _positive_int(value: Any, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be at least 1, got {value}")
     return value
-
-
-def spectral_robustness_of(acc: GlobalAccumulator) -> float:
-    r"""The running SRS of an accumulator (0 before any image)."""
-    if acc.count == 0:
-        return 0.0
-    return spectral_robustness_score(spectral_importance_distribution(acc.phi.mean))
 
 
 def _split_batch(batch: Any) -> tuple[Tensor, Any]:
@@ -187,11 +175,12 @@ class IASIDE(PerturbationAttribution):
             draws = n_draws(estimator, m, budget)
             if estimator == "permutation":
                 perms, gates = permutation_coalitions(n, m, draws, generator)
-                values = game.evaluate(gates.to(inputs.dtype), perturbations_per_eval, progress)
-                phi = permutation_shapley(perms, values, v_empty, v_full)
             else:
                 gates = kernel_coalitions(n, m, draws, generator)
-                values = game.evaluate(gates.to(inputs.dtype), perturbations_per_eval, progress)
+            values = game.evaluate(gates.to(inputs.dtype), perturbations_per_eval, progress)
+            if estimator == "permutation":
+                phi = permutation_shapley(perms, values, v_empty, v_full)
+            else:
                 phi = kernel_shapley(gates, values, v_empty, v_full)
             return phi, v_full, v_empty, game.target
 
@@ -248,7 +237,7 @@ class IASIDE(PerturbationAttribution):
                         Default: False
             estimator (str, optional): ``"exact"`` (all ``2^M`` coalitions),
                         ``"permutation"`` (antithetic permutation sampling) or ``"kernel"``
-                        (paired KernelSHAP with the exact kernel matrix); see
+                        (paired KernelSHAP, efficiency-constrained); see
                         :mod:`captum_iaside.sampling`. None: exact whenever ``2^M`` fits the
                         budget, else permutation.
                         Default: None
@@ -473,7 +462,7 @@ class IASIDE(PerturbationAttribution):
                     x = x[: n_samples - acc.count]
                     y = y[: x.shape[0]] if isinstance(y, (Tensor, list, tuple)) else y
                 if x.shape[0] == 0:
-                    break
+                    continue  # an empty batch adds nothing
                 labelled = labelled or (use_labels and y is not None)
                 share = x.shape[0] / per_image  # images done per coalition evaluated
                 generator = batch_generator(seed, k, rank)
@@ -492,7 +481,7 @@ class IASIDE(PerturbationAttribution):
                 done = k + 1
                 bar.n = acc.count  # whole images once the batch is done
                 err = acc.phi.stderr()
-                bar.set_postfix(srs=f"{spectral_robustness_of(acc):.4f}", max_se=f"{float(err.max()):.3g}")
+                bar.set_postfix(srs=f"{acc.running_srs():.4f}", max_se=f"{float(err.max()):.3g}")
                 if n_samples is not None and acc.count >= n_samples:
                     reason = f"n_samples={n_samples} reached"
                 elif tolerance is not None:

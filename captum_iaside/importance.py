@@ -331,6 +331,12 @@ class GlobalAccumulator:
             acc.classes = {int(c): MomentAccumulator.from_state_dict(a) for c, a in state["classes"].items()}
         return acc
 
+    def running_srs(self) -> float:
+        r"""The SRS of the mean φ seen so far (0 before any image), for progress displays."""
+        if self.count == 0:
+            return 0.0
+        return spectral_robustness_score(spectral_importance_distribution(self.phi.mean))
+
     def relative_error(self) -> float:
         r"""``max(stderr) / (max ψ − min ψ)``: the stopping statistic of ``tolerance`` (inf if undefined)."""
         spread = float(self.phi.mean.max() - self.phi.mean.min())

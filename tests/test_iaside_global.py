@@ -154,3 +154,13 @@ def test_global_argument_errors(model, kwargs, match):
     loader, _ = data()
     with pytest.raises(ValueError, match=match):
         IASIDE(model, bands=4).attribute_global(loader, **kwargs)
+
+
+def test_an_empty_batch_is_skipped(model):
+    _, ds = data(n=8)
+    x, y = ds.tensors
+    ia = IASIDE(model, bands=4)
+    with_gap = ia.attribute_global([(x[:4], y[:4]), (x[:0], y[:0]), (x[4:], y[4:])], n_bootstrap=0)
+    without = ia.attribute_global([(x[:4], y[:4]), (x[4:], y[4:])], n_bootstrap=0)
+    assert with_gap.n_samples == 8 and with_gap.stop_reason == "data exhausted"
+    assert torch.equal(with_gap.values, without.values)
