@@ -42,21 +42,26 @@ class ZeroBaseline(Baseline):
 
 class ShuffleBaseline(Baseline):
     r"""
-    ``r`` = another image of the batch, picked by a seeded derangement (no image is its own
-    baseline): a removed band is replaced by the same band of another image of the data, the
-    paper's "random" fill. Needs at least two images per batch.
+    ``r`` = another image of the data: a removed band is replaced by the same band of another
+    image, the paper's "random" fill. Within a batch of two or more images the pairing is a
+    seeded derangement (no image is its own baseline); a batch of one image (the last batch of a
+    data set, say) takes a seeded random image of ``donors``, which a global run fills with the
+    images of the batch before.
     """
 
     name = "shuffle"
 
-    def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def __call__(self, x: Tensor, generator: torch.Generator, donors: Tensor | None = None) -> Tensor:
         n = x.shape[0]
-        if n < 2:
-            raise ValueError(
-                "baseline='shuffle' needs at least 2 images per batch to pair each image with "
-                f"another one, got a batch of {n}"
-            )
-        return x[derangement(n, generator).to(x.device)]
+        if n >= 2:
+            return x[derangement(n, generator).to(x.device)]
+        if donors is not None and donors.shape[0] > 0:
+            pick = torch.randint(donors.shape[0], (1,), generator=generator)
+            return donors[pick.to(donors.device)].to(device=x.device, dtype=x.dtype)
+        raise ValueError(
+            "baseline='shuffle' needs at least 2 images to pair each image with another one, got a batch of "
+            f"{n}; attribute more images at once or use another baseline"
+        )
 
 
 class GaussianBaseline(Baseline):
@@ -167,9 +172,12 @@ def resolve_baseline(spec: BaselineSpec | None) -> Baseline:
     )
 
 
-def reference_images(baseline: Baseline, x: Tensor, generator: torch.Generator) -> Tensor:
-    r"""Evaluate ``baseline`` on ``x`` and check that the result broadcasts against it."""
-    r = baseline(x, generator)
+def reference_images(baseline: Baseline, x: Tensor, generator: torch.Generator, donors: Tensor | None = None) -> Tensor:
+    r"""
+    Evaluate ``baseline`` on ``x`` and check that the result broadcasts against it; ``donors``
+    (images seen before) serve a :class:`ShuffleBaseline` on a batch of one image.
+    """
+    r = baseline(x, generator, donors) if isinstance(baseline, ShuffleBaseline) else baseline(x, generator)
     if not isinstance(r, Tensor):
         raise TypeError(f"the baseline returned {type(r).__name__}, expected a tensor")
     if r.dim() == 3:

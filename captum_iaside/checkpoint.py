@@ -1,12 +1,56 @@
-r"""Checkpoints of a global run: written atomically, refused when the configuration differs."""
+r"""Checkpoints of a global run: written atomically, refused when anything behind the result differs.
+
+A checkpoint's fingerprint holds every option that changes the result, a digest of each model's
+parameters and buffers (TorchScript modules included) and the data's identity (its length where
+known and a digest of the first batch), so a checkpoint never hands back a result computed for
+another model or other data.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch import Tensor, nn
+
+
+def _digest_tensors(h: Any, tensors: list[tuple[str, Tensor]]) -> None:
+    for name, t in tensors:
+        t = t.detach()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        if t.numel():
+            h.update(t.to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+
+
+def model_digest(forward_func: Callable[..., Any]) -> str:
+    r"""
+    A SHA-256 digest of a model's class, parameters and buffers (an ``nn.Module``, TorchScript
+    included); for a plain function, of its qualified name.
+    """
+    h = hashlib.sha256()
+    module = forward_func if isinstance(forward_func, nn.Module) else getattr(forward_func, "__self__", None)
+    if isinstance(module, nn.Module):
+        h.update(type(module).__qualname__.encode())
+        state = list(module.state_dict(keep_vars=False).items())
+        _digest_tensors(h, state)
+    else:
+        h.update(f"{getattr(forward_func, '__module__', '')}.{getattr(forward_func, '__qualname__', '')}".encode())
+    return h.hexdigest()[:16]
+
+
+def batch_digest(images: Tensor, targets: Any = None) -> str:
+    r"""A SHA-256 digest of a batch of images (and targets): the data's identity in a fingerprint."""
+    h = hashlib.sha256()
+    _digest_tensors(h, [("images", images)])
+    if isinstance(targets, Tensor):
+        _digest_tensors(h, [("targets", targets)])
+    elif targets is not None:
+        h.update(repr(targets).encode())
+    return h.hexdigest()[:16]
 
 
 def save_checkpoint(path: str, state: dict[str, Any]) -> None:
@@ -23,8 +67,8 @@ def load_checkpoint(path: str, fingerprint: dict[str, Any]) -> dict[str, Any] | 
     The saved state at ``path`` (None if there is none).
 
     Raises:
-        ValueError: if the checkpoint was written by a run with another configuration; the file
-            is left as it is.
+        ValueError: if the checkpoint was written for another configuration, model or data,
+            naming what differs; the file is left as it is.
     """
     if not os.path.exists(path):
         return None
@@ -37,8 +81,8 @@ def load_checkpoint(path: str, fingerprint: dict[str, Any]) -> dict[str, Any] | 
         saved = saved or {}
         differ = sorted(k for k in set(saved) | set(fingerprint) if saved.get(k) != fingerprint.get(k))
         raise ValueError(
-            f"checkpoint {path!r} was written by a different configuration (differs in: "
-            f"{', '.join(differ)}; saved {json.dumps({k: saved.get(k) for k in differ})}); it was left "
-            "untouched: pass another checkpoint path or delete it"
+            f"checkpoint {path!r} was written for a different run (differs in: "
+            f"{', '.join(differ)}; saved {json.dumps({k: saved.get(k) for k in differ}, default=str)}); it was "
+            "left untouched: pass another checkpoint path or delete it"
         )
     return state

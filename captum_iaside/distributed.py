@@ -1,10 +1,14 @@
-r"""``torch.distributed`` support: every rank attributes its shard, statistics are merged."""
+r"""``torch.distributed`` support: every rank attributes its shard, statistics are merged.
+
+A global run calls :func:`gather` once per step on every rank, whatever stops it, so ranks whose
+data end earlier keep answering the collectives of the others until all agree to stop.
+"""
 
 from __future__ import annotations
 
-import torch.distributed as dist
+from typing import Any
 
-from captum_iaside.importance import GlobalAccumulator
+import torch.distributed as dist
 
 
 def world() -> tuple[int, int]:
@@ -14,17 +18,14 @@ def world() -> tuple[int, int]:
     return 0, 1
 
 
-def merged(acc: GlobalAccumulator) -> GlobalAccumulator:
+def gather(obj: Any) -> list[Any]:
     r"""
-    The accumulator of all ranks, merged in rank order (identical on every rank); ``acc`` itself
-    when no process group is initialised. A collective: every rank must call it.
+    ``obj`` of every rank, in rank order (``[obj]`` without a process group). A collective:
+    every rank must call it.
     """
     rank, size = world()
     if size == 1:
-        return acc
-    states = [None] * size
-    dist.all_gather_object(states, acc.state_dict())
-    total = GlobalAccumulator.from_state_dict(states[0])
-    for state in states[1:]:
-        total.merge(GlobalAccumulator.from_state_dict(state))
-    return total
+        return [obj]
+    out: list[Any] = [None] * size
+    dist.all_gather_object(out, obj)
+    return out

@@ -6,7 +6,6 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
 import torch
 from captum.attr import PerturbationAttribution
 from captum.log import log_usage
@@ -15,45 +14,11 @@ from tqdm import tqdm
 
 from captum_iaside.bands import SpectralBands, as_bands, check_images
 from captum_iaside.baselines import BaselineSpec, reference_images, resolve_baseline
-from captum_iaside.checkpoint import load_checkpoint, save_checkpoint
-from captum_iaside.coalitions import coalition_matrix
-from captum_iaside.distributed import merged, world
-from captum_iaside.game import SpectralGame, as_arg_tuple
-from captum_iaside.importance import GlobalAccumulator, SpectralImportance
-from captum_iaside.sampling import (
-    choose_estimator,
-    kernel_coalitions,
-    kernel_shapley,
-    n_draws,
-    permutation_coalitions,
-    permutation_shapley,
-)
-from captum_iaside.shapley import exact_shapley
+from captum_iaside.estimators import BandShapley, ShapleyEstimator, resolve_estimator
+from captum_iaside.game import SpectralGame, Workspace, as_arg_tuple
+from captum_iaside.importance import SpectralImportance
+from captum_iaside.streaming import GlobalRun, RunOptions
 from captum_iaside.values import TargetSpec, ValueFunction, ValueSpec, resolve_target
-
-
-def batch_generator(seed: int, batch_index: int = 0, rank: int = 0) -> torch.Generator:
-    r"""A CPU generator for batch ``batch_index`` (of process ``rank``) of a run seeded with ``seed``."""
-    state = np.random.SeedSequence([int(seed), int(batch_index), int(rank)]).generate_state(2, dtype=np.uint32)
-    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
-
-
-def _split_batch(batch: Any) -> tuple[Tensor, Any]:
-    if isinstance(batch, Tensor):
-        return batch, None
-    if isinstance(batch, (tuple, list)) and 1 <= len(batch) and isinstance(batch[0], Tensor):
-        return batch[0], (batch[1] if len(batch) > 1 else None)
-    raise TypeError(
-        f"data must yield image tensors or (images, targets) batches, got a batch of type {type(batch).__name__}"
-    )
 
 
 class IASIDE(PerturbationAttribution):
@@ -137,57 +102,19 @@ class IASIDE(PerturbationAttribution):
                 stacklevel=stacklevel,
             )
 
-    def _batch_phi(
-        self,
-        inputs: Tensor,
-        baselines: BaselineSpec | None,
-        target: TargetSpec,
-        additional_forward_args: Any,
-        perturbations_per_eval: int,
-        generator: torch.Generator,
-        estimator: str,
-        budget: int | None,
-        progress: Callable[[int], Any] | None = None,
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-        r"""``(phi, v_full, v_empty, target)`` of a batch: Shapley values ``(B, M)`` float64, the
-        values of the grand and empty coalitions ``(B,)`` and the class targets used."""
-        check_images(inputs, "inputs")
-        self.bands.index(*inputs.shape[-2:])  # a clear error if a band is empty at this size
-        baseline = self.baseline if baselines is None else resolve_baseline(baselines)
-        inputs = inputs.detach()
-        m, n = self.bands.n_bands, inputs.shape[0]
-        with torch.no_grad():
-            reference = reference_images(baseline, inputs, generator)
-            game = SpectralGame(
-                self.forward_func,
-                self.bands,
-                inputs,
-                reference,
-                self.value,
-                resolve_target(target, n, inputs.device),
-                as_arg_tuple(additional_forward_args),
-            )
-            if estimator == "exact":
-                values = game.evaluate(coalition_matrix(m, dtype=inputs.dtype), perturbations_per_eval, progress)
-                return exact_shapley(values), values[:, -1], values[:, 0], game.target
-            ends = game.evaluate(torch.stack([torch.zeros(m), torch.ones(m)]).to(inputs.dtype), 2, progress)
-            v_empty, v_full = ends[:, 0], ends[:, 1]
-            draws = n_draws(estimator, m, budget)
-            if estimator == "permutation":
-                perms, gates = permutation_coalitions(n, m, draws, generator)
-            else:
-                gates = kernel_coalitions(n, m, draws, generator)
-            values = game.evaluate(gates.to(inputs.dtype), perturbations_per_eval, progress)
-            if estimator == "permutation":
-                phi = permutation_shapley(perms, values, v_empty, v_full)
-            else:
-                phi = kernel_shapley(gates, values, v_empty, v_full)
-            return phi, v_full, v_empty, game.target
-
     def _band_map(self, phi: Tensor, inputs: Tensor) -> Tensor:
         index = self.bands.index(*inputs.shape[-2:]).to(phi.device)
         centred = torch.fft.fftshift(phi[:, index], dim=(-2, -1))
         return centred[:, None].expand(-1, inputs.shape[1], -1, -1).contiguous()
+
+    def _config(self, baseline: Any) -> dict[str, Any]:
+        return {
+            "method": self.get_name(),
+            "model": type(self.forward_func).__name__,
+            "bands": self.bands.config(),
+            "baseline": baseline.config(),
+            "value": self.value.name,
+        }
 
     # -------------------------------------------------------------------- public
     @log_usage()
@@ -197,16 +124,17 @@ class IASIDE(PerturbationAttribution):
         baselines: BaselineSpec | None = None,
         target: TargetSpec = None,
         additional_forward_args: Any = None,
-        perturbations_per_eval: int = 1,
+        perturbations_per_eval: int | str = 1,
         show_progress: bool = False,
         return_input_shape: bool = False,
         return_convergence_delta: bool = False,
-        estimator: str | None = None,
+        estimator: str | ShapleyEstimator | None = None,
         budget: int | None = None,
         seed: int = 0,
+        autocast_dtype: torch.dtype | None = None,
     ) -> Tensor | tuple[Tensor, ...]:
         r"""
-        Exact per-image spectral Shapley values.
+        Per-image spectral Shapley values (exact by default).
 
         Args:
             inputs (Tensor or tuple of one Tensor): Images ``(B, C, H, W)``, floating point, on
@@ -223,8 +151,10 @@ class IASIDE(PerturbationAttribution):
                         the images; tensors whose first dimension is ``B`` are repeated for
                         every coalition image.
                         Default: None
-            perturbations_per_eval (int, optional): Coalitions evaluated per forward call; a
-                        call holds ``B * perturbations_per_eval`` images. The memory knob.
+            perturbations_per_eval (int or str, optional): Coalitions evaluated per forward
+                        call; a call holds ``B * perturbations_per_eval`` images. The memory
+                        knob. ``"auto"`` times a few sizes on the first coalitions and keeps the
+                        fastest (see :class:`~captum_iaside.game.Workspace`).
                         Default: 1
             show_progress (bool, optional): Show a tqdm progress bar over the coalitions.
                         Default: False
@@ -235,11 +165,11 @@ class IASIDE(PerturbationAttribution):
             return_convergence_delta (bool, optional): Also return
                         ``Σ_i φ_i − (v(N) − v(∅))`` per image.
                         Default: False
-            estimator (str, optional): ``"exact"`` (all ``2^M`` coalitions),
-                        ``"permutation"`` (antithetic permutation sampling) or ``"kernel"``
-                        (paired KernelSHAP, efficiency-constrained); see
-                        :mod:`captum_iaside.sampling`. None: exact whenever ``2^M`` fits the
-                        budget, else permutation.
+            estimator (str or ShapleyEstimator, optional): ``"exact"`` (all ``2^M``
+                        coalitions), ``"permutation"`` (antithetic permutation sampling),
+                        ``"kernel"`` (paired KernelSHAP, efficiency-constrained) or an estimator
+                        object of :mod:`captum_iaside.estimators`. None: exact whenever ``2^M``
+                        fits the budget, else permutation.
                         Default: None
             budget (int, optional): Coalition evaluations per image (grand and empty
                         coalitions included) for the sampling estimators.
@@ -247,6 +177,9 @@ class IASIDE(PerturbationAttribution):
             seed (int, optional): Seed of the random baselines (``"shuffle"``,
                         ``"gaussian"``) and of the sampling estimators.
                         Default: 0
+            autocast_dtype (torch.dtype, optional): Evaluate the model under
+                        :func:`torch.autocast` with this dtype (e.g. ``torch.bfloat16``).
+                        Default: None (the model's own precision)
 
         Returns:
             *Tensor* ``(B, M)`` of Shapley values (or ``(B, C, H, W)`` with
@@ -265,32 +198,39 @@ class IASIDE(PerturbationAttribution):
             if len(inputs) != 1:
                 raise TypeError(f"inputs must be one image tensor (or a 1-tuple of it), got a tuple of {len(inputs)}")
             inputs = inputs[0]
-        perturbations_per_eval = _positive_int(perturbations_per_eval, "perturbations_per_eval")
-        estimator, budget = choose_estimator(estimator, budget, self.bands.n_bands)
+        workspace = Workspace(perturbations_per_eval)
+        estimator, budget = resolve_estimator(estimator, budget, self.bands.n_bands)
         self._warn_if_training(stacklevel=4)  # the caller of the log_usage wrapper
+        check_images(inputs, "inputs")
+        self.bands.index(*inputs.shape[-2:])  # a clear error if a band is empty at this size
         per_image = 2**self.bands.n_bands if budget is None else budget
+        baseline = self.baseline if baselines is None else resolve_baseline(baselines)
+        generator = torch.Generator().manual_seed(int(seed))
+        inputs = inputs.detach()
         bar = tqdm(total=per_image, desc=self.get_name(), unit="coalition", disable=not show_progress)
         with bar:
-            phi, v_full, v_empty, _ = self._batch_phi(
+            reference = reference_images(baseline, inputs, generator)
+            game = SpectralGame(
+                self.forward_func,
+                self.bands,
                 inputs,
-                baselines,
-                target,
-                additional_forward_args,
-                perturbations_per_eval,
-                torch.Generator().manual_seed(int(seed)),
-                estimator,
-                budget,
-                bar.update,
+                reference,
+                self.value,
+                resolve_target(target, inputs.shape[0], inputs.device),
+                as_arg_tuple(additional_forward_args),
+                workspace=workspace,
+                progress=bar.update,
+                autocast_dtype=autocast_dtype,
             )
+            shapley: BandShapley = estimator.estimate(game, budget, generator)
         out_dtype = torch.promote_types(inputs.dtype, torch.float32)
-        attributions = phi.to(out_dtype)
+        attributions = shapley.values.to(out_dtype)
         if return_input_shape:
             attributions = self._band_map(attributions, inputs)
         if as_tuple:
             attributions = (attributions,)
         if return_convergence_delta:
-            delta = phi.sum(dim=1) - (v_full - v_empty)
-            return attributions, delta.to(out_dtype)
+            return attributions, shapley.delta.to(out_dtype)
         return attributions
 
     def attribute_global(
@@ -300,9 +240,10 @@ class IASIDE(PerturbationAttribution):
         baselines: BaselineSpec | None = None,
         use_labels: bool = True,
         additional_forward_args: Any = None,
-        perturbations_per_eval: int = 1,
-        estimator: str | None = None,
+        perturbations_per_eval: int | str = 1,
+        estimator: str | ShapleyEstimator | None = None,
         budget: int | None = None,
+        max_evaluations: int | None = None,
         tolerance: float | None = None,
         n_bootstrap: int = 200,
         confidence: float = 0.95,
@@ -312,17 +253,31 @@ class IASIDE(PerturbationAttribution):
         seed: int = 0,
         device: str | torch.device | None = None,
         show_progress: bool = False,
+        autocast_dtype: torch.dtype | None = None,
     ) -> SpectralImportance:
         r"""
-        Global I-ASIDE over a data set: ``ψ = mean_x φ(x)`` with its standard error.
+        Global I-ASIDE over a data set: ``ψ = E_x φ(x)`` with its standard error and intervals.
 
-        Every coalition is evaluated on the same images (common random numbers), so the
-        Shapley value of the expected game equals the mean of the per-image values. The data
-        are streamed; memory is bounded by one batch (the statistics kept are ``O(M)``).
+        Each image is a game of its own (the same coalitions for all its bands), so the Shapley
+        value of the expected game equals the mean of the per-image values. The data are
+        streamed; memory is bounded by one batch (the statistics kept are ``O(M)``).
+
+        **A budget for the whole run.** ``max_evaluations=F`` caps the model evaluations
+        (coalition images, grand and empty coalitions included). With ``estimator=None`` the
+        design is chosen for it (:func:`~captum_iaside.design.plan_global`): exact values on
+        every image when ``F`` covers ``2^M`` per image; otherwise stratified permutation
+        sampling spread over as many images as ``F`` reaches — one permutation per image
+        (``M + 1`` evaluations) when images are plentiful, since the between-image variance
+        dominates. Shuffle the data (e.g. ``DataLoader(..., shuffle=True)``) so that the
+        images the budget reaches are a random sample. When the number of images is not known
+        in advance and the data end before the budget, a second pass with fresh draws spreads
+        the rest over them. The design is in ``result.config["design"]``. Standard errors and
+        intervals hold both the between-image and the estimator's within-image variance.
 
         With an initialised ``torch.distributed`` process group, each rank attributes the
-        batches its own ``data`` yields (e.g. through a ``DistributedSampler``) and the
-        statistics of all ranks are merged, so every rank returns the global result.
+        batches its own ``data`` yields (e.g. through a ``DistributedSampler``), the budget is
+        split evenly between ranks, and the statistics of all ranks are merged, so every rank
+        returns the global result. Ranks whose data end first wait for the others.
 
         Args:
             data (iterable): A :class:`torch.utils.data.DataLoader` or any iterable of
@@ -332,7 +287,8 @@ class IASIDE(PerturbationAttribution):
                         distributed).
                         Default: None (all)
             baselines (str, Tensor or callable, optional): Overrides the constructor's
-                        baseline. ``"shuffle"`` pairs images within each batch.
+                        baseline. ``"shuffle"`` pairs images within each batch (a batch of one
+                        image takes an image of the batch before).
                         Default: None
             use_labels (bool, optional): Use the targets the data yield; False explains the
                         model's own predictions (label-free) even when labels are present.
@@ -340,19 +296,25 @@ class IASIDE(PerturbationAttribution):
             additional_forward_args (Any, optional): Extra model arguments (see
                         :meth:`attribute`).
                         Default: None
-            perturbations_per_eval (int, optional): Coalitions per forward call.
+            perturbations_per_eval (int or str, optional): Coalitions per forward call, or
+                        ``"auto"`` (measured on the first batch; the chosen size is in
+                        ``result.config["perturbations_per_eval"]``).
                         Default: 1
-            estimator (str, optional): ``"exact"``, ``"permutation"`` or ``"kernel"`` (see
-                        :meth:`attribute`).
-                        Default: None (exact whenever ``2^M`` fits the budget)
+            estimator (str or ShapleyEstimator, optional): ``"exact"``, ``"permutation"``,
+                        ``"kernel"`` or an estimator object (see :meth:`attribute`).
+                        Default: None (the automatic design)
             budget (int, optional): Coalition evaluations per image for sampling estimators.
                         Default: None
+            max_evaluations (int, optional): Model evaluations for the whole run (at least
+                        ``M + 1``). The run never spends more; ``stop_reason`` says when the
+                        budget ended it.
+                        Default: None (no limit)
             tolerance (float, optional): Stop early, after the first batch where
                         ``max(stderr) / (max ψ − min ψ) <= tolerance`` (the convergence
                         criterion of SAGE, Covert et al. 2020); ``stop_reason`` says so.
                         Default: None (use all the data)
             n_bootstrap (int, optional): Replicates of the online Poisson bootstrap over
-                        images behind ``sid_ci`` and ``srs_ci`` (0 disables it).
+                        images behind ``values_ci``, ``sid_ci`` and ``srs_ci`` (0 disables it).
                         Default: 200
             confidence (float, optional): Level of the bootstrap intervals.
                         Default: 0.95
@@ -362,149 +324,67 @@ class IASIDE(PerturbationAttribution):
                         every ``checkpoint_every`` batches. A run started again with the same
                         arguments resumes from it and ends with exactly the result of an
                         uninterrupted run; a finished checkpoint returns its result at once.
-                        With ``torch.distributed`` each rank writes ``PATH.rank<r>``.
+                        A checkpoint written for another configuration, model (its weights
+                        are digested) or data is refused, naming what differs. With
+                        ``torch.distributed`` each rank writes ``PATH.rank<r>``.
                         Default: None
             checkpoint_every (int, optional): Batches between checkpoints.
                         Default: 1
             seed (int, optional): Seed of the random baselines, sampling estimators and
-                        bootstrap; batch ``k`` draws from a generator seeded with
-                        ``(seed, k, rank)``.
+                        bootstrap.
                         Default: 0
             device (str or torch.device, optional): Where to move each batch. None uses the
                         device of the model's parameters (CPU for a plain function).
                         Default: None
             show_progress (bool, optional): Show a tqdm progress bar over the images, with
-                        the running SRS and the largest standard error.
+                        the running SRS, the largest standard error and the evaluations spent.
                         Default: False
+            autocast_dtype (torch.dtype, optional): Evaluate the model under
+                        :func:`torch.autocast` with this dtype (e.g. ``torch.bfloat16`` on a GPU).
+                        Default: None
 
         Returns:
-            :class:`SpectralImportance` with ``values`` (ψ), ``stderr``, ``n_samples``,
-            ``sid``, ``srs``, ``share``, ``v_full``, ``v_empty``, ``sid_ci``, ``srs_ci``,
-            ``by_class``, ``stop_reason`` and the configuration.
+            :class:`SpectralImportance` with ``values`` (ψ), ``stderr``, ``values_ci``,
+            ``n_samples``, ``sid``, ``srs``, ``signed_srs``, ``share``, ``v_empty``,
+            ``v_full``, ``sid_ci``, ``srs_ci``, ``by_class``, ``stop_reason`` and the
+            configuration.
 
         Examples::
 
-            >>> loader = DataLoader(dataset, batch_size=32)
-            >>> res = IASIDE(model).attribute_global(loader, n_samples=5000, tolerance=0.02,
-            ...                                      checkpoint="run.ckpt", show_progress=True)
-            >>> print(res.srs, res.srs_ci, res.stop_reason)
+            >>> loader = DataLoader(dataset, batch_size=32, shuffle=True)
+            >>> res = IASIDE(model).attribute_global(loader, max_evaluations=50_000, show_progress=True)
+            >>> print(res.srs, res.srs_ci, res.stop_reason, res.config["design"])
         """
-        if n_samples is not None:
-            n_samples = _positive_int(n_samples, "n_samples")
-        perturbations_per_eval = _positive_int(perturbations_per_eval, "perturbations_per_eval")
-        checkpoint_every = _positive_int(checkpoint_every, "checkpoint_every")
-        if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
-            raise ValueError(f"n_bootstrap must be a non-negative int, got {n_bootstrap!r}")
-        if not 0 < confidence < 1:
-            raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
-        if tolerance is not None and not tolerance > 0:
-            raise ValueError(f"tolerance must be positive, got {tolerance}")
-        m = self.bands.n_bands
-        estimator, budget = choose_estimator(estimator, budget, m)
-        self._warn_if_training(stacklevel=3)
-        device = self._device(device)
-        rank, world_size = world()
-        baseline = self.baseline if baselines is None else resolve_baseline(baselines)
-        config = {
-            "method": self.get_name(),
-            "model": type(self.forward_func).__name__,
-            "bands": self.bands.config(),
-            "baseline": baseline.config(),
-            "value": self.value.name,
-            "estimator": estimator,
-            "budget": budget,
-            "n_samples": n_samples,
-            "use_labels": bool(use_labels),
-            "tolerance": tolerance,
-            "n_bootstrap": n_bootstrap,
-            "by_class": bool(by_class),
-            "seed": int(seed),
-            "world_size": world_size,
-        }
-        acc = GlobalAccumulator(m, n_bootstrap, by_class)
-        done, labelled, reason = 0, False, ""
-        if checkpoint is not None and world_size > 1:
-            checkpoint = f"{checkpoint}.rank{rank}"
-        saved = load_checkpoint(checkpoint, config) if checkpoint is not None else None
-        if saved is not None:
-            acc = GlobalAccumulator.from_state_dict(saved["accumulator"])
-            done, labelled, reason = int(saved["batches_done"]), bool(saved["labelled"]), str(saved["stop_reason"])
-
-        def save(batches_done: int, stop_reason: str) -> None:
-            if checkpoint is not None:
-                state = {
-                    "fingerprint": config,
-                    "batches_done": batches_done,
-                    "labelled": labelled,
-                    "stop_reason": stop_reason,
-                    "accumulator": acc.state_dict(),
-                }
-                save_checkpoint(checkpoint, state)
-
-        total = n_samples
-        if total is None and hasattr(data, "dataset") and hasattr(data.dataset, "__len__"):
-            total = len(data.dataset) // world_size
-        per_image = 2**m if budget is None else budget
-        bar = tqdm(
-            total=total,
-            initial=acc.count,
-            desc=f"{self.get_name()} (global)",
-            unit="img",
-            disable=not show_progress or rank != 0,
+        options = RunOptions(
+            n_samples=n_samples,
+            use_labels=use_labels,
+            additional_forward_args=as_arg_tuple(additional_forward_args),
+            perturbations_per_eval=perturbations_per_eval,
+            max_evaluations=max_evaluations,
+            tolerance=tolerance,
+            n_bootstrap=n_bootstrap,
+            confidence=confidence,
+            by_class=by_class,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+            seed=seed,
+            device=device,
+            show_progress=show_progress,
+            autocast_dtype=autocast_dtype,
         )
-        with bar:
-            batches = iter(()) if reason else enumerate(data)
-            for k, batch in batches:
-                if k < done:
-                    continue  # done before the checkpoint
-                x, y = _split_batch(batch)
-                if n_samples is not None:
-                    x = x[: n_samples - acc.count]
-                    y = y[: x.shape[0]] if isinstance(y, (Tensor, list, tuple)) else y
-                if x.shape[0] == 0:
-                    continue  # an empty batch adds nothing
-                labelled = labelled or (use_labels and y is not None)
-                share = x.shape[0] / per_image  # images done per coalition evaluated
-                generator = batch_generator(seed, k, rank)
-                phi, v_full, v_empty, used_target = self._batch_phi(
-                    x.to(device),
-                    baselines,
-                    y if use_labels else None,
-                    additional_forward_args,
-                    perturbations_per_eval,
-                    generator,
-                    estimator,
-                    budget,
-                    lambda n, share=share: bar.update(n * share),
-                )
-                acc.update(phi, v_full, v_empty, generator, used_target)
-                done = k + 1
-                bar.n = acc.count  # whole images once the batch is done
-                err = acc.phi.stderr()
-                bar.set_postfix(srs=f"{acc.running_srs():.4f}", max_se=f"{float(err.max()):.3g}")
-                if n_samples is not None and acc.count >= n_samples:
-                    reason = f"n_samples={n_samples} reached"
-                elif tolerance is not None:
-                    rel = merged(acc).relative_error()
-                    if rel <= tolerance:
-                        reason = f"tolerance: max stderr / range(psi) = {rel:.4g} <= {tolerance} after {k + 1} batches"
-                if reason:
-                    break
-                if done % checkpoint_every == 0:
-                    save(done, "")
-            else:
-                reason = reason or "data exhausted"
-        final = merged(acc)
-        if final.count == 0:
-            raise ValueError("data yielded no images")
-        save(done, reason)
-        config["labels"] = "given" if labelled else "predicted"
-        return final.result(config, confidence=confidence, stop_reason=reason)
-
-    def _device(self, device: str | torch.device | None) -> torch.device:
-        if device is not None:
-            return torch.device(device)
-        if isinstance(self.forward_func, nn.Module):
-            for p in self.forward_func.parameters():
-                return p.device
-        return torch.device("cpu")
+        self._warn_if_training(stacklevel=2)
+        baseline = self.baseline if baselines is None else resolve_baseline(baselines)
+        run = GlobalRun(
+            {"model": self.forward_func},
+            self.bands,
+            baseline,
+            self.value,
+            estimator,
+            budget,
+            options,
+            self._config(baseline),
+        )
+        outcome = run.run(data)
+        result = outcome.result("model", confidence)
+        result.config["model"] = type(self.forward_func).__name__
+        return result

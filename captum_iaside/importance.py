@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -49,19 +49,27 @@ def spectral_importance_distribution(values: ArrayLike) -> Tensor:
     return shifted / total
 
 
-def spectral_robustness_score(sid: ArrayLike, beta: float = 0.75) -> float:
+def spectral_robustness_score(sid: ArrayLike, beta: float = 0.75, signed: bool = False) -> float:
     r"""
     The paper's spectral robustness score of a spectral importance distribution.
 
     With ``b_k = β^k`` (``k = 0`` the lowest band) and ``η = ‖b‖₁ / (M ‖b‖₂)``:
     ``SRS = |⟨b / ‖b‖₂, SID⟩ − η| / |1 − η|``. It is 0 for a uniform SID and grows as the
     importance moves to low frequencies; for ``M = 8``, ``β = 0.75`` its largest value,
-    reached with all importance on band 0, is 0.5217.
+    reached with all importance on band 0, is 0.5217 (0.42 for ``M = 4``, 0.57 for ``M = 12``:
+    scores compare only at equal ``M``).
+
+    The absolute value makes the score symmetric about the uniform SID: importance leaning to
+    high bands can score as much as importance leaning to low bands. ``signed=True`` returns
+    ``(⟨b / ‖b‖₂, SID⟩ − η) / |1 − η|`` instead: positive when the SID leans to low bands,
+    negative when it leans to high bands.
 
     Args:
         sid (Tensor or sequence of float): A spectral importance distribution ``(M,)``.
         beta (float, optional): Decay of the robustness prior over bands, in ``(0, 1)``.
                     Default: 0.75
+        signed (bool, optional): Return the signed score (no absolute value).
+                    Default: False
 
     Returns:
         *float*.
@@ -70,6 +78,8 @@ def spectral_robustness_score(sid: ArrayLike, beta: float = 0.75) -> float:
 
         >>> round(spectral_robustness_score([1.0] + [0.0] * 7), 4)
         0.5217
+        >>> round(spectral_robustness_score([0.0] * 7 + [1.0], signed=True), 4)
+        -0.3002
     """
     s = _as_vector(sid, "sid")
     if not 0.0 < beta < 1.0:
@@ -78,82 +88,62 @@ def spectral_robustness_score(sid: ArrayLike, beta: float = 0.75) -> float:
     b = beta ** torch.arange(m, dtype=torch.float64)
     norm2 = torch.linalg.vector_norm(b)
     eta = b.sum() / (m * norm2)
-    return float(torch.abs((b / norm2) @ s - eta) / torch.abs(1 - eta))
+    score = ((b / norm2) @ s - eta) / torch.abs(1 - eta)
+    return float(score if signed else score.abs())
 
 
-class MomentAccumulator:
-    r"""
-    Running count, mean and sum of squared deviations of ``(n, D)`` rows (Chan et al.'s
-    parallel update, float64), so means and standard errors stream in flat memory.
-    """
+def max_spectral_robustness_score(n_bands: int, beta: float = 0.75) -> float:
+    r"""The largest SRS for ``n_bands`` bands: all importance on band 0."""
+    return spectral_robustness_score([1.0] + [0.0] * (n_bands - 1), beta)
 
-    def __init__(self, dim: int) -> None:
-        self.count = 0
-        self.mean = torch.zeros(dim, dtype=torch.float64)
-        self.m2 = torch.zeros(dim, dtype=torch.float64)
 
-    def update(self, rows: Tensor) -> None:
-        r"""Add the rows of a ``(n, D)`` tensor."""
-        rows = rows.detach().to(device="cpu", dtype=torch.float64)
-        n = rows.shape[0]
-        if n == 0:
-            return
-        mean = rows.mean(dim=0)
-        self._combine(n, mean, ((rows - mean) ** 2).sum(dim=0))
+def _clean(v: float | None) -> float | None:
+    return None if v is None or math.isnan(v) else float(v)
 
-    def merge(self, other: MomentAccumulator) -> None:
-        r"""Add everything ``other`` has seen (the parallel form of :meth:`update`)."""
-        if other.count:
-            self._combine(other.count, other.mean, other.m2)
 
-    def _combine(self, n: int, mean: Tensor, m2: Tensor) -> None:
-        total = self.count + n
-        delta = mean - self.mean
-        self.mean = self.mean + delta * (n / total)
-        self.m2 = self.m2 + m2 + delta**2 * (self.count * n / total)
-        self.count = total
+def _clean_list(t: Tensor | None) -> list | None:
+    if t is None:
+        return None
+    if t.dim() == 1:
+        return [_clean(v) for v in t.tolist()]
+    return [_clean_list(row) for row in t]
 
-    def state_dict(self) -> dict[str, Any]:
-        r"""The accumulator as a dict of plain values and tensors (for checkpoints)."""
-        return {"count": self.count, "mean": self.mean.clone(), "m2": self.m2.clone()}
 
-    @classmethod
-    def from_state_dict(cls, state: dict[str, Any]) -> MomentAccumulator:
-        r"""Inverse of :meth:`state_dict`."""
-        acc = cls(state["mean"].numel())
-        acc.count, acc.mean, acc.m2 = int(state["count"]), state["mean"].clone(), state["m2"].clone()
-        return acc
+def _nan_for_none(values: Any) -> Any:
+    if isinstance(values, list):
+        return [_nan_for_none(v) for v in values]
+    return math.nan if values is None else values
 
-    def stderr(self) -> Tensor:
-        r"""``std(rows, ddof=1) / sqrt(count)``; NaN with fewer than two rows."""
-        if self.count < 2:
-            return torch.full_like(self.mean, float("nan"))
-        return torch.sqrt(self.m2 / (self.count - 1) / self.count)
+
+def _tensor(values: Any) -> Tensor | None:
+    return None if values is None else torch.tensor(_nan_for_none(values), dtype=torch.float64)
 
 
 @dataclass
 class SpectralImportance:
     r"""
-    Global I-ASIDE result: ψ per band with its standard error and the paper's summaries.
+    Global I-ASIDE result: ψ per band with its uncertainty and the paper's summaries.
 
     Attributes:
         values (Tensor): ψ, the mean per-sample Shapley value of each band, ``(M,)`` float64.
-        stderr (Tensor): Standard error of ψ, ``std_x(φ) / √K``, ``(M,)``.
+        stderr (Tensor): Standard error of ψ, ``std_x(φ̂) / √K``, ``(M,)``; with a sampling
+                    estimator it holds the between-image and the within-image variance.
         n_samples (int): ``K``, the number of images averaged.
-        v_full (float): Mean value of the grand coalition ``v(N)`` (the unperturbed images).
         v_empty (float): Mean value of the empty coalition ``v(∅)`` (the baseline images).
-        config (dict): The configuration of the run (bands, baseline, value, seed, ...).
+        v_full (float): Mean value of the grand coalition ``v(N)`` (the unperturbed images).
+        config (dict): The configuration of the run (bands, baseline, value, design, seed, ...).
         beta (float): ``β`` of the spectral robustness score. Default: 0.75
-        sid_ci (Tensor, optional): ``(2, M)`` bootstrap confidence interval (over images) of
-                    :attr:`sid`, lower and upper row.
+        values_ci (Tensor, optional): ``(2, M)`` bootstrap confidence interval (over images) of
+                    ψ, lower and upper row.
+        sid_ci (Tensor, optional): ``(2, M)`` bootstrap confidence interval of :attr:`sid`.
         srs_ci (tuple of float, optional): Bootstrap confidence interval of :attr:`srs`.
         by_class (dict, optional): Per target class: ``{"n_samples", "values", "stderr"}``.
-        stop_reason (str): Why the run stopped (data exhausted, ``n_samples`` reached, or the
-                    ``tolerance`` met, with the numbers).
+        stop_reason (str): Why the run stopped (data exhausted, ``n_samples`` reached, the
+                    evaluation budget spent, or the ``tolerance`` met, with the numbers).
 
     Examples::
 
-        >>> res = SpectralImportance(torch.tensor([0.6, 0.3, 0.1]), torch.zeros(3), 10, 0.0, -1.0)
+        >>> res = SpectralImportance(torch.tensor([0.6, 0.3, 0.1]), torch.zeros(3), 10, -1.0, 0.0)
         >>> res.sid
         tensor([0.6250, 0.3750, 0.0000], dtype=torch.float64)
     """
@@ -161,10 +151,11 @@ class SpectralImportance:
     values: Tensor
     stderr: Tensor
     n_samples: int
-    v_full: float
     v_empty: float
+    v_full: float
     config: dict[str, Any] = field(default_factory=dict)
     beta: float = 0.75
+    values_ci: Tensor | None = None
     sid_ci: Tensor | None = None
     srs_ci: tuple[float, float] | None = None
     by_class: dict[int, dict[str, Any]] | None = None
@@ -182,8 +173,32 @@ class SpectralImportance:
 
     @property
     def srs(self) -> float:
-        r"""The paper's spectral robustness score of :attr:`sid`."""
+        r"""The paper's spectral robustness score of :attr:`sid` (symmetric: see :attr:`signed_srs`)."""
         return spectral_robustness_score(self.sid, self.beta)
+
+    @property
+    def signed_srs(self) -> float:
+        r"""
+        The SRS without its absolute value: positive when the SID leans to low bands (the
+        direction the paper reads as robust), negative when it leans to high bands.
+        """
+        return spectral_robustness_score(self.sid, self.beta, signed=True)
+
+    @property
+    def direction(self) -> str:
+        r"""``"low"`` or ``"high"``: the side of the spectrum the SID leans to (``"uniform"`` if neither)."""
+        s = self.signed_srs
+        return "low" if s > 0 else "high" if s < 0 else "uniform"
+
+    @property
+    def significant(self) -> Tensor | None:
+        r"""
+        ``(M,)`` bool: whether the bootstrap interval of ψ excludes 0 (None without intervals).
+        A band whose interval holds 0 may help, hurt or do nothing at this sample size.
+        """
+        if self.values_ci is None:
+            return None
+        return (self.values_ci[0] > 0) | (self.values_ci[1] < 0)
 
     @property
     def sid_stderr(self) -> Tensor:
@@ -211,32 +226,33 @@ class SpectralImportance:
         return plot_spectral_importance(self, kind=kind)
 
     def to_dict(self) -> dict[str, Any]:
-        r"""All numbers and the configuration as a JSON-serialisable dict."""
-
-        def clean(v: float | None) -> float | None:
-            return None if v is None or math.isnan(v) else float(v)
-
+        r"""All numbers and the configuration as a JSON-serialisable dict (:meth:`from_dict` reads it)."""
+        significant = self.significant
         return {
             "n_bands": self.n_bands,
             "n_samples": int(self.n_samples),
-            "values": [clean(v) for v in self.values.tolist()],
-            "stderr": [clean(v) for v in self.stderr.tolist()],
+            "values": _clean_list(self.values),
+            "stderr": _clean_list(self.stderr),
+            "values_ci": _clean_list(self.values_ci),
+            "significant": None if significant is None else significant.tolist(),
             "sid": self.sid.tolist(),
-            "sid_stderr": [clean(v) for v in self.sid_stderr.tolist()],
+            "sid_stderr": _clean_list(self.sid_stderr),
+            "sid_ci": _clean_list(self.sid_ci),
             "srs": self.srs,
-            "beta": self.beta,
-            "share": [clean(v) for v in self.share.tolist()],
-            "v_full": clean(self.v_full),
-            "v_empty": clean(self.v_empty),
-            "sid_ci": None if self.sid_ci is None else self.sid_ci.tolist(),
             "srs_ci": None if self.srs_ci is None else list(self.srs_ci),
+            "signed_srs": self.signed_srs,
+            "direction": self.direction,
+            "beta": self.beta,
+            "share": _clean_list(self.share),
+            "v_empty": _clean(self.v_empty),
+            "v_full": _clean(self.v_full),
             "by_class": None
             if self.by_class is None
             else {
                 str(c): {
                     "n_samples": int(d["n_samples"]),
-                    "values": d["values"].tolist(),
-                    "stderr": [clean(v) for v in d["stderr"].tolist()],
+                    "values": _clean_list(d["values"]),
+                    "stderr": _clean_list(d["stderr"]),
                 }
                 for c, d in self.by_class.items()
             },
@@ -244,134 +260,158 @@ class SpectralImportance:
             "config": self.config,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SpectralImportance:
+        r"""
+        Rebuild a result from :meth:`to_dict` (e.g. one model of the command line's
+        ``results.json``); derived numbers (SID, SRS, share) are recomputed.
 
-class GlobalAccumulator:
+        Examples::
+
+            >>> import json
+            >>> report = json.load(open("iaside-report/results.json"))
+            >>> res = SpectralImportance.from_dict(report["models"][0]["result"])
+            >>> res.plot()
+        """
+        if not isinstance(data, dict) or "values" not in data or "stderr" not in data:
+            raise ValueError("data must be a dict written by SpectralImportance.to_dict (with 'values' and 'stderr')")
+        nan = math.nan
+        by_class = None
+        if data.get("by_class") is not None:
+            by_class = {
+                int(c): {
+                    "n_samples": int(d["n_samples"]),
+                    "values": _tensor(d["values"]),
+                    "stderr": _tensor(d["stderr"]),
+                }
+                for c, d in data["by_class"].items()
+            }
+        srs_ci = data.get("srs_ci")
+        return cls(
+            values=_tensor(data["values"]),
+            stderr=_tensor(data["stderr"]),
+            n_samples=int(data["n_samples"]),
+            v_empty=nan if data.get("v_empty") is None else float(data["v_empty"]),
+            v_full=nan if data.get("v_full") is None else float(data["v_full"]),
+            config=dict(data.get("config") or {}),
+            beta=float(data.get("beta", 0.75)),
+            values_ci=_tensor(data.get("values_ci")),
+            sid_ci=_tensor(data.get("sid_ci")),
+            srs_ci=None if srs_ci is None else (float(srs_ci[0]), float(srs_ci[1])),
+            by_class=by_class,
+            stop_reason=str(data.get("stop_reason", "")),
+        )
+
+
+class SRSDifference(NamedTuple):
+    r"""A difference of spectral robustness scores with its paired bootstrap interval."""
+
+    estimate: float
+    interval: tuple[float, float] | None
+
+
+class ValuesDifference(NamedTuple):
+    r"""A difference of ψ per band, ``(M,)``, with its paired standard error."""
+
+    values: Tensor
+    stderr: Tensor
+
+
+@dataclass
+class SpectralComparison:
     r"""
-    The sufficient statistics of a global run, in memory independent of the number of images:
-    moments of φ and of ``(v(N), v(∅))``, an online Poisson bootstrap over images (``R``
-    replicate weighted sums; Hanley & MacGibbon, 2006) and optional per-class moments. It can be
-    merged (for ``torch.distributed``) and saved (for checkpoints).
+    Global I-ASIDE of several models on the same images, baselines and coalitions (common
+    random numbers), from :func:`~captum_iaside.compare.compare_global`.
 
-    Args:
-        n_bands (int): ``M``.
-        n_bootstrap (int, optional): Bootstrap replicates ``R`` (0 disables the bootstrap).
-                    Default: 200
-        by_class (bool, optional): Keep per-class moments of φ.
-                    Default: False
+    Because every model saw the same images and the same coalitions per image, per-image
+    differences are paired: their between-image variance cancels, so differences are far more
+    precise than the two results' own standard errors suggest.
+
+    Attributes:
+        results (dict): Model name → :class:`SpectralImportance`.
+        confidence (float): Level of the intervals. Default: 0.95
+        replicates (dict): Model name → ``(R, M)`` bootstrap replicates of ψ, drawn with the same
+                    replicate weights per image for every model.
+        phi_mean (Tensor): Means of the concatenated per-image estimates of all models, in the
+                    order of :attr:`results`.
+        phi_comoment (Tensor): Their co-moment matrix (sum of outer products of deviations).
+
+    Examples::
+
+        >>> comp = compare_global({"standard": m1, "augmented": m2}, loader, max_evaluations=20_000)
+        >>> est, (lo, hi) = comp.srs_difference("augmented", "standard")
+        >>> comp.values_difference("augmented", "standard").stderr
     """
 
-    def __init__(self, n_bands: int, n_bootstrap: int = 200, by_class: bool = False) -> None:
-        self.n_bands = n_bands
-        self.n_bootstrap = n_bootstrap
-        self.phi = MomentAccumulator(n_bands)
-        self.ends = MomentAccumulator(2)
-        self.boot_sum = torch.zeros(n_bootstrap, n_bands, dtype=torch.float64)
-        self.boot_weight = torch.zeros(n_bootstrap, dtype=torch.float64)
-        self.classes: dict[int, MomentAccumulator] | None = {} if by_class else None
+    results: dict[str, SpectralImportance]
+    confidence: float = 0.95
+    replicates: dict[str, Tensor] | None = None
+    phi_mean: Tensor | None = None
+    phi_comoment: Tensor | None = None
 
     @property
-    def count(self) -> int:
-        r"""Images seen."""
-        return self.phi.count
+    def names(self) -> list[str]:
+        r"""Model names, in the order they were given."""
+        return list(self.results)
 
-    def update(
-        self,
-        phi: Tensor,
-        v_full: Tensor,
-        v_empty: Tensor,
-        generator: torch.Generator,
-        targets: Tensor | None = None,
-    ) -> None:
-        r"""Add a batch: ``phi`` ``(B, M)``, ``v_full`` and ``v_empty`` ``(B,)``, ``targets`` ``(B,)``."""
-        phi = phi.detach().to("cpu", torch.float64)
-        self.phi.update(phi)
-        self.ends.update(torch.stack([v_full, v_empty], dim=1))
-        if self.n_bootstrap:
-            rate = torch.ones(phi.shape[0], self.n_bootstrap, dtype=torch.float64)
-            weights = torch.poisson(rate, generator=generator)
-            self.boot_sum += weights.T @ phi
-            self.boot_weight += weights.sum(dim=0)
-        if self.classes is not None:
-            if targets is None:
-                raise ValueError("by_class=True needs class targets (a model with class scores)")
-            targets = targets.detach().cpu()
-            for c in targets.unique().tolist():
-                self.classes.setdefault(int(c), MomentAccumulator(self.n_bands)).update(phi[targets == c])
+    def _index(self, name: Any, argument: str) -> int:
+        if name not in self.results:
+            raise ValueError(f"{argument}={name!r} is not a compared model; expected one of {self.names}")
+        return self.names.index(name)
 
-    def merge(self, other: GlobalAccumulator) -> None:
-        r"""Add everything ``other`` has seen."""
-        self.phi.merge(other.phi)
-        self.ends.merge(other.ends)
-        self.boot_sum += other.boot_sum
-        self.boot_weight += other.boot_weight
-        if self.classes is not None and other.classes is not None:
-            for c, acc in other.classes.items():
-                self.classes.setdefault(c, MomentAccumulator(self.n_bands)).merge(acc)
+    def srs_difference(self, a: str, b: str) -> SRSDifference:
+        r"""
+        ``SRS(a) − SRS(b)`` with its paired bootstrap interval (the same replicate weights per
+        image for both models).
 
-    def state_dict(self) -> dict[str, Any]:
-        r"""Plain values and tensors, loadable with ``torch.load(weights_only=True)``."""
-        return {
-            "n_bands": self.n_bands,
-            "n_bootstrap": self.n_bootstrap,
-            "phi": self.phi.state_dict(),
-            "ends": self.ends.state_dict(),
-            "boot_sum": self.boot_sum.clone(),
-            "boot_weight": self.boot_weight.clone(),
-            "classes": None if self.classes is None else {c: a.state_dict() for c, a in self.classes.items()},
-        }
+        Returns:
+            :class:`SRSDifference` ``(estimate, (lo, hi))``; the interval is None without a
+            bootstrap.
+        """
+        self._index(a, "a"), self._index(b, "b")
+        estimate = self.results[a].srs - self.results[b].srs
+        if not self.replicates:
+            return SRSDifference(estimate, None)
+        beta = self.results[a].beta
 
-    @classmethod
-    def from_state_dict(cls, state: dict[str, Any]) -> GlobalAccumulator:
-        r"""Inverse of :meth:`state_dict`."""
-        acc = cls(int(state["n_bands"]), int(state["n_bootstrap"]), state["classes"] is not None)
-        acc.phi = MomentAccumulator.from_state_dict(state["phi"])
-        acc.ends = MomentAccumulator.from_state_dict(state["ends"])
-        acc.boot_sum, acc.boot_weight = state["boot_sum"].clone(), state["boot_weight"].clone()
-        if state["classes"] is not None:
-            acc.classes = {int(c): MomentAccumulator.from_state_dict(a) for c, a in state["classes"].items()}
-        return acc
+        def scores(reps: Tensor) -> Tensor:
+            return torch.tensor(
+                [spectral_robustness_score(spectral_importance_distribution(r), beta) for r in reps],
+                dtype=torch.float64,
+            )
 
-    def running_srs(self) -> float:
-        r"""The SRS of the mean φ seen so far (0 before any image), for progress displays."""
-        if self.count == 0:
-            return 0.0
-        return spectral_robustness_score(spectral_importance_distribution(self.phi.mean))
+        diff = scores(self.replicates[a]) - scores(self.replicates[b])
+        q = torch.tensor([(1 - self.confidence) / 2, (1 + self.confidence) / 2], dtype=torch.float64)
+        lo, hi = torch.quantile(diff, q).tolist()
+        return SRSDifference(estimate, (lo, hi))
 
-    def relative_error(self) -> float:
-        r"""``max(stderr) / (max ψ − min ψ)``: the stopping statistic of ``tolerance`` (inf if undefined)."""
-        spread = float(self.phi.mean.max() - self.phi.mean.min())
-        err = self.phi.stderr()
-        if self.count < 2 or spread <= 0 or bool(torch.isnan(err).any()):
-            return float("inf")
-        return float(err.max()) / spread
+    def values_difference(self, a: str, b: str) -> ValuesDifference:
+        r"""``ψ(a) − ψ(b)`` per band with the standard error of the paired per-image differences."""
+        i, j = self._index(a, "a"), self._index(b, "b")
+        values = self.results[a].values - self.results[b].values
+        m = self.results[a].n_bands
+        n = self.results[a].n_samples
+        if self.phi_comoment is None or n < 2:
+            return ValuesDifference(values, torch.full_like(values, float("nan")))
+        sa, sb = slice(i * m, (i + 1) * m), slice(j * m, (j + 1) * m)
+        c = self.phi_comoment
+        var = (c[sa, sa].diagonal() + c[sb, sb].diagonal() - 2 * c[sa, sb].diagonal()) / (n - 1)
+        return ValuesDifference(values, torch.sqrt(var.clamp(min=0) / n))
 
-    def result(self, config: dict[str, Any], confidence: float = 0.95, stop_reason: str = "") -> SpectralImportance:
-        r"""The :class:`SpectralImportance` of everything seen, with bootstrap intervals."""
-        sid_ci = srs_ci = None
-        drawn = self.boot_weight > 0  # a replicate can draw no image at all from a tiny data set
-        if int(drawn.sum()) >= 2:
-            reps = self.boot_sum[drawn] / self.boot_weight[drawn, None]
-            sids = torch.stack([spectral_importance_distribution(r) for r in reps])
-            srss = torch.tensor([spectral_robustness_score(sd) for sd in sids], dtype=torch.float64)
-            q = torch.tensor([(1 - confidence) / 2, (1 + confidence) / 2], dtype=torch.float64)
-            sid_ci = torch.quantile(sids, q, dim=0)
-            lo, hi = torch.quantile(srss, q).tolist()
-            srs_ci = (lo, hi)
-        by_class = None
-        if self.classes is not None:
-            by_class = {
-                c: {"n_samples": a.count, "values": a.mean.clone(), "stderr": a.stderr()}
-                for c, a in sorted(self.classes.items())
-            }
-        return SpectralImportance(
-            values=self.phi.mean.clone(),
-            stderr=self.phi.stderr(),
-            n_samples=self.count,
-            v_full=float(self.ends.mean[0]),
-            v_empty=float(self.ends.mean[1]),
-            config=config,
-            sid_ci=sid_ci,
-            srs_ci=srs_ci,
-            by_class=by_class,
-            stop_reason=stop_reason,
-        )
+    def to_dict(self, reference: str | None = None) -> dict[str, Any]:
+        r"""
+        Every model's result and, against ``reference`` (default: the first model), ΔSRS with
+        its interval and Δψ with its standard error.
+        """
+        reference = self.names[0] if reference is None else reference
+        self._index(reference, "reference")
+        out: dict[str, Any] = {"reference": reference, "confidence": self.confidence, "models": {}}
+        for name, res in self.results.items():
+            entry: dict[str, Any] = {"result": res.to_dict()}
+            if name != reference:
+                est, ci = self.srs_difference(name, reference)
+                diff = self.values_difference(name, reference)
+                entry["srs_difference"] = {"estimate": est, "interval": None if ci is None else list(ci)}
+                entry["values_difference"] = {"values": _clean_list(diff.values), "stderr": _clean_list(diff.stderr)}
+            out["models"][name] = entry
+        return out

@@ -1,19 +1,14 @@
-r"""Sampling estimators of the band Shapley values for many bands (``2^M`` too large to enumerate).
+r"""Coalition draws and the Shapley estimates computed from their values (pure tensor functions).
 
-Both estimators draw coalitions independently for every image (so the errors of different images
-average out in a global mean), spend a ``budget`` of coalition evaluations per image — the grand
-and empty coalitions included — and satisfy efficiency, ``Σ_i φ_i = v(N) − v(∅)``, exactly.
-
-- ``"permutation"``: antithetic permutation sampling. Each permutation of the bands adds them one at
-  a time and credits each band with its marginal contribution (``M − 1`` new evaluations per
-  permutation); every permutation is paired with its reverse, which makes the two estimates
-  negatively correlated (Mitchell et al., 2022, https://arxiv.org/abs/2104.12199).
-- ``"kernel"``: paired KernelSHAP (Covert & Lee, 2021, https://arxiv.org/abs/2012.01536).
-  Coalitions are drawn from the Shapley kernel, each with its complement, and the
-  efficiency-constrained least-squares problem ``min E[(v(S) − v(∅) − zᵀφ)²]`` s.t.
-  ``Σφ = v(N) − v(∅)`` is solved exactly from the sampled ``A = E[z zᵀ]`` and
-  ``b = E[z (v(S) − v(∅))]`` (consistent, exact for additive games; slightly biased at small
-  budgets).
+- Permutations: each permutation of the bands adds them one at a time and credits each band with
+  its marginal contribution; the prefixes of sizes ``1 .. M − 1`` are the coalitions to evaluate.
+  :func:`antithetic_permutations` pairs every permutation with its reverse (Mitchell et al.,
+  2022, https://arxiv.org/abs/2104.12199); :func:`stratified_permutations` makes every band sit at
+  every position equally often within each group of ``M`` consecutive permutations, across the
+  images of a batch, while each permutation stays uniformly distributed.
+- Kernel: coalitions drawn from the Shapley kernel, each paired with its complement, and the
+  efficiency-constrained least-squares problem of KernelSHAP solved from the sampled moments
+  (Covert & Lee, 2021, https://arxiv.org/abs/2012.01536).
 """
 
 from __future__ import annotations
@@ -21,77 +16,69 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from captum_iaside.shapley import check_exact
 
-ESTIMATORS = ("exact", "permutation", "kernel")
-
-
-def choose_estimator(estimator: str | None, budget: int | None, n_bands: int) -> tuple[str, int | None]:
-    r"""
-    Resolve ``estimator`` and ``budget`` (coalition evaluations per image). None means exact
-    enumeration without a budget or whenever ``2^M`` fits it, else antithetic permutation sampling.
-    """
-    if estimator is not None and estimator not in ESTIMATORS:
-        raise ValueError(f"unknown estimator {estimator!r}; expected one of {list(ESTIMATORS)}")
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
-        raise ValueError(f"budget must be a positive int, got {budget!r}")
-    if estimator is None:
-        estimator = "exact" if budget is None or 2**n_bands <= budget else "permutation"
-    if estimator == "exact":
-        check_exact(n_bands)
-        if budget is not None and budget < 2**n_bands:
-            raise ValueError(
-                f"estimator='exact' needs 2^M = {2**n_bands} evaluations per image, budget is {budget}; "
-                "raise the budget or use estimator='permutation' or 'kernel'"
-            )
-        return estimator, None
-    if budget is None:
-        raise ValueError(f"estimator={estimator!r} needs a budget (coalition evaluations per image)")
-    least = minimum_budget(estimator, n_bands)
-    if budget < least:
-        raise ValueError(
-            f"budget={budget} is too small for estimator={estimator!r} with M={n_bands}: the minimum is {least}"
-        )
-    return estimator, budget
-
-
-def minimum_budget(estimator: str, n_bands: int) -> int:
-    r"""The smallest budget (evaluations per image) an estimator accepts."""
-    if estimator == "exact":
-        return 2**n_bands
-    if estimator == "permutation":
-        return 2 + 2 * (n_bands - 1)  # one antithetic pair of permutations
-    return 2 + 2 * n_bands  # M pairs of coalitions
-
-
-def n_draws(estimator: str, n_bands: int, budget: int) -> int:
-    r"""Permutations (an even number) or coalition pairs that fit in ``budget``."""
-    if estimator == "permutation":
-        return 2 * ((budget - 2) // (2 * (n_bands - 1)))
-    return (budget - 2) // 2
-
-
-def _random_permutations(shape: tuple[int, ...], n_bands: int, generator: torch.Generator) -> Tensor:
+def random_permutations(shape: tuple[int, ...], n_bands: int, generator: torch.Generator) -> Tensor:
+    r"""Independent uniform permutations of ``range(n_bands)``: ``(*shape, M)`` int64."""
     return torch.rand(*shape, n_bands, generator=generator).argsort(dim=-1)
 
 
-def permutation_coalitions(
-    n_images: int, n_bands: int, n_permutations: int, generator: torch.Generator
-) -> tuple[Tensor, Tensor]:
+def antithetic_permutations(n_images: int, n_bands: int, n_permutations: int, generator: torch.Generator) -> Tensor:
     r"""
-    Antithetic permutations and the coalitions they visit.
+    ``(B, P, M)`` permutations: ``P / 2`` uniform ones per image, then their reverses.
+
+    Args:
+        n_images (int): ``B``.
+        n_bands (int): ``M``.
+        n_permutations (int): ``P``, even.
+        generator (torch.Generator): Source of randomness.
+    """
+    half = random_permutations((n_images, n_permutations // 2), n_bands, generator)
+    return torch.cat([half, half.flip(-1)], dim=1)
+
+
+def stratified_permutations(n_images: int, n_bands: int, n_permutations: int, generator: torch.Generator) -> Tensor:
+    r"""
+    ``(B, P, M)`` permutations stratified over positions.
+
+    The ``B * P`` permutations, image after image, form groups of ``M``; in a group, permutation
+    ``t`` is ``q ↦ σ((q + c_t) mod M)`` with a uniformly random relabelling ``σ`` of the bands and
+    the cyclic shifts ``c_t`` a random arrangement of ``0 .. M − 1``. Each band thus sits at each
+    position exactly once per full group, and every single permutation is uniformly distributed
+    (so every per-image estimate stays unbiased).
+
+    Args:
+        n_images (int): ``B``.
+        n_bands (int): ``M``.
+        n_permutations (int): ``P`` per image.
+        generator (torch.Generator): Source of randomness.
+    """
+    m = n_bands
+    total = n_images * n_permutations
+    groups = -(-total // m)
+    sigma = random_permutations((groups,), m, generator)  # (G, M)
+    shifts = random_permutations((groups,), m, generator)  # (G, M): c_t for t = 0 .. M − 1
+    q = torch.arange(m)
+    positions = (q[None, None, :] + shifts[:, :, None]) % m  # (G, M, M): σ's argument per position
+    perms = torch.gather(sigma[:, None, :].expand(groups, m, m), 2, positions)
+    return perms.reshape(groups * m, m)[:total].reshape(n_images, n_permutations, m)
+
+
+def prefix_coalitions(perms: Tensor) -> Tensor:
+    r"""
+    The coalitions a permutation visits between ``∅`` and ``N``.
+
+    Args:
+        perms (Tensor): ``(B, P, M)`` permutations.
 
     Returns:
-        ``(perms, gates)``: ``perms`` ``(B, P, M)`` int64 (the second half reverses the first),
-        ``gates`` ``(B, P * (M − 1), M)`` 0/1, the prefixes of sizes ``1 .. M − 1`` of each
-        permutation.
+        *Tensor* ``(B, P * (M − 1), M)`` of 0/1 gates: the prefixes of sizes ``1 .. M − 1`` of
+        each permutation, permutation after permutation.
     """
-    half = _random_permutations((n_images, n_permutations // 2), n_bands, generator)
-    perms = torch.cat([half, half.flip(-1)], dim=1)
+    b, p, m = perms.shape
     rank = perms.argsort(dim=-1)  # position of each band in each permutation
-    sizes = torch.arange(1, n_bands)[:, None]  # (M − 1, 1)
+    sizes = torch.arange(1, m)[:, None]  # (M − 1, 1)
     gates = (rank[:, :, None, :] < sizes).to(torch.float32)  # (B, P, M − 1, M)
-    return perms, gates.reshape(n_images, -1, n_bands)
+    return gates.reshape(b, p * (m - 1), m)
 
 
 def permutation_shapley(perms: Tensor, values: Tensor, v_empty: Tensor, v_full: Tensor) -> Tensor:
@@ -101,7 +88,7 @@ def permutation_shapley(perms: Tensor, values: Tensor, v_empty: Tensor, v_full: 
     Args:
         perms (Tensor): ``(B, P, M)`` permutations.
         values (Tensor): ``(B, P * (M − 1))`` values of their prefixes (as from
-                    :func:`permutation_coalitions`).
+                    :func:`prefix_coalitions`).
         v_empty (Tensor): ``(B,)`` value of the empty coalition.
         v_full (Tensor): ``(B,)`` value of the grand coalition.
 
@@ -138,7 +125,7 @@ def kernel_coalitions(n_images: int, n_bands: int, n_pairs: int, generator: torc
         ).reshape(n_images, n_pairs, 1)
         + 1
     )
-    rank = _random_permutations((n_images, n_pairs), n_bands, generator).argsort(dim=-1)
+    rank = random_permutations((n_images, n_pairs), n_bands, generator).argsort(dim=-1)
     z = (rank < sizes).to(torch.float32)  # a uniform subset of each drawn size
     return torch.stack([z, 1 - z], dim=2).reshape(n_images, 2 * n_pairs, n_bands)
 
@@ -156,7 +143,7 @@ def kernel_shapley(gates: Tensor, values: Tensor, v_empty: Tensor, v_full: Tenso
     Returns:
         *Tensor* ``(B, M)`` float64 with ``Σ_i φ_i = v(N) − v(∅)`` exactly.
     """
-    z = gates.to(torch.float64)
+    z = gates.to(device=values.device, dtype=torch.float64)
     a = z.transpose(1, 2) @ z / z.shape[1]  # (B, M, M)
     b = (z * (values.to(torch.float64) - v_empty.to(torch.float64)[:, None])[..., None]).mean(dim=1)
     a_inv = torch.linalg.pinv(a)

@@ -68,18 +68,22 @@ def run_script(*args):
     return subprocess.run([sys.executable, SCRIPT, *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
-def test_resume_after_sigkill_is_bitwise_identical(tmp_path):
+@pytest.mark.parametrize("design", [[], ["--max-evaluations", "160"]])
+def test_resume_after_sigkill_is_bitwise_identical(tmp_path, design):
     ref = tmp_path / "ref.pt"
-    assert run_script(ref, "--baseline", "gaussian").returncode == 0
+    assert run_script(ref, "--baseline", "gaussian", *design).returncode == 0
     ckpt = tmp_path / "run.ckpt"
-    killed = run_script(tmp_path / "never.pt", "--baseline", "gaussian", "--checkpoint", ckpt, "--kill-at-batch", 3)
+    killed = run_script(
+        tmp_path / "never.pt", "--baseline", "gaussian", "--checkpoint", ckpt, "--kill-at-batch", 3, *design
+    )
     assert killed.returncode == -9 and ckpt.exists() and not (tmp_path / "never.pt").exists()
     saved = torch.load(ckpt, weights_only=True)
-    assert saved["batches_done"] == 3 and saved["accumulator"]["phi"]["count"] == 12
+    assert saved["state"]["batches_done"] == 3 and saved["state"]["accumulators"]["model"]["phi"]["count"] == 12
     resumed = tmp_path / "resumed.pt"
-    assert run_script(resumed, "--baseline", "gaussian", "--checkpoint", ckpt).returncode == 0
+    assert run_script(resumed, "--baseline", "gaussian", "--checkpoint", ckpt, *design).returncode == 0
     a, b = torch.load(ref, weights_only=False), torch.load(resumed, weights_only=False)
-    assert a["n"] == b["n"] == 24
+    assert a["n"] == b["n"] == 24 and a["config"]["design"] == b["config"]["design"]
+    assert a["config"]["design"]["automatic"] == bool(design)
     for key in ["values", "stderr", "sid_ci"]:
         assert torch.equal(a[key], b[key]), key
     assert a["srs_ci"] == b["srs_ci"] and a["v_full"] == b["v_full"]
@@ -104,7 +108,7 @@ def test_checkpoint_of_another_configuration_is_refused_and_kept(tmp_path, model
     ckpt = tmp_path / "other.ckpt"
     IASIDE(model, bands=4).attribute_global(loader, perturbations_per_eval=16, checkpoint=str(ckpt))
     before = ckpt.read_bytes()
-    with pytest.raises(ValueError, match=r"different configuration \(differs in: bands"):
+    with pytest.raises(ValueError, match=r"different run \(differs in: bands"):
         IASIDE(model, bands=5).attribute_global(loader, perturbations_per_eval=16, checkpoint=str(ckpt))
     with pytest.raises(ValueError, match="differs in: seed"):
         IASIDE(model, bands=4).attribute_global(loader, perturbations_per_eval=16, checkpoint=str(ckpt), seed=1)
@@ -114,13 +118,11 @@ def test_checkpoint_of_another_configuration_is_refused_and_kept(tmp_path, model
         IASIDE(model, bands=4).attribute_global(loader, checkpoint=str(tmp_path / "junk.ckpt"))
 
 
-def test_two_gloo_processes_equal_one(tmp_path):
-    single = tmp_path / "single.pt"
-    assert run_script(single).returncode == 0
+def run_two_ranks(tmp_path, *args):
     init = tmp_path / "init"
     procs = [
         subprocess.Popen(
-            [sys.executable, SCRIPT, str(tmp_path / f"rank{r}.pt"), "--distributed", str(r), "2", str(init)],
+            [sys.executable, SCRIPT, str(tmp_path / f"rank{r}.pt"), *args, "--distributed", str(r), "2", str(init)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -130,9 +132,35 @@ def test_two_gloo_processes_equal_one(tmp_path):
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
+    return [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2)]
+
+
+@pytest.mark.parametrize("args", [["--unequal"], ["--unequal", "--tolerance", "0.01"]])
+def test_ranks_with_unequal_data_finish_together(tmp_path, args):
+    # rank 0 has 4 batches, rank 1 has 2: every rank reaches every collective, and both return one result
+    single = tmp_path / "single.pt"
+    assert run_script(single).returncode == 0
+    ranks = run_two_ranks(tmp_path, *args)
     one = torch.load(single, weights_only=False)
-    for r in range(2):
-        many = torch.load(tmp_path / f"rank{r}.pt", weights_only=False)
+    for many in ranks:
+        assert many["n"] == 24 and many["stop_reason"] == "data exhausted"
+        assert torch.allclose(many["values"], one["values"], atol=1e-12)
+    assert torch.equal(ranks[0]["sid_ci"], ranks[1]["sid_ci"])
+
+
+@pytest.mark.parametrize("args", [["--max-evaluations", "150"], ["--max-evaluations", "150", "--unequal"]])
+def test_ranks_share_the_budget_of_an_automatic_design(tmp_path, args):
+    ranks = run_two_ranks(tmp_path, *args)
+    assert ranks[0]["config"]["evaluations"] == ranks[1]["config"]["evaluations"] <= 150
+    assert ranks[0]["config"]["design"]["estimator"]["stratified"]
+    assert torch.equal(ranks[0]["values"], ranks[1]["values"]) and ranks[0]["n"] == ranks[1]["n"]
+
+
+def test_two_gloo_processes_equal_one(tmp_path):
+    single = tmp_path / "single.pt"
+    assert run_script(single).returncode == 0
+    one = torch.load(single, weights_only=False)
+    for many in run_two_ranks(tmp_path):
         assert many["n"] == one["n"] == 24
         assert torch.allclose(many["values"], one["values"], atol=1e-12)
         assert torch.allclose(many["stderr"], one["stderr"], atol=1e-12)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from captum_iaside import SpectralImportance, spectral_importance_distribution, spectral_robustness_score
-from captum_iaside.importance import MomentAccumulator
+from captum_iaside.importance import SpectralComparison, max_spectral_robustness_score
 
 
 def test_sid_is_min_shifted_and_normalised():
@@ -46,21 +46,8 @@ def test_bad_beta():
         spectral_robustness_score([0.5, 0.5], beta=1.5)
 
 
-def test_moment_accumulator_matches_torch_std():
-    rows = torch.randn(37, 4, dtype=torch.float64)
-    acc = MomentAccumulator(4)
-    for chunk in rows.split(5):
-        acc.update(chunk)
-    assert acc.count == 37
-    assert torch.allclose(acc.mean, rows.mean(0))
-    assert torch.allclose(acc.stderr(), rows.std(0) / math.sqrt(37))
-    one = MomentAccumulator(2)
-    one.update(torch.ones(1, 2))
-    assert torch.isnan(one.stderr()).all()
-
-
 def test_result_summaries_and_json():
-    res = SpectralImportance(torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64), torch.zeros(3), 10, -0.1, -1.1)
+    res = SpectralImportance(torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64), torch.zeros(3), 10, -1.1, -0.1)
     assert torch.allclose(res.share, torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64))
     assert res.srs == pytest.approx(spectral_robustness_score(res.sid))
     d = json.loads(json.dumps(res.to_dict()))
@@ -68,12 +55,70 @@ def test_result_summaries_and_json():
     assert set(d) >= {"values", "stderr", "sid", "srs", "share", "v_full", "v_empty", "config"}
 
 
-def test_bootstrap_interval_survives_replicates_that_draw_no_image():
-    from captum_iaside.importance import GlobalAccumulator
+@pytest.mark.parametrize("m,expected", [(4, 0.42), (8, 0.52), (12, 0.57)])
+def test_the_largest_srs_depends_on_m(m, expected):
+    assert max_spectral_robustness_score(m) == pytest.approx(expected, abs=0.005)
 
-    acc = GlobalAccumulator(3, n_bootstrap=60)
-    phi = torch.tensor([[0.5, 0.3, 0.1], [0.2, 0.6, 0.1]], dtype=torch.float64)
-    acc.update(phi, torch.zeros(2), -torch.ones(2), torch.Generator().manual_seed(0))
-    assert (acc.boot_weight == 0).any()  # with 2 images, e^-2 of the replicates draw none
-    res = acc.result({})
-    assert res.srs_ci is not None and res.srs_ci[0] <= res.srs_ci[1]
+
+def test_srs_is_symmetric_and_the_signed_score_tells_the_side():
+    m = 8
+    low = [0.25] * 4 + [0.0] * 4  # spread evenly over bands 0-3
+    high = [0.0] * 4 + [0.25] * 4  # spread evenly over bands 4-7
+    assert spectral_robustness_score(low) == pytest.approx(spectral_robustness_score(high), abs=1e-12)
+    assert spectral_robustness_score(low, signed=True) > 0 > spectral_robustness_score(high, signed=True)
+    top = [0.0] * (m - 1) + [1.0]  # everything on the highest band scores about what a real CNN scores
+    assert spectral_robustness_score(top) == pytest.approx(0.3002, abs=1e-4)
+    assert spectral_robustness_score(top, signed=True) == pytest.approx(-spectral_robustness_score(top))
+    res = SpectralImportance(torch.tensor(top, dtype=torch.float64), torch.zeros(m), 5, 0.0, 1.0)
+    assert res.direction == "high" and res.signed_srs < 0 < res.srs
+
+
+def test_bands_whose_interval_holds_zero_are_not_significant():
+    ci = torch.tensor([[0.1, -0.2, -0.5], [0.4, 0.3, -0.1]], dtype=torch.float64)
+    res = SpectralImportance(torch.tensor([0.2, 0.05, -0.3]), torch.ones(3), 9, 0.0, 1.0, values_ci=ci)
+    assert res.significant.tolist() == [True, False, True]
+    assert SpectralImportance(torch.zeros(3), torch.ones(3), 9, 0.0, 1.0).significant is None
+
+
+def test_from_dict_round_trips_through_json():
+    res = SpectralImportance(
+        torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64),
+        torch.tensor([0.1, float("nan"), 0.05], dtype=torch.float64),
+        10,
+        -1.1,
+        -0.1,
+        config={"model": "m", "bands": {"n_bands": 3, "shape": "square", "edges": None}},
+        values_ci=torch.tensor([[0.4, 0.1, 0.0], [0.8, 0.5, 0.2]], dtype=torch.float64),
+        sid_ci=torch.tensor([[0.5, 0.2, 0.0], [0.7, 0.5, 0.1]], dtype=torch.float64),
+        srs_ci=(0.1, 0.3),
+        by_class={2: {"n_samples": 4, "values": torch.tensor([0.5, 0.2, 0.1]), "stderr": torch.zeros(3)}},
+        stop_reason="data exhausted",
+    )
+    back = SpectralImportance.from_dict(json.loads(json.dumps(res.to_dict())))
+    for name in ["values", "values_ci", "sid_ci"]:
+        assert torch.allclose(getattr(back, name), getattr(res, name).double(), equal_nan=True), name
+    assert torch.isnan(back.stderr[1]) and back.stderr[0] == pytest.approx(0.1)
+    assert (back.n_samples, back.v_empty, back.v_full, back.srs_ci) == (10, -1.1, -0.1, (0.1, 0.3))
+    assert back.srs == pytest.approx(res.srs) and back.config == res.config and back.stop_reason == "data exhausted"
+    assert torch.allclose(back.by_class[2]["values"], torch.tensor([0.5, 0.2, 0.1], dtype=torch.float64))
+    with pytest.raises(ValueError, match="to_dict"):
+        SpectralImportance.from_dict({"srs": 0.3})
+
+
+def test_comparison_differences_and_bad_names():
+    a = SpectralImportance(torch.tensor([1.0, 0.0], dtype=torch.float64), torch.zeros(2), 3, 0.0, 1.0)
+    b = SpectralImportance(torch.tensor([0.5, 0.5], dtype=torch.float64), torch.zeros(2), 3, 0.0, 1.0)
+    # per-image rows (a0, a1, b0, b1): the differences a - b are [0.5, -0.5] +- [0, 0.3]
+    rows = torch.tensor([[1.0, 0.0, 0.5, 0.5], [1.0, 0.3, 0.5, 0.5], [1.0, -0.3, 0.5, 0.5]], dtype=torch.float64)
+    centred = rows - rows.mean(0)
+    comp = SpectralComparison({"a": a, "b": b}, phi_mean=rows.mean(0), phi_comoment=centred.T @ centred)
+    diff = comp.values_difference("a", "b")
+    assert torch.allclose(diff.values, torch.tensor([0.5, -0.5], dtype=torch.float64))
+    expected = (rows[:, :2] - rows[:, 2:]).std(0) / math.sqrt(3)
+    assert torch.allclose(diff.stderr, expected)
+    est, interval = comp.srs_difference("a", "b")
+    assert est == pytest.approx(a.srs - b.srs) and interval is None
+    with pytest.raises(ValueError, match="a='c' is not a compared model"):
+        comp.srs_difference("c", "b")
+    with pytest.raises(ValueError, match="b=3 is not a compared model"):
+        comp.values_difference("a", 3)

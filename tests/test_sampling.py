@@ -2,14 +2,25 @@ import pytest
 import torch
 
 from captum_iaside import IASIDE
+from captum_iaside.estimators import ESTIMATORS
 from captum_iaside.sampling import (
+    antithetic_permutations,
     kernel_coalitions,
     kernel_shapley,
-    minimum_budget,
-    permutation_coalitions,
     permutation_shapley,
+    prefix_coalitions,
+    stratified_permutations,
 )
 from captum_iaside.shapley import exact_shapley
+
+
+def minimum_budget(name, m):
+    return ESTIMATORS[name]().minimum_budget(m)
+
+
+def permutation_coalitions(b, m, p, generator):
+    perms = antithetic_permutations(b, m, p, generator)
+    return perms, prefix_coalitions(perms)
 
 
 def table_game(m, seed=0, n_images=3):
@@ -47,6 +58,26 @@ def test_estimators_converge_and_are_efficient_on_random_games(m):
         errors[n] = ((phi_p - exact).abs().max(), (phi_k - exact).abs().max())
     assert errors[2000][0] < errors[20][0] / 3 and errors[2000][1] < errors[20][1] / 3
     assert errors[2000][0] < 0.1 and errors[2000][1] < 0.1
+
+
+def test_stratified_permutations_put_every_band_at_every_position():
+    m = 5
+    perms = stratified_permutations(4, m, 3, torch.Generator().manual_seed(0))  # 12 permutations: 2 full groups
+    assert perms.shape == (4, 3, m)
+    flat = perms.reshape(-1, m)
+    assert torch.equal(flat.sort(dim=1).values, torch.arange(m).expand(12, m))  # each row a permutation
+    for group in (flat[0:5], flat[5:10]):
+        for position in range(m):
+            assert sorted(group[:, position].tolist()) == list(range(m))
+
+
+def test_stratified_permutations_are_uniform_one_by_one():
+    m = 3
+    g = torch.Generator().manual_seed(1)
+    perms = torch.cat([stratified_permutations(1, m, 1, g)[0] for _ in range(6000)])
+    codes = perms[:, 0] * 9 + perms[:, 1] * 3 + perms[:, 2]
+    freq = torch.unique(codes, return_counts=True)[1].double() / 6000
+    assert freq.numel() == 6 and torch.allclose(freq, torch.full((6,), 1 / 6, dtype=torch.float64), atol=0.02)
 
 
 def test_kernel_draws_follow_the_shapley_kernel():

@@ -1,7 +1,9 @@
 """A global run in its own process, for the checkpoint (SIGKILL) and torch.distributed tests.
 
 usage: global_run.py OUT.pt [--baseline NAME] [--checkpoint PATH] [--kill-at-batch K]
-                          [--distributed RANK WORLD INIT_FILE]
+                          [--max-evaluations F] [--tolerance T] [--distributed RANK WORLD INIT_FILE [--unequal]]
+
+With --unequal, rank 0 holds 16 images and rank 1 holds 8: their data end at different steps.
 """
 
 import argparse
@@ -10,7 +12,7 @@ import signal
 import sys
 
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Subset, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,27 +34,45 @@ def main():
     p.add_argument("--baseline", default="zero")
     p.add_argument("--checkpoint")
     p.add_argument("--kill-at-batch", type=int)
+    p.add_argument("--max-evaluations", type=int)
+    p.add_argument("--tolerance", type=float)
     p.add_argument("--distributed", nargs=3)
+    p.add_argument("--unequal", action="store_true")
     args = p.parse_args()
     model = tiny_cnn()
+    model.batch, model.calls = -1, 0
     if args.kill_at_batch is not None:
 
-        def die_at_batch(module, inputs):  # one forward per batch here: SIGKILL inside batch K
-            if module.calls == args.kill_at_batch:
-                os.kill(os.getpid(), signal.SIGKILL)
+        def die_in_batch(module, inputs):  # SIGKILL at the second forward of batch K: mid-batch
             module.calls += 1
+            if module.batch == args.kill_at_batch and module.calls == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
 
-        model.calls = 0
-        model.register_forward_pre_hook(die_at_batch)
+        model.register_forward_pre_hook(die_in_batch)
     ds = dataset()
     sampler = None
     if args.distributed:
         rank, world, init = int(args.distributed[0]), int(args.distributed[1]), args.distributed[2]
         torch.distributed.init_process_group("gloo", init_method=f"file://{init}", rank=rank, world_size=world)
-        sampler = DistributedSampler(ds, shuffle=False)
-    loader = DataLoader(ds, batch_size=4, sampler=sampler)
+        if args.unequal:
+            ds = Subset(ds, range(16) if rank == 0 else range(16, 24))
+        else:
+            sampler = DistributedSampler(ds, shuffle=False)
+
+    class MarkedLoader(DataLoader):  # tells the model which batch it is in
+        def __iter__(self):
+            for k, batch in enumerate(super().__iter__()):
+                model.batch, model.calls = k, 0
+                yield batch
+
     res = IASIDE(model, bands=4, baseline=args.baseline).attribute_global(
-        loader, perturbations_per_eval=16, checkpoint=args.checkpoint, by_class=True, seed=5
+        MarkedLoader(ds, batch_size=4, sampler=sampler),
+        perturbations_per_eval=16,
+        checkpoint=args.checkpoint,
+        by_class=True,
+        seed=5,
+        max_evaluations=args.max_evaluations,
+        tolerance=args.tolerance,
     )
     torch.save(
         {
@@ -63,6 +83,8 @@ def main():
             "sid_ci": res.sid_ci,
             "v_full": res.v_full,
             "by_class": res.by_class,
+            "config": res.config,
+            "stop_reason": res.stop_reason,
         },
         args.out,
     )

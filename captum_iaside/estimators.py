@@ -1,0 +1,322 @@
+r"""Shapley estimators as objects with one interface: each receives the game of a batch.
+
+An estimator spends a ``budget`` of model evaluations per image (the grand and empty coalitions
+included; None for exact enumeration) and returns a :class:`BandShapley`. All of them satisfy
+efficiency, ``Σ_i φ_i = v(N) − v(∅)``, exactly, and draw their coalitions from the generator they
+are given, so two games handed the same generator state see the same coalitions (common random
+numbers, as :func:`~captum_iaside.compare.compare_global` needs).
+
+- :class:`ExactShapley` — all ``2^M`` coalitions (``M ≤ 12``).
+- :class:`PermutationShapley` — permutation sampling, antithetic (each permutation with its
+  reverse) or stratified (every band at every position equally often across the images of a
+  batch); the global design of :func:`~captum_iaside.design.plan_global` uses the stratified form.
+- :class:`KernelShapley` — paired KernelSHAP with the efficiency constraint.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from captum_iaside.coalitions import coalition_matrix
+from captum_iaside.sampling import (
+    antithetic_permutations,
+    kernel_coalitions,
+    kernel_shapley,
+    permutation_shapley,
+    prefix_coalitions,
+    random_permutations,
+    stratified_permutations,
+)
+from captum_iaside.shapley import check_exact, exact_shapley
+
+
+class Game(Protocol):
+    r"""What an estimator needs of a game (:class:`~captum_iaside.game.SpectralGame` is one)."""
+
+    n_images: int
+    n_bands: int
+    target: Tensor | None
+    evaluations: int
+
+    def v_empty(self) -> Tensor: ...
+
+    def v_full(self) -> Tensor: ...
+
+    def values(self, coalitions: Tensor) -> Tensor: ...
+
+
+@dataclass(frozen=True)
+class BandShapley:
+    r"""
+    Shapley values of the bands for a batch of images.
+
+    Attributes:
+        values (Tensor): ``φ``, ``(B, M)`` float64.
+        v_empty (Tensor): ``v(∅)``, the values of the baseline images, ``(B,)`` float64.
+        v_full (Tensor): ``v(N)``, the values of the unperturbed images, ``(B,)`` float64.
+        target (Tensor, optional): The class targets used, ``(B,)`` int64 (None for a model with
+                    one output per image).
+        evaluations (int): Model evaluations (images through the model) the game of the batch
+                    spent, the label-free forward that found the predicted class included.
+    """
+
+    values: Tensor
+    v_empty: Tensor
+    v_full: Tensor
+    target: Tensor | None
+    evaluations: int
+
+    @property
+    def delta(self) -> Tensor:
+        r"""Efficiency gap ``Σ_i φ_i − (v(N) − v(∅))`` per image (zero up to rounding)."""
+        return self.values.sum(dim=1) - (self.v_full - self.v_empty)
+
+
+def _int_budget(budget: Any) -> int:
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise ValueError(f"budget must be a positive int, got {budget!r}")
+    return budget
+
+
+class ShapleyEstimator(ABC):
+    r"""
+    Interface of the estimators: ``estimate(game, budget, generator) -> BandShapley``.
+
+    Subclasses set :attr:`name` and implement :meth:`estimate` and :meth:`minimum_budget`.
+    """
+
+    #: Name used in configurations, reports and the ``estimator=`` argument.
+    name: str = "estimator"
+
+    @abstractmethod
+    def minimum_budget(self, n_bands: int) -> int:
+        r"""The smallest number of evaluations per image this estimator can work with."""
+
+    def check(self, n_bands: int, budget: int | None) -> int | None:
+        r"""
+        Validate ``budget`` (evaluations per image) for ``n_bands`` bands and return it.
+
+        Raises:
+            ValueError: naming the budget and the smallest one that works.
+        """
+        if budget is None:
+            raise ValueError(f"estimator={self.name!r} needs a budget (coalition evaluations per image)")
+        budget = _int_budget(budget)
+        least = self.minimum_budget(n_bands)
+        if budget < least:
+            raise ValueError(
+                f"budget={budget} is too small for estimator={self.name!r} with M={n_bands}: the minimum is {least}"
+            )
+        return budget
+
+    @abstractmethod
+    def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
+        r"""
+        Shapley values of the bands of every image of ``game``.
+
+        Args:
+            game (Game): The game of a batch.
+            budget (int, optional): Evaluations per image (grand and empty coalitions
+                        included), as returned by :meth:`check`.
+            generator (torch.Generator): Source of all random draws.
+
+        Returns:
+            :class:`BandShapley`.
+        """
+
+    def config(self) -> dict[str, Any]:
+        r"""JSON-serialisable description."""
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ShapleyEstimator) and self.config() == other.config()
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.config().items())))
+
+    @staticmethod
+    def _ends(game: Game) -> tuple[Tensor, Tensor]:
+        v_empty, v_full = game.v_empty(), game.v_full()
+        check_ends = getattr(game, "check_ends", None)
+        if check_ends is not None:
+            check_ends()
+        return v_empty, v_full
+
+    @staticmethod
+    def _result(game: Game, phi: Tensor, v_empty: Tensor, v_full: Tensor) -> BandShapley:
+        return BandShapley(phi, v_empty, v_full, game.target, game.evaluations)
+
+
+class ExactShapley(ShapleyEstimator):
+    r"""
+    Exact Shapley values from all ``2^M`` coalitions, each evaluated once: ``φ = V Wᵀ`` with the
+    Shapley weight matrix ``W`` (:func:`~captum_iaside.shapley.shapley_weights`).
+
+    Examples::
+
+        >>> est = ExactShapley()
+        >>> res = est.estimate(game, None, torch.Generator())   # res.values: (B, M)
+    """
+
+    name = "exact"
+
+    def minimum_budget(self, n_bands: int) -> int:
+        return 2**n_bands
+
+    def check(self, n_bands: int, budget: int | None) -> None:
+        check_exact(n_bands)
+        if budget is not None and _int_budget(budget) < 2**n_bands:
+            raise ValueError(
+                f"estimator='exact' needs 2^M = {2**n_bands} evaluations per image, budget is {budget}; "
+                "raise the budget or use a sampling estimator (estimator='permutation' or 'kernel')"
+            )
+        return None
+
+    def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
+        m = game.n_bands
+        check_exact(m)
+        v_empty, v_full = self._ends(game)
+        inner = game.values(coalition_matrix(m)[1:-1])
+        phi = exact_shapley(torch.cat([v_empty[:, None], inner, v_full[:, None]], dim=1))
+        return self._result(game, phi, v_empty, v_full)
+
+
+class PermutationShapley(ShapleyEstimator):
+    r"""
+    Permutation sampling: the mean marginal contribution of each band along random orders of
+    the bands. A permutation visits ``M − 1`` coalitions between ``∅`` and ``N``, so a budget of
+    ``b`` evaluations per image buys ``(b − 2) // (M − 1)`` permutations.
+
+    Args:
+        antithetic (bool, optional): Pair every permutation with its reverse (Mitchell et al.,
+                    2022, https://arxiv.org/abs/2104.12199), which makes the two estimates
+                    negatively correlated. Spends permutations in pairs.
+                    Default: True
+        stratified (bool, optional): Stratify positions over the images of a batch: in every
+                    group of ``M`` consecutive permutations each band sits at each position
+                    once (:func:`~captum_iaside.sampling.stratified_permutations`). Cuts the
+                    variance of a mean over images; each per-image estimate stays unbiased.
+                    Default: False
+
+    Examples::
+
+        >>> IASIDE(model, bands=16).attribute(x, target=y, estimator=PermutationShapley(), budget=256)
+    """
+
+    name = "permutation"
+
+    def __init__(self, antithetic: bool = True, stratified: bool = False) -> None:
+        if antithetic and stratified:
+            raise ValueError("choose antithetic or stratified permutations, not both")
+        self.antithetic = bool(antithetic)
+        self.stratified = bool(stratified)
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "antithetic": self.antithetic, "stratified": self.stratified}
+
+    def minimum_budget(self, n_bands: int) -> int:
+        return 2 + (2 if self.antithetic else 1) * (n_bands - 1)
+
+    def n_permutations(self, n_bands: int, budget: int) -> int:
+        r"""Permutations per image that fit in ``budget`` (an even number when antithetic)."""
+        p = (budget - 2) // (n_bands - 1)
+        return p - p % 2 if self.antithetic else p
+
+    def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
+        m, b = game.n_bands, game.n_images
+        p = self.n_permutations(m, budget)
+        if self.antithetic:
+            perms = antithetic_permutations(b, m, p, generator)
+        elif self.stratified:
+            perms = stratified_permutations(b, m, p, generator)
+        else:
+            perms = random_permutations((b, p), m, generator)
+        v_empty, v_full = self._ends(game)
+        values = game.values(prefix_coalitions(perms))
+        phi = permutation_shapley(perms, values, v_empty, v_full)
+        return self._result(game, phi, v_empty, v_full)
+
+
+class KernelShapley(ShapleyEstimator):
+    r"""
+    Paired KernelSHAP (Covert & Lee, 2021, https://arxiv.org/abs/2012.01536): coalitions drawn
+    from the Shapley kernel, each with its complement, and the efficiency-constrained
+    least-squares problem ``min E[(v(S) − v(∅) − zᵀφ)²]`` s.t. ``Σφ = v(N) − v(∅)`` solved from
+    the sampled ``A = E[z zᵀ]`` and ``b = E[z (v(S) − v(∅))]`` (consistent, exact for additive
+    games, slightly biased at small budgets).
+    """
+
+    name = "kernel"
+
+    def minimum_budget(self, n_bands: int) -> int:
+        return 2 + 2 * n_bands
+
+    def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
+        m = game.n_bands
+        gates = kernel_coalitions(game.n_images, m, (budget - 2) // 2, generator)
+        v_empty, v_full = self._ends(game)
+        values = game.values(gates)
+        phi = kernel_shapley(gates, values, v_empty, v_full)
+        return self._result(game, phi, v_empty, v_full)
+
+
+#: The estimators ``estimator=`` accepts by name.
+ESTIMATORS: dict[str, type[ShapleyEstimator]] = {
+    "exact": ExactShapley,
+    "permutation": PermutationShapley,
+    "kernel": KernelShapley,
+}
+
+
+def stratified_design() -> PermutationShapley:
+    r"""The per-image estimator of the global design: stratified permutations."""
+    return PermutationShapley(antithetic=False, stratified=True)
+
+
+def as_estimator(estimator: str | ShapleyEstimator | None) -> ShapleyEstimator | None:
+    r"""An estimator object from a name of :data:`ESTIMATORS` or an object (None stays None)."""
+    if estimator is None or isinstance(estimator, ShapleyEstimator):
+        return estimator
+    if isinstance(estimator, str):
+        if estimator not in ESTIMATORS:
+            raise ValueError(f"unknown estimator {estimator!r}; expected one of {list(ESTIMATORS)} or None")
+        return ESTIMATORS[estimator]()
+    raise TypeError(
+        f"estimator must be a name ({', '.join(ESTIMATORS)}), a ShapleyEstimator or None, "
+        f"got {type(estimator).__name__}"
+    )
+
+
+def resolve_estimator(
+    estimator: str | ShapleyEstimator | None, budget: int | None, n_bands: int
+) -> tuple[ShapleyEstimator, int | None]:
+    r"""
+    Turn ``estimator`` and ``budget`` (evaluations per image) into a checked estimator object.
+
+    None means exact enumeration without a budget or whenever ``2^M`` fits it, else antithetic
+    permutation sampling.
+
+    Args:
+        estimator (str, ShapleyEstimator or None): A name of :data:`ESTIMATORS`, an estimator
+                    object, or None (automatic).
+        budget (int, optional): Evaluations per image.
+        n_bands (int): ``M``.
+
+    Returns:
+        ``(estimator, budget)`` with ``budget`` None for exact enumeration.
+    """
+    est = as_estimator(estimator)
+    if est is None:
+        if budget is not None:
+            budget = _int_budget(budget)
+        est = ExactShapley() if budget is None or 2**n_bands <= budget else PermutationShapley()
+    return est, est.check(n_bands, budget)
