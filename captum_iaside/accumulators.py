@@ -18,8 +18,10 @@ from torch import Tensor
 from captum_iaside.estimators import BandShapley
 from captum_iaside.importance import (
     SpectralImportance,
+    sid_rows,
     spectral_importance_distribution,
     spectral_robustness_score,
+    srs_rows,
 )
 
 
@@ -217,8 +219,8 @@ class GlobalAccumulator:
         values_ci = sid_ci = srs_ci = None
         reps = self.replicates()
         if reps is not None:
-            sids = torch.stack([spectral_importance_distribution(r) for r in reps])
-            srss = torch.tensor([spectral_robustness_score(sd) for sd in sids], dtype=torch.float64)
+            sids = sid_rows(reps)
+            srss = srs_rows(sids)
             values_ci = percentile_interval(reps, confidence)
             sid_ci = percentile_interval(sids, confidence)
             lo, hi = percentile_interval(srss, confidence).tolist()

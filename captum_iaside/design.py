@@ -39,6 +39,9 @@ class GlobalDesign:
         second_pass (bool): Whether the data may be passed over a second time with fresh draws
                     when they run out before the evaluation budget does (the number of images
                     was not known in advance).
+        spread (bool): Whether the budget is spread over a known number of images, each batch
+                    getting what is left per image still to come (else evaluations a batch saves
+                    buy more images).
     """
 
     estimator: ShapleyEstimator
@@ -46,6 +49,7 @@ class GlobalDesign:
     n_images: int | None = None
     automatic: bool = False
     second_pass: bool = False
+    spread: bool = False
 
     def evaluations_per_image(self, n_bands: int) -> int:
         r"""The most evaluations one image can cost."""
@@ -59,6 +63,7 @@ class GlobalDesign:
             "images_planned": self.n_images,
             "automatic": self.automatic,
             "second_pass": self.second_pass,
+            "spread": self.spread,
         }
 
 
@@ -129,7 +134,7 @@ def plan_global(
     if m <= MAX_EXACT_BANDS and per_image >= 2**m:
         return GlobalDesign(ExactShapley(), None, n_images=n_images, automatic=True)
     if per_image >= m + 1:
-        return GlobalDesign(stratified_design(), per_image, n_images=n_images, automatic=True)
+        return GlobalDesign(stratified_design(), per_image, n_images=n_images, automatic=True, spread=True)
     return GlobalDesign(stratified_design(), m + 1, n_images=f // (m + 1), automatic=True)
 
 
@@ -142,7 +147,7 @@ def second_pass_design(remaining: int, n_images: int, n_bands: int) -> GlobalDes
     if n_bands <= MAX_EXACT_BANDS and per_image >= 2**n_bands:
         return GlobalDesign(ExactShapley(), None, n_images=n_images, automatic=True)
     if per_image >= n_bands + 1:
-        return GlobalDesign(stratified_design(), per_image, n_images=n_images, automatic=True)
+        return GlobalDesign(stratified_design(), per_image, n_images=n_images, automatic=True, spread=True)
     return None
 
 

@@ -15,7 +15,9 @@ numbers, as :func:`~captum_iaside.compare.compare_global` needs).
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,16 +25,15 @@ import torch
 from torch import Tensor
 
 from captum_iaside.coalitions import coalition_matrix
+from captum_iaside.regression import regression_coalitions, regression_shapley
 from captum_iaside.sampling import (
     antithetic_permutations,
-    kernel_coalitions,
-    kernel_shapley,
     permutation_shapley,
     prefix_coalitions,
     random_permutations,
     stratified_permutations,
 )
-from captum_iaside.shapley import check_exact, exact_shapley
+from captum_iaside.shapley import MAX_EXACT_BANDS, check_exact, exact_shapley
 
 
 class Game(Protocol):
@@ -193,18 +194,21 @@ class ExactShapley(ShapleyEstimator):
 class PermutationShapley(ShapleyEstimator):
     r"""
     Permutation sampling: the mean marginal contribution of each band along random orders of
-    the bands. A permutation visits ``M − 1`` coalitions between ``∅`` and ``N``, so a budget of
-    ``b`` evaluations per image buys ``(b − 2) // (M − 1)`` permutations.
+    the bands. A permutation visits ``M − 1`` coalitions between ``∅`` and ``N``; a coalition
+    that an earlier permutation of the same image visited is not evaluated again, and the
+    permutations continue until the budget of ``b`` evaluations per image is spent (at most
+    ``M − 2`` evaluations are left over).
 
     Args:
         antithetic (bool, optional): Pair every permutation with its reverse (Mitchell et al.,
                     2022, https://arxiv.org/abs/2104.12199), which makes the two estimates
-                    negatively correlated. Spends permutations in pairs.
+                    negatively correlated.
                     Default: True
         stratified (bool, optional): Stratify positions over the images of a batch: in every
                     group of ``M`` consecutive permutations each band sits at each position
                     once (:func:`~captum_iaside.sampling.stratified_permutations`). Cuts the
                     variance of a mean over images; each per-image estimate stays unbiased.
+                    Every image then gets ``(b − 2) // (M − 1)`` permutations.
                     Default: False
 
     Examples::
@@ -227,53 +231,134 @@ class PermutationShapley(ShapleyEstimator):
         return 2 + (2 if self.antithetic else 1) * (n_bands - 1)
 
     def n_permutations(self, n_bands: int, budget: int) -> int:
-        r"""Permutations per image that fit in ``budget`` (an even number when antithetic)."""
+        r"""Whole permutations that fit in ``budget`` without counting repeated coalitions."""
         p = (budget - 2) // (n_bands - 1)
         return p - p % 2 if self.antithetic else p
 
+    def _draw(self, b: int, m: int, p: int, generator: torch.Generator) -> Tensor:
+        if self.stratified:
+            return stratified_permutations(b, m, p, generator)
+        if self.antithetic:
+            return antithetic_permutations(b, m, p + p % 2, generator)[:, : p + p % 2]
+        return random_permutations((b, p), m, generator)
+
     def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
         m, b = game.n_bands, game.n_images
-        p = self.n_permutations(m, budget)
-        if self.antithetic:
-            perms = antithetic_permutations(b, m, p, generator)
-        elif self.stratified:
-            perms = stratified_permutations(b, m, p, generator)
-        else:
-            perms = random_permutations((b, p), m, generator)
+        inner = budget - 2
+        whole = self.n_permutations(m, budget)
+        if self.stratified or m > _MAX_CODED_BANDS:
+            perms = self._draw(b, m, whole, generator)
+            used = torch.full((b,), whole, dtype=torch.int64)
+        else:  # more permutations than whole ones fit: repeated coalitions cost nothing
+            perms = self._draw(b, m, 4 * max(whole, 2), generator)
+            used = permutations_within(perms, inner)
         v_empty, v_full = self._ends(game)
-        values = game.values(prefix_coalitions(perms))
-        phi = permutation_shapley(perms, values, v_empty, v_full)
+        values = distinct_values(game, prefix_coalitions(perms), used * (m - 1))
+        phi = permutation_shapley(perms, values, v_empty, v_full, used)
         return self._result(game, phi, v_empty, v_full)
 
 
 class KernelShapley(ShapleyEstimator):
     r"""
-    Paired KernelSHAP (Covert & Lee, 2021, https://arxiv.org/abs/2012.01536): coalitions drawn
-    from the Shapley kernel, each with its complement, and the efficiency-constrained
-    least-squares problem ``min E[(v(S) − v(∅) − zᵀφ)²]`` s.t. ``Σφ = v(N) − v(∅)`` solved from
-    the sampled ``A = E[z zᵀ]`` and ``b = E[z (v(S) − v(∅))]`` (consistent, exact for additive
-    games, slightly biased at small budgets).
+    Regression estimates: paired KernelSHAP (``order=1``; Lundberg & Lee, 2017; Covert & Lee,
+    2021, https://arxiv.org/abs/2012.01536) or the k-additive fit of pairwise interactions
+    (``order=2``; Pelegrina et al., 2023, https://arxiv.org/abs/2211.02166), both under the
+    efficiency constraint. Coalition sizes that the budget covers are enumerated completely; the
+    others draw distinct coalitions without replacement, each with its complement
+    (:mod:`captum_iaside.regression`). Each coalition is evaluated once and the whole budget is
+    spent.
+
+    Args:
+        order (int, optional): ``k`` of the surrogate game: 1 (additive) or 2 (pairwise
+                    interactions; exact for games without higher-order interactions).
+                    Default: 1
+
+    Examples::
+
+        >>> IASIDE(model, bands=12).attribute(x, target=y, estimator=KernelShapley(order=2), budget=512)
     """
 
     name = "kernel"
 
+    def __init__(self, order: int = 1) -> None:
+        if order not in (1, 2, 3):
+            raise ValueError(f"order must be 1, 2 or 3, got {order!r}")
+        self.order = order
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "order": self.order}
+
     def minimum_budget(self, n_bands: int) -> int:
-        return 2 + 2 * n_bands
+        if self.order == 1:
+            return 2 + 2 * n_bands  # M pairs of coalitions
+        parameters = sum(math.comb(n_bands, k) for k in range(1, self.order + 1))
+        return 2 + parameters + parameters % 2
 
     def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
-        m = game.n_bands
-        gates = kernel_coalitions(game.n_images, m, (budget - 2) // 2, generator)
+        gates, weights = regression_coalitions(game.n_images, game.n_bands, budget - 2, generator)
         v_empty, v_full = self._ends(game)
         values = game.values(gates)
-        phi = kernel_shapley(gates, values, v_empty, v_full)
+        phi = regression_shapley(gates, weights, values, v_empty, v_full, self.order)
         return self._result(game, phi, v_empty, v_full)
 
 
+#: Largest ``M`` whose coalitions are coded as one int64 (to find repeated ones).
+_MAX_CODED_BANDS = 62
+
+
+def permutations_within(perms: Tensor, n_coalitions: int) -> Tensor:
+    r"""
+    Per image, how many leading permutations of ``perms`` ``(B, P, M)`` visit at most
+    ``n_coalitions`` distinct coalitions between ``∅`` and ``N``: ``(B,)`` int64.
+    """
+    b, p, m = perms.shape
+    codes = _codes(prefix_coalitions(perms)).reshape(b, p * (m - 1))
+    new = _first_occurrence(codes).reshape(b, p, m - 1).sum(dim=2).cumsum(dim=1)  # distinct so far
+    return (new <= n_coalitions).sum(dim=1)
+
+
+def distinct_values(game: Game, gates: Tensor, counts: Tensor) -> Tensor:
+    r"""
+    Values of the first ``counts[i]`` rows of ``gates[i]`` ``(B, n, M)``, each distinct coalition
+    of an image evaluated once; ``(B, n)`` (zeros past ``counts``).
+    """
+    b, n, m = gates.shape
+    if m > _MAX_CODED_BANDS:
+        return game.values(gates[:, : int(counts.max())]) if b else gates.new_zeros(b, n)
+    codes = _codes(gates)
+    rows, inverses = [], []
+    for i in range(b):
+        unique, inverse = torch.unique(codes[i, : int(counts[i])], return_inverse=True)
+        rows.append(((unique[:, None] >> torch.arange(m)) & 1).to(gates.dtype))
+        inverses.append(inverse)
+    distinct = game.values(rows)
+    out = torch.zeros(b, n, dtype=torch.float64, device=distinct[0].device if distinct else None)
+    for i in range(b):
+        out[i, : int(counts[i])] = distinct[i][inverses[i].to(distinct[i].device)]
+    return out
+
+
+def _codes(gates: Tensor) -> Tensor:
+    return (gates.long() * (2 ** torch.arange(gates.shape[-1]))).sum(dim=-1)
+
+
+def _first_occurrence(codes: Tensor) -> Tensor:
+    r"""``(B, n)`` bool: whether each code appears for the first time in its row."""
+    b, n = codes.shape
+    order = codes.argsort(dim=1, stable=True)
+    ordered = codes.gather(1, order)
+    first_sorted = torch.ones_like(ordered, dtype=torch.bool)
+    first_sorted[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    return torch.zeros_like(first_sorted).scatter(1, order, first_sorted)
+
+
 #: The estimators ``estimator=`` accepts by name.
-ESTIMATORS: dict[str, type[ShapleyEstimator]] = {
+ESTIMATORS: dict[str, Callable[[], ShapleyEstimator]] = {
     "exact": ExactShapley,
     "permutation": PermutationShapley,
     "kernel": KernelShapley,
+    "kadd": lambda: KernelShapley(order=2),
+    "kadd3": lambda: KernelShapley(order=3),
 }
 
 
@@ -302,8 +387,8 @@ def resolve_estimator(
     r"""
     Turn ``estimator`` and ``budget`` (evaluations per image) into a checked estimator object.
 
-    None means exact enumeration without a budget or whenever ``2^M`` fits it, else antithetic
-    permutation sampling.
+    None means exact enumeration without a budget, else :func:`best_local_estimator` for the
+    budget.
 
     Args:
         estimator (str, ShapleyEstimator or None): A name of :data:`ESTIMATORS`, an estimator
@@ -316,7 +401,23 @@ def resolve_estimator(
     """
     est = as_estimator(estimator)
     if est is None:
-        if budget is not None:
-            budget = _int_budget(budget)
-        est = ExactShapley() if budget is None or 2**n_bands <= budget else PermutationShapley()
+        est = ExactShapley() if budget is None else best_local_estimator(n_bands, _int_budget(budget))
     return est, est.check(n_bands, budget)
+
+
+def best_local_estimator(n_bands: int, budget: int) -> ShapleyEstimator:
+    r"""
+    The estimator of ``estimator=None`` for ``budget`` evaluations per image, chosen from
+    ``benchmarks/local_estimators.py``: exact when ``2^M`` fits; antithetic permutations below
+    ``2M + 2`` (too few for a regression); the third-order k-additive fit once it has at least two
+    coalitions per parameter; paired KernelSHAP otherwise.
+    """
+    m = n_bands
+    if m <= MAX_EXACT_BANDS and 2**m <= budget:
+        return ExactShapley()
+    if budget < 2 * m + 2:
+        return PermutationShapley()
+    third = KernelShapley(order=3)
+    if budget - 2 >= 2 * (third.minimum_budget(m) - 2):
+        return third
+    return KernelShapley(order=1)

@@ -131,15 +131,18 @@ class Workspace:
         untried = [c for c in self._candidates if c not in self._timings]
         return min(untried[0], remaining) if untried else min(self._decide(), remaining)
 
-    def record(self, size: int, n_images: int, seconds: float) -> None:
-        r"""Note the time of a forward of ``size`` coalitions for ``n_images`` images."""
+    def record(self, size: int, n_images: int, seconds: float, full: bool = True) -> None:
+        r"""
+        Note the time of a forward of ``size`` coalitions for ``n_images`` images (``full``:
+        whether the forward held all of them, not a short last chunk).
+        """
         if not self.tuning:
             return
         if not self._warm:
             self._warm = True
             return
-        if size not in self._candidates or size in self._timings:
-            return  # a short last chunk: not a measurement of its size
+        if not full or size not in self._candidates or size in self._timings:
+            return
         self._timings[size] = seconds / (size * n_images)
         best = min(self._timings.values())
         tried = [c for c in self._candidates if c in self._timings]
@@ -331,22 +334,26 @@ class SpectralGame:
             return out.view(b * p, h, w, c).permute(0, 3, 1, 2)
         return out.view(b * p, c, h, w)
 
-    def values(self, coalitions: Tensor) -> Tensor:
+    def values(self, coalitions: Tensor | list[Tensor]) -> Tensor | list[Tensor]:
         r"""
         Values of coalitions (or fractional gates), chunked by the workspace's forward size.
 
         Args:
-            coalitions (Tensor): ``(n, M)`` 0/1 rows shared by all images (see
-                        :func:`~captum_iaside.coalitions.coalition_matrix`), or ``(B, n, M)``
-                        per image.
+            coalitions (Tensor or list of Tensor): ``(n, M)`` 0/1 rows shared by all images (see
+                        :func:`~captum_iaside.coalitions.coalition_matrix`), ``(B, n, M)`` per
+                        image, or a list of ``B`` tensors ``(n_i, M)``: a different number of
+                        coalitions for each image.
 
         Returns:
-            *Tensor* of shape ``(B, n)``, float64, on the images' device.
+            *Tensor* of shape ``(B, n)``, float64, on the images' device (a list of ``(n_i,)``
+            tensors for a list).
 
         Raises:
             ValueError: naming the coalition and the image, if the model output or the value is
                 not finite.
         """
+        if isinstance(coalitions, (list, tuple)):
+            return self._ragged_values(list(coalitions))
         b, n = self.n_images, coalitions.shape[-2]
         chunks, start = [], 0
         device = self._deltas.device
@@ -354,35 +361,103 @@ class SpectralGame:
             p = self.workspace.chunk_size(b, n - start, device)
             rows = coalitions[..., start : start + p, :]
             target = None if self.target is None else self.target.repeat_interleave(p)
-            tic = time.perf_counter()
-            try:
-                out = self._forward(self.images(rows), _repeat_args(self.args, b, p))
-                if self.workspace.tuning and device.type == "cuda":
-                    torch.cuda.synchronize(device)
-            except (RuntimeError, MemoryError) as exc:
-                if not (_is_out_of_memory(exc) and self.workspace.tuning):
-                    raise
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()
-                self.workspace.out_of_memory(p)
+            args = _repeat_args(self.args, b, p)
+            value = self._evaluate_chunk(lambda rows=rows: self.images(rows), args, target, p, b * p)
+            if value is None:  # out of memory while measuring forward sizes: try a smaller one
                 continue
-            self._check_first(out, b * p, target)
-            chunks.append(self._value(out, target).reshape(b, p))
-            self.workspace.record(p, b, time.perf_counter() - tic)
-            self._count(b * p, p)
+            chunks.append(value.reshape(b, p))
             start += p
         values = torch.cat(chunks, dim=1) if chunks else torch.empty(b, 0, dtype=torch.float64, device=device)
         bad = ~torch.isfinite(values)
         if bool(bad.any()):  # one host synchronisation per call
             image, col = (int(i) for i in bad.nonzero()[0])
             row = coalitions[col] if coalitions.dim() == 2 else coalitions[image, col]
-            members = [i for i, g in enumerate(row.tolist()) if g]
-            raise ValueError(
-                f"the model output or its value is not finite for image {image} on the coalition "
-                f"of bands {members} (coalition row {col}); "
-                "check the model and the baseline"
-            )
+            self._not_finite(image, col, row)
         return values
+
+    def _evaluate_chunk(
+        self, images: Callable[[], Tensor], args: tuple[Any, ...], target: Tensor | None, p: int, n: int
+    ) -> Tensor | None:
+        r"""
+        Values of one forward of ``n`` images (``p`` coalitions per image of the batch); None if it
+        ran out of memory while forward sizes are measured.
+        """
+        device = self._deltas.device
+        tic = time.perf_counter()
+        try:
+            out = self._forward(images(), args)
+            if self.workspace.tuning and device.type == "cuda":
+                torch.cuda.synchronize(device)
+        except (RuntimeError, MemoryError) as exc:
+            if not (_is_out_of_memory(exc) and self.workspace.tuning):
+                raise
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            self.workspace.out_of_memory(p)
+            return None
+        self._check_first(out, n, target)
+        value = self._value(out, target)
+        self.workspace.record(p, self.n_images, time.perf_counter() - tic, full=n == self.n_images * p)
+        self._count(n, p)
+        return value
+
+    def _ragged_values(self, coalitions: list[Tensor]) -> list[Tensor]:
+        b = self.n_images
+        if len(coalitions) != b:
+            raise ValueError(f"coalitions must hold one tensor per image ({b}), got {len(coalitions)}")
+        counts = [int(c.shape[0]) for c in coalitions]
+        owner = torch.repeat_interleave(torch.arange(b), torch.tensor(counts, dtype=torch.int64))
+        rows = torch.cat(coalitions) if coalitions else torch.zeros(0, self.n_bands)
+        total, start, chunks = rows.shape[0], 0, []
+        device = self._deltas.device
+        while start < total:
+            p = self.workspace.chunk_size(b, -(-(total - start) // b), device)
+            stop = min(start + b * p, total)
+            part, who = rows[start:stop], owner[start:stop]
+            target = None if self.target is None else self.target[who.to(self.target.device)]
+            args = tuple(
+                a[who.to(a.device)] if isinstance(a, Tensor) and a.dim() > 0 and a.shape[0] == b else a
+                for a in self.args
+            )
+            value = self._evaluate_chunk(
+                lambda part=part, who=who: self._ragged_images(part, who), args, target, p, stop - start
+            )
+            if value is None:
+                continue
+            chunks.append(value)
+            start = stop
+        flat = torch.cat(chunks) if chunks else torch.zeros(0, dtype=torch.float64, device=device)
+        bad = ~torch.isfinite(flat)
+        if bool(bad.any()):
+            k = int(bad.nonzero()[0])
+            image = int(owner[k])
+            self._not_finite(image, k - sum(counts[:image]), rows[k])
+        return list(flat.split(counts))
+
+    def _ragged_images(self, rows: Tensor, owner: Tensor) -> Tensor:
+        r"""Coalition images of ``rows`` ``(n, M)`` of the images ``owner`` ``(n,)`` (sorted), in the buffer."""
+        deltas = self._deltas
+        n, k = rows.shape[0], deltas.shape[-1]
+        out = self.workspace.buffer(n * k, deltas.device, deltas.dtype).view(n, k)
+        g = rows.to(device=deltas.device, dtype=deltas.dtype)
+        images, counts = torch.unique_consecutive(owner, return_counts=True)
+        start = 0
+        for i, c in zip(images.tolist(), counts.tolist(), strict=True):
+            ref = self._reference[0 if self._reference.shape[0] == 1 else i]  # (1, K)
+            torch.addmm(ref, g[start : start + c], deltas[i], out=out[start : start + c])
+            start += c
+        c_, h, w = self._shape
+        if self.memory_format == torch.channels_last:
+            return out.view(n, h, w, c_).permute(0, 3, 1, 2)
+        return out.view(n, c_, h, w)
+
+    def _not_finite(self, image: int, col: int, row: Tensor) -> None:
+        members = [i for i, g in enumerate(row.tolist()) if g]
+        raise ValueError(
+            f"the model output or its value is not finite for image {image} on the coalition "
+            f"of bands {members} (coalition row {col}); "
+            "check the model and the baseline"
+        )
 
     def check_ends(self) -> None:
         r"""Raise the same clear error as :meth:`values` if ``v(∅)`` or ``v(N)`` is not finite."""
@@ -398,3 +473,59 @@ class SpectralGame:
                     f"the model output or its value is not finite for image {image} on the coalition of bands "
                     f"{members} (the {what}); check the model and the baseline"
                 )
+
+
+class TableGame:
+    r"""
+    A game read from a table of every coalition's value, ``(B, 2^M)`` in the bit order of
+    :func:`~captum_iaside.coalitions.coalition_matrix`: for evaluating estimators and designs
+    offline (each lookup counts as one evaluation).
+
+    Args:
+        table (Tensor): ``(B, 2^M)`` coalition values of ``B`` images.
+        target (Tensor, optional): ``(B,)`` class targets to report.
+                    Default: None
+
+    Examples::
+
+        >>> values = SpectralGame(model, bands, x, r, ValueFunction("log_prob"), y).values(coalition_matrix(8))
+        >>> PermutationShapley().estimate(TableGame(values), 30, torch.Generator())
+    """
+
+    def __init__(self, table: Tensor, target: Tensor | None = None) -> None:
+        n = table.shape[-1]
+        m = n.bit_length() - 1
+        if table.dim() != 2 or n != 2**m or m < 1:
+            raise ValueError(f"table must have shape (B, 2^M), got {tuple(table.shape)}")
+        self.table = table
+        self.n_images, self.n_bands = table.shape[0], m
+        self.target = target
+        self.evaluations = 0
+        self._powers = 2 ** torch.arange(m, device=table.device)
+
+    def v_empty(self) -> Tensor:
+        r"""``v(∅)`` per image."""
+        self.evaluations += self.n_images
+        return self.table[:, 0]
+
+    def v_full(self) -> Tensor:
+        r"""``v(N)`` per image."""
+        self.evaluations += self.n_images
+        return self.table[:, -1]
+
+    def values(self, coalitions: Tensor | list[Tensor]) -> Tensor | list[Tensor]:
+        r"""
+        Values of ``(n, M)`` shared or ``(B, n, M)`` per-image 0/1 coalitions, ``(B, n)``; or of a
+        list of ``B`` tensors ``(n_i, M)``, a list of ``(n_i,)``.
+        """
+        if isinstance(coalitions, (list, tuple)):
+            out = []
+            for i, rows in enumerate(coalitions):
+                codes = (rows.to(self.table.device).long() * self._powers).sum(-1)
+                self.evaluations += codes.numel()
+                out.append(self.table[i, codes])
+            return out
+        codes = (coalitions.to(self.table.device).long() * self._powers).sum(-1)
+        codes = codes.expand(self.n_images, -1) if codes.dim() == 1 else codes
+        self.evaluations += codes.numel()
+        return torch.gather(self.table, 1, codes)

@@ -41,12 +41,27 @@ def spectral_importance_distribution(values: ArrayLike) -> Tensor:
         >>> spectral_importance_distribution([3.0, 1.0, 0.0, 0.0])
         tensor([0.7500, 0.2500, 0.0000, 0.0000], dtype=torch.float64)
     """
-    v = _as_vector(values, "values")
-    shifted = v - v.min()
-    total = shifted.sum()
-    if total <= 0:
-        return torch.full_like(v, 1.0 / v.numel())
-    return shifted / total
+    return sid_rows(_as_vector(values, "values")[None])[0]
+
+
+def sid_rows(values: Tensor) -> Tensor:
+    r"""The SID of every row of ``(R, M)`` band values (bootstrap replicates, say), ``(R, M)``."""
+    shifted = values - values.min(dim=1, keepdim=True).values
+    total = shifted.sum(dim=1, keepdim=True)
+    uniform = torch.full_like(shifted, 1.0 / values.shape[1])
+    return torch.where(total > 0, shifted / torch.where(total > 0, total, 1.0), uniform)
+
+
+def srs_rows(sids: Tensor, beta: float = 0.75, signed: bool = False) -> Tensor:
+    r"""The SRS of every row of ``(R, M)`` SIDs, ``(R,)`` (see :func:`spectral_robustness_score`)."""
+    if not 0.0 < beta < 1.0:
+        raise ValueError(f"beta must lie in (0, 1), got {beta}")
+    m = sids.shape[1]
+    b = beta ** torch.arange(m, dtype=torch.float64)
+    norm2 = torch.linalg.vector_norm(b)
+    eta = b.sum() / (m * norm2)
+    score = (sids.to(torch.float64) @ (b / norm2) - eta) / torch.abs(1 - eta)
+    return score if signed else score.abs()
 
 
 def spectral_robustness_score(sid: ArrayLike, beta: float = 0.75, signed: bool = False) -> float:
@@ -81,15 +96,7 @@ def spectral_robustness_score(sid: ArrayLike, beta: float = 0.75, signed: bool =
         >>> round(spectral_robustness_score([0.0] * 7 + [1.0], signed=True), 4)
         -0.3002
     """
-    s = _as_vector(sid, "sid")
-    if not 0.0 < beta < 1.0:
-        raise ValueError(f"beta must lie in (0, 1), got {beta}")
-    m = s.numel()
-    b = beta ** torch.arange(m, dtype=torch.float64)
-    norm2 = torch.linalg.vector_norm(b)
-    eta = b.sum() / (m * norm2)
-    score = ((b / norm2) @ s - eta) / torch.abs(1 - eta)
-    return float(score if signed else score.abs())
+    return float(srs_rows(_as_vector(sid, "sid")[None], beta, signed)[0])
 
 
 def max_spectral_robustness_score(n_bands: int, beta: float = 0.75) -> float:
@@ -373,14 +380,7 @@ class SpectralComparison:
         if not self.replicates:
             return SRSDifference(estimate, None)
         beta = self.results[a].beta
-
-        def scores(reps: Tensor) -> Tensor:
-            return torch.tensor(
-                [spectral_robustness_score(spectral_importance_distribution(r), beta) for r in reps],
-                dtype=torch.float64,
-            )
-
-        diff = scores(self.replicates[a]) - scores(self.replicates[b])
+        diff = srs_rows(sid_rows(self.replicates[a]), beta) - srs_rows(sid_rows(self.replicates[b]), beta)
         q = torch.tensor([(1 - self.confidence) / 2, (1 + self.confidence) / 2], dtype=torch.float64)
         lo, hi = torch.quantile(diff, q).tolist()
         return SRSDifference(estimate, (lo, hi))

@@ -6,9 +6,9 @@ r"""Coalition draws and the Shapley estimates computed from their values (pure t
   2022, https://arxiv.org/abs/2104.12199); :func:`stratified_permutations` makes every band sit at
   every position equally often within each group of ``M`` consecutive permutations, across the
   images of a batch, while each permutation stays uniformly distributed.
-- Kernel: coalitions drawn from the Shapley kernel, each paired with its complement, and the
-  efficiency-constrained least-squares problem of KernelSHAP solved from the sampled moments
-  (Covert & Lee, 2021, https://arxiv.org/abs/2012.01536).
+
+Regression estimates (KernelSHAP and k-additive) draw their coalitions in
+:mod:`captum_iaside.regression`.
 """
 
 from __future__ import annotations
@@ -81,7 +81,9 @@ def prefix_coalitions(perms: Tensor) -> Tensor:
     return gates.reshape(b, p * (m - 1), m)
 
 
-def permutation_shapley(perms: Tensor, values: Tensor, v_empty: Tensor, v_full: Tensor) -> Tensor:
+def permutation_shapley(
+    perms: Tensor, values: Tensor, v_empty: Tensor, v_full: Tensor, counts: Tensor | None = None
+) -> Tensor:
     r"""
     Mean marginal contributions along the permutations.
 
@@ -91,6 +93,8 @@ def permutation_shapley(perms: Tensor, values: Tensor, v_empty: Tensor, v_full: 
                     :func:`prefix_coalitions`).
         v_empty (Tensor): ``(B,)`` value of the empty coalition.
         v_full (Tensor): ``(B,)`` value of the grand coalition.
+        counts (Tensor, optional): ``(B,)`` how many leading permutations of each image to use.
+                    Default: all ``P``
 
     Returns:
         *Tensor* ``(B, M)`` float64.
@@ -103,52 +107,8 @@ def permutation_shapley(perms: Tensor, values: Tensor, v_empty: Tensor, v_full: 
     marginal = chain[:, :, 1:] - chain[:, :, :-1]  # credited to perms[..., k]
     phi = torch.zeros(b, p, m, dtype=torch.float64, device=values.device)
     phi.scatter_(2, perms.to(values.device), marginal)
-    return phi.mean(dim=1)
-
-
-def _kernel_size_distribution(n_bands: int) -> Tensor:
-    s = torch.arange(1, n_bands, dtype=torch.float64)
-    p = 1.0 / (s * (n_bands - s))
-    return p / p.sum()
-
-
-def kernel_coalitions(n_images: int, n_bands: int, n_pairs: int, generator: torch.Generator) -> Tensor:
-    r"""
-    Coalitions drawn from the Shapley kernel, each followed by its complement.
-
-    Returns:
-        *Tensor* ``(B, 2 * n_pairs, M)`` of 0/1 gates.
-    """
-    sizes = (
-        torch.multinomial(
-            _kernel_size_distribution(n_bands), n_images * n_pairs, replacement=True, generator=generator
-        ).reshape(n_images, n_pairs, 1)
-        + 1
-    )
-    rank = random_permutations((n_images, n_pairs), n_bands, generator).argsort(dim=-1)
-    z = (rank < sizes).to(torch.float32)  # a uniform subset of each drawn size
-    return torch.stack([z, 1 - z], dim=2).reshape(n_images, 2 * n_pairs, n_bands)
-
-
-def kernel_shapley(gates: Tensor, values: Tensor, v_empty: Tensor, v_full: Tensor) -> Tensor:
-    r"""
-    Efficiency-constrained KernelSHAP solution from sampled coalitions.
-
-    Args:
-        gates (Tensor): ``(B, n, M)`` coalitions from :func:`kernel_coalitions`.
-        values (Tensor): ``(B, n)`` their values.
-        v_empty (Tensor): ``(B,)``.
-        v_full (Tensor): ``(B,)``.
-
-    Returns:
-        *Tensor* ``(B, M)`` float64 with ``Σ_i φ_i = v(N) − v(∅)`` exactly.
-    """
-    z = gates.to(device=values.device, dtype=torch.float64)
-    a = z.transpose(1, 2) @ z / z.shape[1]  # (B, M, M)
-    b = (z * (values.to(torch.float64) - v_empty.to(torch.float64)[:, None])[..., None]).mean(dim=1)
-    a_inv = torch.linalg.pinv(a)
-    a_inv_b = (a_inv @ b[..., None])[..., 0]
-    a_inv_1 = a_inv.sum(dim=2)
-    gap = (v_full - v_empty).to(torch.float64)
-    correction = (a_inv_b.sum(dim=1) - gap) / a_inv_1.sum(dim=1)
-    return a_inv_b - correction[:, None] * a_inv_1
+    if counts is None:
+        return phi.mean(dim=1)
+    counts = counts.to(values.device)
+    used = (torch.arange(p, device=values.device)[None, :] < counts[:, None]).to(torch.float64)
+    return (phi * used[..., None]).sum(dim=1) / counts.clamp(min=1)[:, None].to(torch.float64)

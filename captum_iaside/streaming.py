@@ -325,6 +325,8 @@ class GlobalRun:
         if next(iter(accumulators.values())).count == 0:
             raise ValueError("data yielded no images")
         config = dict(self.config)
+        config.update(opts.fingerprint())
+        config["world_size"] = self.world_size
         config["design"] = designs[0].config()
         if len(designs) > 1:
             config["second_pass_design"] = designs[1].config()
@@ -429,11 +431,11 @@ class GlobalRun:
 
     def _batch_budget(self, design: GlobalDesign, st: _State, share: int | None) -> int | None:
         r"""
-        Evaluations per image for the next batch. An automatic design spreads what is left of the
-        budget over the images still to come, so what one batch saves (a shared baseline image,
-        the remainder of whole permutations) goes to the next ones.
+        Evaluations per image for the next batch. A design that spreads its budget over all images
+        gives each batch what is left per image still to come, so what one batch saves (a shared
+        baseline image, the remainder of whole permutations) goes to the next ones.
         """
-        if not design.automatic or design.budget is None or share is None:
+        if not design.spread or share is None:
             return design.budget
         planned = design.n_images if st.pass_index == 0 else st.images_first_pass
         remaining = (planned or 0) - st.images_done

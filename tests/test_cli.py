@@ -8,7 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from captum_iaside.cli import RESULT_KEYS, main
+from captum_iaside import SpectralImportance
+from captum_iaside.cli import ESTIMATOR_CHOICES, RESULT_KEYS, VALUE_CHOICES, main
+from captum_iaside.estimators import ESTIMATORS
+from captum_iaside.values import VALUE_NAMES
 
 
 def make_folder(root, n_per_class=2, size=20):
@@ -98,9 +101,11 @@ def test_factory_and_torchscript_on_image_folder(tmp_path, monkeypatch):
     report = read_report(out, 4, 2)
     assert [r["result"]["n_samples"] for r in report["models"]] == [4, 4]
     assert report["models"][0]["result"]["config"]["labels"] == "given"
-    # the same weights, so the same numbers
+    # the same weights, so the same numbers, and a paired difference of zero
     a, b = (r["result"]["values"] for r in report["models"])
     assert a == pytest.approx(b, abs=1e-5)
+    diff = report["comparison"]["models"]["tiny.pt"]["srs_difference"]
+    assert diff["estimate"] == pytest.approx(0, abs=1e-5) and diff["interval"][0] <= 1e-5 <= diff["interval"][1] + 2e-5
 
 
 @pytest.mark.parametrize(
@@ -156,3 +161,83 @@ def test_help_lists_the_options(capsys):
         "--weights",
     ]:
         assert opt in text
+
+
+def test_two_models_are_compared_with_a_paired_interval(tmp_path, capsys):
+    out = tmp_path / "rep"
+    args = ["--model", "efficientnet-lite0", "--model", "efficientnet-lite1", "--bands", "4", "--resolution", "32"]
+    assert main([*args, "--samples", "3", "--out", str(out), "--quiet", "--max-evaluations", "30"]) == 0
+    printed = capsys.readouterr().out
+    assert "ΔSRS(efficientnet-lite1 − efficientnet-lite0) = " in printed and "paired bootstrap CI" in printed
+    report = read_report(out, 4, 2)
+    entry = report["comparison"]["models"]["efficientnet-lite1"]
+    assert report["comparison"]["reference"] == "efficientnet-lite0" and len(entry["srs_difference"]["interval"]) == 2
+    assert report["models"][0]["result"]["config"]["evaluations"] <= 30
+
+
+def test_results_json_round_trips(tmp_path):
+    out = tmp_path / "rep"
+    assert main(["--bands", "4", "--resolution", "32", "--samples", "3", "--out", str(out), "--quiet"]) == 0
+    saved = json.loads((out / "results.json").read_text())["models"][0]["result"]
+    res = SpectralImportance.from_dict(saved)
+    assert res.srs == pytest.approx(saved["srs"]) and res.signed_srs == pytest.approx(saved["signed_srs"])
+    fig, _ = res.plot()
+    assert fig is not None
+
+
+def test_long_run_flags(tmp_path):
+    data = make_folder(tmp_path / "data", n_per_class=3)
+    (tmp_path / "tinyfactory.py").write_text(FACTORY)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        common = ["--model", "tinyfactory:make", "--data", str(data), "--labels", "folder", "--bands", "4"]
+        common += ["--resolution", "16", "--quiet", "--by-class", "--bootstrap", "50", "--confidence", "0.9"]
+        ckpt = tmp_path / "run.ckpt"
+        assert main([*common, "--out", str(tmp_path / "a"), "--checkpoint", str(ckpt)]) == 0
+        assert ckpt.exists()
+        assert main([*common, "--out", str(tmp_path / "b"), "--checkpoint", str(ckpt)]) == 0  # resumed: finished
+    finally:
+        sys.path.remove(str(tmp_path))
+    a = json.loads((tmp_path / "a" / "results.json").read_text())["models"][0]["result"]
+    b = json.loads((tmp_path / "b" / "results.json").read_text())["models"][0]["result"]
+    assert a["values"] == b["values"] and set(a["by_class"]) == {"0", "1"}
+    assert a["config"]["n_bootstrap"] == 50 and a["values_ci"] is not None
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_a_bad_file_is_named_before_any_work(tmp_path, capsys, skip):
+    data = make_folder(tmp_path / "data")
+    (data / "a" / "notes.png").write_text("not an image")
+    args = ["--data", str(data), "--bands", "4", "--resolution", "32", "--out", str(tmp_path / "rep"), "--quiet"]
+    if skip:
+        with pytest.warns(UserWarning, match="skipping .*notes.png"):
+            assert main([*args, "--skip-bad-files"]) == 0
+        report = json.loads((tmp_path / "rep" / "results.json").read_text())
+        assert report["models"][0]["result"]["n_samples"] == 4
+    else:
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "notes.png is not a readable image" in err
+
+
+def test_the_parser_offers_what_the_library_accepts():
+    assert set(VALUE_CHOICES) == set(VALUE_NAMES)
+    assert set(ESTIMATOR_CHOICES) == {"auto", *ESTIMATORS}
+
+
+def test_help_shows_each_default_once_and_imports_no_torch():
+    code = (
+        "import sys, contextlib, io\n"
+        "from captum_iaside.cli import main\n"
+        "buf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "print(buf.getvalue())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "(default: None)" not in text and "(default: 8) (default" not in text
+    for option, default in [("--bands", "8"), ("--seed", "0"), ("--bootstrap", "200"), ("--confidence", "0.95")]:
+        assert text.count(f"{option}") >= 1 and f"(default: {default})" in text

@@ -11,36 +11,9 @@ from captum_iaside.estimators import (
     ShapleyEstimator,
     resolve_estimator,
 )
-from captum_iaside.game import SpectralGame
+from captum_iaside.game import SpectralGame, TableGame
 from captum_iaside.shapley import exact_shapley
 from captum_iaside.values import ValueFunction
-
-
-class TableGame:
-    """A game whose values come from a table of all 2^M coalition values per image."""
-
-    def __init__(self, table):
-        self.table = table
-        self.n_images, n = table.shape
-        self.n_bands = n.bit_length() - 1
-        self.target = None
-        self.evaluations = 0
-        self.asked = []
-
-    def v_empty(self):
-        self.evaluations += self.n_images
-        return self.table[:, 0]
-
-    def v_full(self):
-        self.evaluations += self.n_images
-        return self.table[:, -1]
-
-    def values(self, coalitions):
-        self.asked.append(coalitions.clone())
-        codes = (coalitions.long() * 2 ** torch.arange(self.n_bands)).sum(-1)
-        codes = codes.expand(self.n_images, -1) if codes.dim() == 1 else codes
-        self.evaluations += codes.numel()
-        return torch.gather(self.table, 1, codes)
 
 
 def random_table(m, n=3, seed=0):
@@ -49,7 +22,13 @@ def random_table(m, n=3, seed=0):
 
 @pytest.mark.parametrize(
     "estimator,budget",
-    [(ExactShapley(), None), (PermutationShapley(), 40), (PermutationShapley(False, True), 40), (KernelShapley(), 40)],
+    [
+        (ExactShapley(), None),
+        (PermutationShapley(), 40),
+        (PermutationShapley(False, True), 40),
+        (KernelShapley(), 40),
+        (KernelShapley(order=2), 40),
+    ],
 )
 def test_every_estimator_has_the_interface_and_is_efficient(estimator, budget):
     table = random_table(6)
@@ -59,15 +38,24 @@ def test_every_estimator_has_the_interface_and_is_efficient(estimator, budget):
     assert torch.equal(res.v_empty, table[:, 0]) and torch.equal(res.v_full, table[:, -1])
     assert res.delta.abs().max() < 1e-12  # efficiency holds exactly
     assert res.evaluations == game.evaluations
-    if budget is not None:
-        assert res.evaluations <= 3 * budget
-    else:
+    if budget is None:
         assert torch.allclose(res.values, exact_shapley(table))
+    else:
+        assert res.evaluations <= 3 * budget
+        if not getattr(estimator, "stratified", False):
+            assert 3 * (budget - 6) <= res.evaluations  # the whole budget, within M − 2 per image
 
 
-@pytest.mark.parametrize("estimator", [PermutationShapley(), PermutationShapley(False, True), KernelShapley()])
+@pytest.mark.parametrize(
+    "estimator", [PermutationShapley(), PermutationShapley(False, True), KernelShapley(), KernelShapley(order=2)]
+)
 def test_the_same_generator_state_draws_the_same_coalitions(estimator):
-    a, b = TableGame(random_table(5, seed=1)), TableGame(random_table(5, seed=2))
+    class Recording(TableGame):
+        def values(self, coalitions):
+            self.asked = [c.clone() for c in coalitions] if isinstance(coalitions, list) else [coalitions.clone()]
+            return super().values(coalitions)
+
+    a, b = Recording(random_table(5, seed=1)), Recording(random_table(5, seed=2))
     estimator.estimate(a, 30, torch.Generator().manual_seed(9))
     estimator.estimate(b, 30, torch.Generator().manual_seed(9))
     assert all(torch.equal(x, y) for x, y in zip(a.asked, b.asked, strict=True))
@@ -82,6 +70,32 @@ def test_stratified_permutations_are_unbiased_on_a_fixed_game():
     )
     se = runs.std(0) / 3000**0.5
     assert ((runs.mean(0) - exact).abs() <= 4 * se).all()
+
+
+@pytest.mark.parametrize("m,budget", [(6, 30), (8, 100), (10, 200)])
+def test_permutations_never_evaluate_a_coalition_twice_and_spend_the_budget(m, budget):
+    class Recording(TableGame):
+        def values(self, coalitions):
+            self.asked = coalitions
+            return super().values(coalitions)
+
+    game = Recording(random_table(m, n=4, seed=m))
+    res = PermutationShapley().estimate(game, budget, torch.Generator().manual_seed(0))
+    for rows in game.asked:
+        codes = (rows.long() * 2 ** torch.arange(m)).sum(-1)
+        assert torch.unique(codes).numel() == codes.numel()  # each distinct coalition once
+        assert budget - 2 - (m - 2) <= rows.shape[0] <= budget - 2
+    assert res.evaluations == sum(r.shape[0] for r in game.asked) + 2 * 4
+    assert res.delta.abs().max() < 1e-12
+
+
+def test_the_table_game_reads_the_table():
+    table = random_table(3)
+    game = TableGame(table)
+    assert torch.equal(game.values(torch.tensor([[1.0, 0.0, 1.0]])), table[:, [5]])
+    assert game.evaluations == 3
+    with pytest.raises(ValueError, match=r"shape \(B, 2\^M\)"):
+        TableGame(torch.zeros(2, 6))
 
 
 def test_the_spectral_game_works_with_every_estimator(images):
@@ -104,9 +118,13 @@ def test_resolve_estimator():
     est, budget = resolve_estimator(None, None, 6)
     assert isinstance(est, ExactShapley) and budget is None
     est, budget = resolve_estimator(None, 30, 6)
-    assert est == PermutationShapley() and budget == 30
+    assert est == KernelShapley() and budget == 30
+    assert resolve_estimator(None, 20, 10)[0] == PermutationShapley()  # below 2M + 2: permutations
+    assert resolve_estimator(None, 768, 10)[0] == KernelShapley(order=3)  # two coalitions per parameter
+    assert resolve_estimator(None, 64, 6)[0] == ExactShapley()
     est, budget = resolve_estimator("kernel", 30, 6)
-    assert isinstance(est, KernelShapley) and repr(est) == "KernelShapley()"
+    assert isinstance(est, KernelShapley) and repr(est) == "KernelShapley(order=1)"
+    assert resolve_estimator("kadd", 60, 6)[0] == KernelShapley(order=2)
     assert resolve_estimator(PermutationShapley(False, True), 20, 6)[0].config() == {
         "name": "permutation",
         "antithetic": False,

@@ -5,8 +5,6 @@ from captum_iaside import IASIDE
 from captum_iaside.estimators import ESTIMATORS
 from captum_iaside.sampling import (
     antithetic_permutations,
-    kernel_coalitions,
-    kernel_shapley,
     permutation_shapley,
     prefix_coalitions,
     stratified_permutations,
@@ -43,21 +41,30 @@ def test_permutations_are_antithetic_and_prefixes_right():
 
 
 @pytest.mark.parametrize("m", [4, 7])
-def test_estimators_converge_and_are_efficient_on_random_games(m):
+def test_permutation_estimates_converge_and_are_efficient_on_random_games(m):
     v, values = table_game(m)
     exact = exact_shapley(v)
     gen = torch.Generator().manual_seed(1)
     errors = {}
     for n in [20, 2000]:
         perms, gates = permutation_coalitions(3, m, n, gen)
-        phi_p = permutation_shapley(perms, values(gates), v[:, 0], v[:, -1])
-        z = kernel_coalitions(3, m, n, gen)
-        phi_k = kernel_shapley(z, values(z), v[:, 0], v[:, -1])
-        for phi in (phi_p, phi_k):
-            assert torch.allclose(phi.sum(1), v[:, -1] - v[:, 0], atol=1e-12)  # efficiency, exactly
-        errors[n] = ((phi_p - exact).abs().max(), (phi_k - exact).abs().max())
-    assert errors[2000][0] < errors[20][0] / 3 and errors[2000][1] < errors[20][1] / 3
-    assert errors[2000][0] < 0.1 and errors[2000][1] < 0.1
+        phi = permutation_shapley(perms, values(gates), v[:, 0], v[:, -1])
+        assert torch.allclose(phi.sum(1), v[:, -1] - v[:, 0], atol=1e-12)  # efficiency, exactly
+        errors[n] = (phi - exact).abs().max()
+    assert errors[2000] < errors[20] / 3 and errors[2000] < 0.1
+
+
+def test_permutation_shapley_uses_the_leading_permutations_only():
+    v, values = table_game(5)
+    perms, gates = permutation_coalitions(3, 5, 6, torch.Generator().manual_seed(2))
+    counts = torch.tensor([2, 4, 6])
+    prefix_values = values(gates)
+    phi = permutation_shapley(perms, prefix_values, v[:, 0], v[:, -1], counts)
+    for i, c in enumerate(counts.tolist()):
+        part = permutation_shapley(
+            perms[i : i + 1, :c], prefix_values[i : i + 1, : c * 4], v[i : i + 1, 0], v[i : i + 1, -1]
+        )
+        assert torch.allclose(phi[i], part[0])
 
 
 def test_stratified_permutations_put_every_band_at_every_position():
@@ -80,18 +87,7 @@ def test_stratified_permutations_are_uniform_one_by_one():
     assert freq.numel() == 6 and torch.allclose(freq, torch.full((6,), 1 / 6, dtype=torch.float64), atol=0.02)
 
 
-def test_kernel_draws_follow_the_shapley_kernel():
-    m = 6
-    z = kernel_coalitions(1, m, 20000, torch.Generator().manual_seed(0))[0]
-    sizes = z.sum(1).long()
-    freq = torch.bincount(sizes, minlength=m + 1)[1:m].double() / len(sizes)
-    s = torch.arange(1, m, dtype=torch.float64)
-    expected = 1 / (s * (m - s))
-    assert torch.allclose(freq, expected / expected.sum(), atol=0.01)
-    assert torch.equal(z[1::2], 1 - z[::2])  # paired with complements
-
-
-@pytest.mark.parametrize("estimator", ["permutation", "kernel"])
+@pytest.mark.parametrize("estimator", ["permutation"])
 def test_unbiased_on_a_model_at_eight_bands(model, images, estimator):
     ia = IASIDE(model, bands=8)
     x = images[:1]

@@ -1,0 +1,219 @@
+r"""Regression estimates of Shapley values: coalition sizes, weights and the constrained fit.
+
+KernelSHAP (Lundberg & Lee, 2017) fits an additive surrogate ``v(S) − v(∅) ≈ Σ_{i∈S} φ_i`` by least
+squares with the Shapley kernel weights under the efficiency constraint ``Σ φ_i = v(N) − v(∅)``;
+its solution over all coalitions is exactly the Shapley value. k-additive regression (Pelegrina et
+al., 2023, https://arxiv.org/abs/2211.02166) fits the Möbius coefficients ``m(T)``, ``|T| ≤ k``, of
+a k-additive game instead and reads the Shapley values off them, ``φ_i = Σ_{T∋i} m(T) / |T|``:
+exact for any game whose interactions stop at order ``k``.
+
+Which coalitions: the Shapley kernel gives all coalitions of size ``s`` the weight
+``q_s ∝ 1 / (s (M − s))``. The sizes 1 and ``M − 1`` come first (as k-additive regression
+prioritises its border sizes); then sizes whose share of the budget would cover all their
+``C(M, s)`` coalitions are enumerated completely, from the extreme sizes inwards (the "border
+trick" of Fumagalli et al., 2023, https://arxiv.org/abs/2303.01179); the budget left is shared among
+the other sizes in proportion to ``q_s``, and each draws distinct coalitions of its size uniformly
+without replacement, each paired with its complement. Every coalition is evaluated once; a
+sampled coalition of size ``s`` carries the weight ``q_s / n_s`` of the ``n_s`` drawn.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import torch
+from torch import Tensor
+
+
+def size_plan(n_bands: int, n_coalitions: int) -> tuple[list[int], dict[int, int]]:
+    r"""
+    How ``n_coalitions`` coalitions (besides ``∅`` and ``N``) are spread over sizes.
+
+    The sizes 1 and ``M − 1`` are enumerated first whenever the budget holds all ``2M`` of them:
+    with ``v(∅)`` and ``v(N)`` they give every band's first and last marginal contribution, whose
+    mean is already the exact Shapley value of a game with pairwise interactions only. Then the
+    border trick: a pair of sizes ``{s, M − s}`` whose share of the budget (in proportion to the
+    kernel weight ``q_s ∝ 1 / (s (M − s))``) covers all its coalitions is enumerated, extreme
+    sizes first, until none is; the budget left is shared among the other sizes in proportion to
+    ``q_s``.
+
+    Args:
+        n_bands (int): ``M``.
+        n_coalitions (int): Coalitions to spend.
+
+    Returns:
+        ``(complete, sampled)``: the sizes enumerated completely, and size → number of
+        coalitions drawn for the others (equal for ``s`` and ``M − s``, so draws pair with their
+        complements).
+    """
+    m = n_bands
+    q = {s: 1.0 / (s * (m - s)) for s in range(1, m)}
+
+    def pair(s: int) -> tuple[int, float]:  # coalitions of sizes {s, M − s} and their kernel weight
+        single = m - s == s
+        return math.comb(m, s) * (1 if single else 2), q[s] * (1 if single else 2)
+
+    left = list(range(1, m // 2 + 1))  # representatives s ≤ M/2 of the pairs {s, M − s}
+    complete: list[int] = []
+    budget = n_coalitions
+    if m > 2 and budget >= 2 * m:
+        complete, budget = [1, m - 1], budget - 2 * m
+        left.remove(1)
+    changed = True
+    while changed and left:
+        changed = False
+        total = sum(pair(s)[1] for s in left)
+        for s in left:  # the extreme sizes first: the most weight on the fewest coalitions
+            count, weight = pair(s)
+            if budget * weight / total >= count:
+                complete += [s] if m - s == s else [s, m - s]
+                budget -= count
+                left.remove(s)
+                changed = True
+                break
+    sampled: dict[int, int] = {}
+    if left and budget >= 2:
+        pairs = budget // 2
+        total = sum(q[s] for s in left)
+        share = {s: pairs * q[s] / total for s in left}
+        counts = {s: int(share[s]) for s in left}
+        for s in sorted(left, key=lambda s: share[s] - counts[s], reverse=True)[: pairs - sum(counts.values())]:
+            counts[s] += 1
+        for s, c in counts.items():
+            c = min(c, math.comb(m, s) // (1 if m - s != s else 2))
+            if c:
+                sampled[s] = c  # c pairs: c coalitions of size s and their c complements
+    return sorted(complete), sampled
+
+
+def _distinct_subsets(m: int, s: int, count: int, generator: torch.Generator, half: bool) -> Tensor:
+    r"""``count`` distinct uniformly drawn subsets of size ``s`` as 0/1 rows (``half``: one of each
+    complementary pair, for ``s = M/2``)."""
+    total = math.comb(m, s) // (2 if half else 1)
+    if m <= 20 and count * 3 > total:  # dense: draw from the enumeration
+        rows = torch.tensor([c for c in combinations(range(m), s) if not half or 0 in c], dtype=torch.int64)
+        pick = torch.randperm(rows.shape[0], generator=generator)[:count]
+        z = torch.zeros(count, m)
+        z.scatter_(1, rows[pick], 1.0)
+        return z
+    powers = 2 ** torch.arange(m, dtype=torch.int64)
+    kept = torch.zeros(0, m)
+    while kept.shape[0] < count:
+        need = count - kept.shape[0]
+        rank = torch.rand(2 * need + 8, m, generator=generator).argsort(dim=1).argsort(dim=1)
+        z = (rank < s).float()
+        if half:
+            z = torch.where(z[:, :1] > 0, z, 1 - z)  # the member of the pair that holds band 0
+        both = torch.cat([kept, z])
+        codes = (both.long() * powers).sum(1)
+        _, first = _first_occurrences(codes)
+        kept = both[first][:count]
+    return kept
+
+
+def _first_occurrences(codes: Tensor) -> tuple[Tensor, Tensor]:
+    unique, inverse = torch.unique(codes, return_inverse=True)
+    first = torch.full((unique.numel(),), codes.numel(), dtype=torch.int64)
+    first.scatter_reduce_(0, inverse, torch.arange(codes.numel()), reduce="amin")
+    return unique, first.sort().values
+
+
+def regression_coalitions(
+    n_images: int, n_bands: int, n_coalitions: int, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    r"""
+    The coalitions of :func:`size_plan` for every image, and their regression weights.
+
+    Args:
+        n_images (int): ``B``.
+        n_bands (int): ``M``.
+        n_coalitions (int): Coalitions per image besides ``∅`` and ``N``.
+        generator (torch.Generator): Source of the draws (each image draws its own).
+
+    Returns:
+        ``(gates, weights)``: ``(B, n, M)`` distinct 0/1 coalitions per image and ``(n,)``
+        weights (the same for every image), ``n ≤ n_coalitions``.
+    """
+    m = n_bands
+    complete, sampled = size_plan(m, n_coalitions)
+    fixed, fixed_w = [], []
+    for s in complete:
+        rows = torch.zeros(math.comb(m, s), m)
+        for r, c in enumerate(combinations(range(m), s)):
+            rows[r, list(c)] = 1.0
+        fixed.append(rows)
+        fixed_w.append(torch.full((rows.shape[0],), 1.0 / (s * (m - s) * math.comb(m, s)), dtype=torch.float64))
+    per_image = []
+    drawn_w = []
+    for s, c in sampled.items():
+        drawn_w.append(torch.full((2 * c,), 1.0 / (s * (m - s) * (2 * c if 2 * s == m else c)), dtype=torch.float64))
+    for _ in range(n_images):
+        rows = []
+        for s, c in sampled.items():
+            z = _distinct_subsets(m, s, c, generator, half=2 * s == m)
+            rows.append(torch.stack([z, 1 - z], dim=1).reshape(2 * c, m))
+        per_image.append(torch.cat(rows) if rows else torch.zeros(0, m))
+    drawn = torch.stack(per_image)
+    base = torch.cat(fixed) if fixed else torch.zeros(0, m)
+    gates = torch.cat([base.expand(n_images, -1, -1), drawn], dim=1)
+    weights = torch.cat(fixed_w + drawn_w) if fixed_w or drawn_w else torch.zeros(0, dtype=torch.float64)
+    return gates, weights
+
+
+def interaction_terms(n_bands: int, order: int) -> list[tuple[int, ...]]:
+    r"""The sets ``T`` of the k-additive surrogate, ``1 ≤ |T| ≤ order``, by size then lexicographically."""
+    return [t for size in range(1, order + 1) for t in combinations(range(n_bands), size)]
+
+
+def interaction_features(gates: Tensor, order: int) -> Tensor:
+    r"""
+    Features of the k-additive surrogate, ``Π_{i∈T} z_i`` for every term ``T`` of
+    :func:`interaction_terms`: ``(..., M)`` → ``(..., p)``.
+    """
+    z = gates.to(torch.float64)
+    features = [z]
+    for size in range(2, order + 1):
+        index = torch.tensor(list(combinations(range(z.shape[-1]), size)), dtype=torch.int64, device=z.device)
+        features.append(z[..., index].prod(dim=-1))
+    return torch.cat(features, dim=-1)
+
+
+def regression_shapley(
+    gates: Tensor, weights: Tensor, values: Tensor, v_empty: Tensor, v_full: Tensor, order: int = 1
+) -> Tensor:
+    r"""
+    Shapley values of the efficiency-constrained weighted least-squares k-additive fit.
+
+    Args:
+        gates (Tensor): ``(B, n, M)`` coalitions.
+        weights (Tensor): ``(n,)`` regression weights.
+        values (Tensor): ``(B, n)`` their values.
+        v_empty (Tensor): ``(B,)``.
+        v_full (Tensor): ``(B,)``.
+        order (int, optional): ``k``: 1 is KernelSHAP; 2 or 3 add pairwise and triple
+                    interactions.
+                    Default: 1
+
+    Returns:
+        *Tensor* ``(B, M)`` float64 with ``Σ_i φ_i = v(N) − v(∅)`` exactly.
+    """
+    m = gates.shape[-1]
+    x = interaction_features(gates.to(values.device), order)  # (B, n, p)
+    w = weights.to(device=values.device, dtype=torch.float64)
+    y = values.to(torch.float64) - v_empty.to(torch.float64)[:, None]
+    xw = x * w[None, :, None]
+    a = xw.transpose(1, 2) @ x  # (B, p, p)
+    b = (xw * y[..., None]).sum(dim=1)  # (B, p)
+    scale = a.diagonal(dim1=1, dim2=2).mean(dim=1)[:, None, None]
+    eye = torch.eye(a.shape[-1], dtype=torch.float64, device=a.device)
+    a_inv = torch.linalg.pinv(a + 1e-12 * scale * eye, hermitian=True)
+    a_inv_b = (a_inv @ b[..., None])[..., 0]
+    a_inv_1 = a_inv.sum(dim=2)
+    gap = (v_full - v_empty).to(torch.float64)
+    beta = a_inv_b - ((a_inv_b.sum(dim=1) - gap) / a_inv_1.sum(dim=1))[:, None] * a_inv_1
+    # φ_i = Σ_{T ∋ i} m(T) / |T|
+    share = torch.zeros(len(beta[0]), m, dtype=torch.float64, device=beta.device)
+    for t, term in enumerate(interaction_terms(m, order)):
+        share[t, list(term)] = 1.0 / len(term)
+    return beta @ share
