@@ -9,9 +9,11 @@ rocket) and 4 Gaussian-noise images, all at 32 × 32; (b) the trained Fashion-MN
 first 8 test images (28 × 28; needs Debian's dataset-fashion-mnist, else skipped). Every coalition value is
 computed once with the project's game, so the exact Shapley values are known. Each estimator then runs
 on the stored values (captum_iaside.game.TableGame: each lookup is one evaluation, ∅ and N included)
-with --seeds seeds per budget; reported is the RMSE over bands, averaged over images and seeds. shapiq
-(kADDSHAP of order 2, KernelSHAP with the pairing trick) runs in its own environment (SHAPIQ_PYTHON, default benchmarks/.peer-venv/bin/python) through benchmarks/peer_shapiq.py; without it the
-peer columns say "peer skipped". Captum's ShapleyValueSampling runs on the same table through gates.
+with --seeds seeds per budget; reported is the RMSE over bands, averaged over images and seeds.
+
+shapiq (kADDSHAP of order 2, KernelSHAP with the pairing trick) runs in its own environment (SHAPIQ_PYTHON,
+default benchmarks/.peer-venv/bin/python) through benchmarks/peer_shapiq.py; without it the peer columns say
+"peer skipped". Captum's ShapleyValueSampling runs on the same table through gates.
 """
 
 from __future__ import annotations
