@@ -89,6 +89,26 @@ class GaussianBaseline(Baseline):
         return {"name": self.name, "std": self.std}
 
 
+class ConstantBaseline(Baseline):
+    r"""
+    ``r = c`` everywhere: a constant image (Captum's scalar ``baselines=c``).
+
+    Args:
+        value (float): The constant, in the model's input units.
+    """
+
+    name = "constant"
+
+    def __init__(self, value: float) -> None:
+        self.value = float(value)
+
+    def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        return torch.full_like(x[:1], self.value)
+
+    def config(self) -> dict:
+        return {"name": self.name, "value": self.value}
+
+
 class MeanBaseline(Baseline):
     r"""``r`` = the per-channel mean of the batch, a constant image per channel."""
 
@@ -133,7 +153,7 @@ class CallableBaseline(Baseline):
         return {"name": self.name, "fn": getattr(self.fn, "__name__", repr(self.fn))}
 
 
-BaselineSpec = str | Tensor | Baseline | Callable[[Tensor], Tensor]
+BaselineSpec = str | float | Tensor | Baseline | Callable[[Tensor], Tensor] | tuple
 
 _NAMED = {
     "zero": ZeroBaseline,
@@ -148,15 +168,23 @@ def resolve_baseline(spec: BaselineSpec | None) -> Baseline:
     Turn a user's baseline argument into a :class:`Baseline`.
 
     Args:
-        spec (str, Tensor, Baseline or callable, optional): ``"zero"``, ``"shuffle"``,
-                    ``"gaussian"``, ``"mean"``, a tensor ``(1 | B, C, H, W)``, a
-                    :class:`Baseline`, or a callable ``x -> tensor``. ``None`` means ``"zero"``.
+        spec (str, float, Tensor, Baseline or callable, optional): ``"zero"``, ``"shuffle"``,
+                    ``"gaussian"``, ``"mean"``, a number (a constant image, as Captum's scalar
+                    baselines; 0 is ``"zero"``), a tensor ``(1 | B, C, H, W)``, a
+                    :class:`Baseline`, a callable ``x -> tensor``, or a 1-tuple of any of these
+                    (Captum's form for one input). ``None`` means ``"zero"``.
 
     Returns:
         *Baseline*.
     """
+    if isinstance(spec, tuple):
+        if len(spec) != 1:
+            raise TypeError(f"baselines as a tuple must hold one entry (one input), got {len(spec)}")
+        spec = spec[0]
     if spec is None:
         return ZeroBaseline()
+    if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+        return ZeroBaseline() if spec == 0 else ConstantBaseline(spec)
     if isinstance(spec, Baseline):
         return spec
     if isinstance(spec, str):
@@ -168,7 +196,8 @@ def resolve_baseline(spec: BaselineSpec | None) -> Baseline:
     if callable(spec):
         return CallableBaseline(spec)
     raise TypeError(
-        f"baselines must be a name, a tensor (1|B, C, H, W), a Baseline or a callable, got {type(spec).__name__}"
+        "baselines must be a name, a number, a tensor (1|B, C, H, W), a Baseline or a callable, "
+        f"got {type(spec).__name__}"
     )
 
 

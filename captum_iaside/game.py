@@ -247,7 +247,7 @@ class SpectralGame:
             self._check_first(out, self.n_images, None)
             if value.needs_target(out):
                 self.target = out.argmax(dim=1)
-            self._v_full = self._value(out, self.target)
+            self._v_full = self._value(out, self.target, self.n_images)
             self._count(self.n_images, 1)
 
     # ------------------------------------------------------------- helpers
@@ -268,10 +268,10 @@ class SpectralGame:
         with torch.inference_mode(), autocast:
             return self.forward_func(images, *args)
 
-    def _value(self, out: Any, target: Tensor | None) -> Tensor:
-        r"""Values as an ordinary float64 tensor, NaN where the output is not finite."""
+    def _value(self, out: Any, target: Tensor | None, n: int) -> Tensor:
+        r"""Values of ``n`` images as an ordinary float64 tensor, NaN where the output is not finite."""
         with torch.inference_mode():
-            v = self.value(out, target).to(torch.float64)
+            v = self.value(out, target, n).to(torch.float64)
             if isinstance(out, Tensor) and out.is_floating_point() and out.dim() > 0:
                 finite = torch.isfinite(out.reshape(out.shape[0], -1)).all(dim=1)
                 v = torch.where(finite, v, torch.full_like(v, float("nan")))
@@ -282,7 +282,7 @@ class SpectralGame:
             return
         self.value.check_output(out, n)
         self.output_classes = out.shape[1] if isinstance(out, Tensor) and out.dim() == 2 else None
-        if isinstance(out, Tensor):
+        if self.value.needs_target(out):
             check_target_range(target, out)
         self._checked = True
 
@@ -300,7 +300,7 @@ class SpectralGame:
                 out = self._forward(self._as_format(self.reference.expand(b, *self._shape)), self.args)
                 images = b + (1 if shared else 0)
             self._check_first(out, b, self.target)
-            self._v_empty = self._value(out, self.target)
+            self._v_empty = self._value(out, self.target, b)
             self._count(images, 1)
         return self._v_empty
 
@@ -309,7 +309,7 @@ class SpectralGame:
         if self._v_full is None:
             out = self._forward(self._as_format(self.inputs), self.args)
             self._check_first(out, self.n_images, self.target)
-            self._v_full = self._value(out, self.target)
+            self._v_full = self._value(out, self.target, self.n_images)
             self._count(self.n_images, 1)
         return self._v_full
 
@@ -396,7 +396,7 @@ class SpectralGame:
             self.workspace.out_of_memory(p)
             return None
         self._check_first(out, n, target)
-        value = self._value(out, target)
+        value = self._value(out, target, n)
         self.workspace.record(p, self.n_images, time.perf_counter() - tic, full=n == self.n_images * p)
         self._count(n, p)
         return value

@@ -2,23 +2,34 @@ r"""I-ASIDE as a Captum attribution method: exact spectral Shapley values, local
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
-from captum.attr import PerturbationAttribution
+from captum.attr import NoiseTunnel, PerturbationAttribution
 from captum.log import log_usage
 from torch import Tensor, nn
 from tqdm import tqdm
 
 from captum_iaside.bands import SpectralBands, as_bands, check_images
-from captum_iaside.baselines import BaselineSpec, reference_images, resolve_baseline
+from captum_iaside.baselines import BaselineSpec, ShuffleBaseline, reference_images, resolve_baseline
 from captum_iaside.estimators import BandShapley, ShapleyEstimator, resolve_estimator
 from captum_iaside.game import SpectralGame, Workspace, as_arg_tuple
 from captum_iaside.importance import SpectralImportance
 from captum_iaside.streaming import GlobalRun, RunOptions
 from captum_iaside.values import TargetSpec, ValueFunction, ValueSpec, resolve_target
+
+
+def _inside_noise_tunnel() -> bool:
+    r"""Whether a :class:`captum.attr.NoiseTunnel` is among the callers (it batches noisy copies)."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        if isinstance(frame.f_locals.get("self"), NoiseTunnel):
+            return True
+        frame = frame.f_back
+    return False
 
 
 class IASIDE(PerturbationAttribution):
@@ -95,7 +106,10 @@ class IASIDE(PerturbationAttribution):
 
     # ----------------------------------------------------------------- internals
     def _warn_if_training(self, stacklevel: int) -> None:
-        if isinstance(self.forward_func, nn.Module) and self.forward_func.training:
+        # the modules that compute (a wrapper such as nn.DataParallel keeps its own flag)
+        if isinstance(self.forward_func, nn.Module) and any(
+            m.training for m in self.forward_func.modules() if next(m.children(), None) is None
+        ):
             warnings.warn(
                 "the model is in training mode: dropout and batch-norm statistics make coalition "
                 "values depend on their batch-mates; call model.eval() first",
@@ -205,6 +219,11 @@ class IASIDE(PerturbationAttribution):
         self.bands.index(*inputs.shape[-2:])  # a clear error if a band is empty at this size
         per_image = 2**self.bands.n_bands if budget is None else budget
         baseline = self.baseline if baselines is None else resolve_baseline(baselines)
+        if isinstance(baseline, ShuffleBaseline) and _inside_noise_tunnel():
+            raise ValueError(
+                "baseline='shuffle' inside NoiseTunnel would pair images with noisy copies of themselves (their "
+                "removed bands would stay present); pass a fixed baseline (baselines=0, a tensor) to NoiseTunnel"
+            )
         generator = torch.Generator().manual_seed(int(seed))
         inputs = inputs.detach()
         bar = tqdm(total=per_image, desc=self.get_name(), unit="coalition", disable=not show_progress)

@@ -13,6 +13,7 @@ A value function takes the model output for ``N`` images and their targets and r
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -49,20 +50,27 @@ class ValueFunction:
         else:
             raise TypeError(f"value must be a name or a callable (output, target) -> (N,), got {type(value).__name__}")
 
-    def needs_target(self, output: Tensor) -> bool:
+    def needs_target(self, output: Any) -> bool:
         r"""Whether this output needs a class target (2-D class scores with a named value)."""
-        return self.fn is None and output.dim() == 2
+        return self.fn is None and isinstance(output, Tensor) and output.dim() == 2
 
-    def check_output(self, output: Tensor, n: int) -> None:
-        r"""Raise a clear error if ``output`` does not fit this value function for ``n`` images."""
+    def check_output(self, output: Any, n: int) -> None:
+        r"""
+        Raise a clear error if ``output`` does not fit this value function for ``n`` images. A
+        callable value receives whatever the model returns (a dict or tuple too); its result is
+        checked instead.
+        """
+        if self.fn is not None:
+            return
         if not isinstance(output, Tensor):
-            raise TypeError(f"the model must return a tensor, got {type(output).__name__}")
+            raise TypeError(
+                f"the model returned {type(output).__name__}; value={self.name!r} needs a tensor of class scores. "
+                "Pass a callable value=(output, target) -> (N,) that reads this output"
+            )
         if output.dim() == 0 or output.shape[0] != n:
             raise ValueError(
                 f"the model returned shape {tuple(output.shape)} for {n} images; expected ({n}, K) or ({n},)"
             )
-        if self.fn is not None:
-            return
         if output.dim() == 1 and self.name != "logit":
             raise ValueError(
                 f"value={self.name!r} needs class scores of shape (N, K), but the model returned "
@@ -75,19 +83,25 @@ class ValueFunction:
                 f"{tuple(output.shape)}; pass a callable value to reduce it"
             )
 
-    def __call__(self, output: Tensor, target: Tensor | None) -> Tensor:
+    def __call__(self, output: Any, target: Tensor | None, n: int | None = None) -> Tensor:
+        r"""
+        Values of ``n`` images (``n`` defaults to the output's first dimension); scores are
+        computed in float32 or the output's own higher precision (float64 stays float64).
+        """
         if self.fn is not None:
+            n = output.shape[0] if n is None else n
             v = self.fn(output, target)
-            if not isinstance(v, Tensor) or tuple(v.shape) != (output.shape[0],):
+            if not isinstance(v, Tensor) or tuple(v.shape) != (n,):
                 shape = tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__
-                raise ValueError(f"the value callable must return shape ({output.shape[0]},), got {shape}")
+                raise ValueError(f"the value callable must return shape ({n},), got {shape}")
             return v
         if output.dim() == 1:
             return output
+        scores = output.to(torch.promote_types(output.dtype, torch.float32))
         if self.name == "log_prob":
-            return _gather(torch.log_softmax(output.float(), dim=1), target)
+            return _gather(torch.log_softmax(scores, dim=1), target)
         if self.name == "prob":
-            return _gather(torch.softmax(output.float(), dim=1), target)
+            return _gather(torch.softmax(scores, dim=1), target)
         if self.name == "logit":
             return _gather(output, target)
         return (output.argmax(dim=1) == target).to(output.dtype if output.is_floating_point() else torch.float32)
@@ -112,10 +126,13 @@ def resolve_target(target: TargetSpec, n: int, device: torch.device) -> Tensor |
         raise TypeError(f"target must be an int, a list of ints or an integer tensor, got {type(target).__name__}")
     if target.is_floating_point() or target.is_complex():
         raise TypeError(f"target must hold integer class indices, got dtype {target.dtype}")
-    if target.dim() == 0:
-        target = target.expand(n)
+    if target.dim() == 0 or (target.dim() == 1 and target.shape[0] == 1):
+        target = target.reshape(()).expand(n)  # Captum: one class for the whole batch
     if target.dim() != 1 or target.shape[0] != n:
-        raise ValueError(f"target must have one class index per image ({n},), got shape {tuple(target.shape)}")
+        raise ValueError(
+            f"target must hold one class index per image ({n},) or one for the whole batch, got shape "
+            f"{tuple(target.shape)}"
+        )
     return target.to(device=device, dtype=torch.int64)
 
 

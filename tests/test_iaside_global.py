@@ -192,3 +192,41 @@ def test_an_empty_batch_is_skipped(model):
     without = ia.attribute_global([(x[:4], y[:4]), (x[4:], y[4:])], n_bootstrap=0)
     assert with_gap.n_samples == 8 and with_gap.stop_reason == "data exhausted"
     assert torch.equal(with_gap.values, without.values)
+
+
+def test_a_checkpoint_of_other_weights_or_other_data_is_refused(tmp_path):
+    loader, ds = data()
+    ckpt = tmp_path / "run.ckpt"
+    IASIDE(tiny_cnn(seed=0), bands=4).attribute_global(loader, perturbations_per_eval=16, checkpoint=str(ckpt))
+    before = ckpt.read_bytes()
+    with pytest.raises(ValueError, match=r"different run \(differs in: models"):
+        IASIDE(tiny_cnn(seed=1), bands=4).attribute_global(loader, perturbations_per_eval=16, checkpoint=str(ckpt))
+    other, _ = data(seed=12)
+    with pytest.raises(ValueError, match=r"differs in: data"):
+        IASIDE(tiny_cnn(seed=0), bands=4).attribute_global(other, perturbations_per_eval=16, checkpoint=str(ckpt))
+    fewer, _ = data(n=20)
+    with pytest.raises(ValueError, match=r"differs in: data"):
+        IASIDE(tiny_cnn(seed=0), bands=4).attribute_global(fewer, perturbations_per_eval=16, checkpoint=str(ckpt))
+    assert ckpt.read_bytes() == before
+
+
+def test_a_scripted_model_is_fingerprinted_by_its_weights(tmp_path):
+    loader, ds = data()
+    x = ds.tensors[0][:2]
+    ckpt = tmp_path / "run.ckpt"
+    a, b = torch.jit.trace(tiny_cnn(seed=0), x), torch.jit.trace(tiny_cnn(seed=1), x)
+    IASIDE(a, bands=4).attribute_global(loader, perturbations_per_eval=16, checkpoint=str(ckpt))
+    with pytest.raises(ValueError, match="differs in: models"):
+        IASIDE(b, bands=4).attribute_global(loader, perturbations_per_eval=16, checkpoint=str(ckpt))
+
+
+def test_shuffle_survives_a_last_batch_of_one_image(model):
+    _, ds = data(n=9)
+    loader = DataLoader(ds, batch_size=4)  # batches of 4, 4 and 1
+    ia = IASIDE(model, bands=4, baseline="shuffle")
+    res = ia.attribute_global(loader, perturbations_per_eval=16, seed=3)
+    assert res.n_samples == 9 and res.stop_reason == "data exhausted"
+    again = ia.attribute_global(loader, perturbations_per_eval=16, seed=3)
+    assert torch.equal(res.values, again.values)  # the donor of the single image is seeded
+    with pytest.raises(ValueError, match="needs at least 2 images"):
+        ia.attribute(ds.tensors[0][:1], target=0)
