@@ -61,7 +61,10 @@ def test_resolve_forms_and_errors():
     with pytest.raises(ValueError, match="unknown baseline 'blur'"):
         resolve_baseline("blur")
     with pytest.raises(TypeError, match="baselines must be"):
-        resolve_baseline(3.0)
+        resolve_baseline(object())
+    assert torch.equal(reference_images(resolve_baseline(3.0), x, gen()), torch.full((1, 3, 8, 8), 3.0))
+    assert resolve_baseline(3.0).config() == {"name": "constant", "value": 3.0}
+    assert isinstance(resolve_baseline((0,)), ZeroBaseline)
     with pytest.raises(ValueError, match=r"\(1, C, H, W\) or \(B, C, H, W\)"):
         reference_images(resolve_baseline(torch.ones(1, 3, 4, 4)), x, gen())
     with pytest.raises(ValueError, match=r"\(1 or 2, 3, 8, 8\)"):
