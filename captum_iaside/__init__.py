@@ -32,6 +32,7 @@ _EXPORTS = {
     "ZeroBaseline": "captum_iaside.baselines",
     "ShuffleBaseline": "captum_iaside.baselines",
     "GaussianBaseline": "captum_iaside.baselines",
+    "ConstantBaseline": "captum_iaside.baselines",
     "MeanBaseline": "captum_iaside.baselines",
     "TensorBaseline": "captum_iaside.baselines",
     "CallableBaseline": "captum_iaside.baselines",
@@ -52,8 +53,9 @@ _EXPORTS = {
     "spectral_snr": "captum_iaside.robustness",
     "robust_accuracy": "captum_iaside.robustness",
     "robustness_report": "captum_iaside.robustness",
-    # models
+    # models and execution
     "load_model": "captum_iaside.models",
+    "tune_cpu": "captum_iaside.tuning",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -135,9 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--perturbations-per-eval",
         type=_forward_size,
-        default=16,
+        default="auto",
         metavar="N|auto",
-        help="coalitions per forward call (a forward holds batch-size x this many images); auto: measured",
+        help="coalitions per forward call (a forward holds batch-size x this many images); auto: the fastest "
+        "of a few sizes, timed on the first coalitions",
     )
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     g.add_argument("--amp", choices=AMP_CHOICES, help="run the model under torch.autocast with this dtype (GPUs)")
@@ -145,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-tune",
         action="store_true",
         help="leave the process as it is (by default glibc malloc keeps freed memory and models run channels-last)",
+    )
+    g.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the models: measured 1.23x faster CPU forwards after about 40 s of compilation, "
+        "so it pays on runs of several minutes",
     )
     g.add_argument("--checkpoint", metavar="PATH", help="save the run there every batch; the same command resumes it")
     g = p.add_argument_group("output")
@@ -352,11 +359,15 @@ def run(args: argparse.Namespace) -> int:
         model = loaded.model.to(device)
         if not args.no_tune:
             model = model.to(memory_format=torch.channels_last)
+        if args.compile:
+            model = torch.compile(model)
         name = loaded.name if loaded.name not in models else spec
         models[name], datasets[name], resolutions[name] = model, dataset, res_px
         example = dataset[0][0] if example is None else example
     loaders = {
-        name: DataLoader(ds, batch_size=args.batch_size, shuffle=False, collate_fn=collate_readable)
+        name: DataLoader(
+            ds, batch_size=args.batch_size, shuffle=False, collate_fn=collate_readable, pin_memory=device.type == "cuda"
+        )
         for name, ds in datasets.items()
     }
     shared = len(keys) == 1

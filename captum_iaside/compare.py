@@ -77,11 +77,14 @@ def compare_global(
                     Default: ``"zero"``
         value (str or callable, optional): The value of a coalition.
                     Default: ``"log_prob"``
-        n_samples, use_labels, additional_forward_args, perturbations_per_eval, estimator,
-        budget, max_evaluations, tolerance, n_bootstrap, confidence, by_class, checkpoint,
-        checkpoint_every, seed, device, show_progress, autocast_dtype: As in
-                    ``attribute_global``; ``max_evaluations`` is per model, ``tolerance`` must
-                    hold for every model.
+        max_evaluations (int, optional): Model evaluations for each model's run.
+                    Default: None (no limit)
+        tolerance (float, optional): Stop once every model's ``max(stderr) / range(ψ)`` is at
+                    most this.
+                    Default: None
+
+    The other arguments are those of :meth:`IASIDE.attribute_global
+    <captum_iaside.IASIDE.attribute_global>`, with the same meaning.
 
     Returns:
         :class:`~captum_iaside.importance.SpectralComparison`: ``.results[name]`` and the paired

@@ -326,6 +326,7 @@ class GlobalRun:
             raise ValueError("data yielded no images")
         config = dict(self.config)
         config.update(opts.fingerprint())
+        config["confidence"] = opts.confidence
         config["world_size"] = self.world_size
         config["design"] = designs[0].config()
         if len(designs) > 1:

@@ -42,8 +42,10 @@ def plot_spectral_importance(
     labels: Sequence[str] | None = None,
 ) -> tuple[Figure, np.ndarray]:
     r"""
-    Bar chart of spectral importance per band with error bars; for several results, grouped bars
-    and a ranking of their spectral robustness scores.
+    Bar chart of spectral importance per band with error bars (the bootstrap intervals where the
+    results have them, else ±1 standard error); for several results, grouped bars and their
+    spectral robustness scores, coloured by the side of the spectrum each SID leans to (the SRS
+    itself is symmetric about a uniform SID).
 
     Args:
         results (SpectralImportance or sequence): One result, or several to compare.
@@ -81,31 +83,38 @@ def plot_spectral_importance(
     ax = axes[0]
     width = 0.8 / len(results)
     x = np.arange(m)
+    intervals = all((r.sid_ci if kind == "sid" else r.values_ci) is not None for r in results)
     for i, (res, name) in enumerate(zip(results, labels, strict=True)):
         height = res.sid if kind == "sid" else res.values
-        err = res.sid_stderr if kind == "sid" else res.stderr
+        if intervals:  # the bootstrap interval, as asymmetric error bars
+            ci = res.sid_ci if kind == "sid" else res.values_ci
+            err = np.stack([(height - ci[0]).clamp(min=0).numpy(), (ci[1] - height).clamp(min=0).numpy()])
+        else:
+            err = np.nan_to_num((res.sid_stderr if kind == "sid" else res.stderr).numpy())
         offset = (i - (len(results) - 1) / 2) * width
         ax.bar(
             x + offset,
             height.numpy(),
             width,
-            yerr=np.nan_to_num(err.numpy()),
+            yerr=err,
             capsize=3,
-            label=f"{name} (SRS {res.srs:.3f})",
+            label=f"{name} (SRS {res.srs:.3f}, leans {res.direction})",
         )
     ax.set_xticks(x, _band_ticks(_bands_of(results[0])), fontsize=8)
     ax.set_xlabel("frequency band (normalised radius, low → high)")
     ax.set_ylabel("SID" if kind == "sid" else "ψ (mean Shapley value)")
     what = "Spectral importance distribution" if kind == "sid" else "Spectral importance ψ"
-    ax.set_title(f"{what}, ±1 s.e. (K = {', '.join(str(r.n_samples) for r in results)})")
+    bars = f"{results[0].config.get('confidence', 0.95):.0%} bootstrap intervals" if intervals else "±1 s.e."
+    ax.set_title(f"{what}, {bars} (K = {', '.join(str(r.n_samples) for r in results)})")
     ax.axhline(0, color="black", linewidth=0.6)
     ax.legend(fontsize=8)
     if many:
         order = np.argsort([r.srs for r in results])
         srs_ax = axes[1]
-        srs_ax.barh([labels[j] for j in order], [results[j].srs for j in order], color="tab:green")
-        srs_ax.set_xlabel("spectral robustness score")
-        srs_ax.set_title("SRS ranking (higher: more robust)")
+        colours = ["tab:green" if results[j].signed_srs >= 0 else "tab:orange" for j in order]
+        srs_ax.barh([labels[j] for j in order], [results[j].srs for j in order], color=colours)
+        srs_ax.set_xlabel(f"spectral robustness score (M = {m})")
+        srs_ax.set_title("SRS (green: leans to low bands,\norange: to high; compare at equal M)", fontsize=9)
     fig.tight_layout()
     return fig, axes
 

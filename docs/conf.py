@@ -33,6 +33,7 @@ autodoc_typehints = "description"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 myst_enable_extensions = ["dollarmath", "colon_fence"]
+myst_heading_anchors = 3
 nb_execution_mode = "off"  # notebooks are rendered from their stored outputs; CI executes them apart
 suppress_warnings = ["myst.header", "mystnb.unknown_mime_type"]
 nitpicky = False

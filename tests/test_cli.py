@@ -241,3 +241,12 @@ def test_help_shows_each_default_once_and_imports_no_torch():
     assert "(default: None)" not in text and "(default: 8) (default" not in text
     for option, default in [("--bands", "8"), ("--seed", "0"), ("--bootstrap", "200"), ("--confidence", "0.95")]:
         assert text.count(f"{option}") >= 1 and f"(default: {default})" in text
+
+
+def test_compile_flag_compiles_each_model(tmp_path, monkeypatch):
+    import torch as torch_module
+
+    compiled = []
+    monkeypatch.setattr(torch_module, "compile", lambda model: compiled.append(model) or model)
+    args = ["--bands", "4", "--resolution", "32", "--samples", "2", "--quiet", "--compile", "--out", str(tmp_path)]
+    assert main(args) == 0 and len(compiled) == 1

@@ -34,8 +34,12 @@ def test_spectral_importance_single_and_comparison():
     fig, axes = plot_spectral_importance(
         [result("A", [0.6, 0.3, 0.1, 0.0]), result("B", [0.1, 0.2, 0.3, 0.4])], kind="values"
     )
-    assert len(axes) == 2 and axes[1].get_xlabel() == "spectral robustness score"
+    assert len(axes) == 2 and axes[1].get_xlabel() == "spectral robustness score (M = 4)"
     assert [t.get_text() for t in axes[1].get_yticklabels()] == ["B", "A"]  # ranked by SRS
+    # B leans to the high bands: its bar says so by its colour, and the title says SRS is symmetric
+    colours = [p.get_facecolor() for p in axes[1].patches]
+    assert colours[0] != colours[1] and "leans to low bands" in axes[1].get_title()
+    assert "leans high" in axes[0].get_legend().get_texts()[1].get_text()
     assert result("A", [0.6, 0.3, 0.1, 0.0]).plot()[0] is not None
     with pytest.raises(ValueError, match="same number of bands"):
         plot_spectral_importance([result("A", [1.0, 0.0, 0.0, 0.0]), result("C", [1.0, 0.0])])
