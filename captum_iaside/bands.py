@@ -33,8 +33,8 @@ class SpectralBands:
     the band components of a real image are real; the masks partition the plane, so the
     components sum exactly to the image.
 
-    Paper: Luo, McDermott, O'Riordan, "Interpretable Spectral Importance Decomposition of
-    image classifiers" (I-ASIDE), TMLR 2024, https://arxiv.org/abs/2408.01139
+    Paper: Luo, McDermott, O'Riordan, "Interpreting Global Perturbation Robustness of Image Models
+    using Axiomatic Spectral Importance Decomposition", TMLR 2024, https://arxiv.org/abs/2408.01139
 
     Args:
         n_bands (int, optional): Number of bands ``M`` (at least 2).

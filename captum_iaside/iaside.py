@@ -53,8 +53,8 @@ class IASIDE(PerturbationAttribution):
     The Shapley values satisfy efficiency, ``Σ_i φ_i(x) = v_x(N) − v_x(∅)``; that gap is the
     convergence delta returned with ``return_convergence_delta=True`` (zero up to rounding).
 
-    Paper: Luo, McDermott, O'Riordan, "Interpretable Spectral Importance Decomposition of image
-    classifiers", TMLR 2024, https://arxiv.org/abs/2408.01139
+    Paper: Luo, McDermott, O'Riordan, "Interpreting Global Perturbation Robustness of Image Models
+    using Axiomatic Spectral Importance Decomposition", TMLR 2024, https://arxiv.org/abs/2408.01139
 
     Args:
         forward_func (callable): The model, or any function of the images (and of
