@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -121,8 +122,12 @@ def robust_accuracy(
     seen = 0
     for x, y in data:
         # per-example results, summed here: the comparator's own summary() weighs every batch
-        # equally, whatever its size
-        for key, value in comparator.evaluate(x, target=y).items():
+        # equally, whatever its size. The attacks need input gradients; Captum switches them on for
+        # each attack step and says so, which is expected here.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Input Tensor 0 did not already require gradients", UserWarning)
+            results = comparator.evaluate(x, target=y)
+        for key, value in results.items():
             correct = value["mean"] if isinstance(value, dict) else value
             name = "clean" if key == "Original" else key
             totals[name] = totals.get(name, 0.0) + float(correct.sum())

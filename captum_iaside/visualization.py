@@ -322,23 +322,39 @@ def plot_band_saliency(
     return fig, axes
 
 
+#: panels per row of :func:`plot_band_decomposition` when ``ncols`` is not given
+_DECOMPOSITION_COLUMNS = 5
+
+
 def plot_band_decomposition(
     image: Tensor,
     bands: SpectralBands,
     titles: Sequence[str] | None = None,
+    ncols: int | None = None,
 ) -> tuple[Figure, np.ndarray]:
     r"""
-    An image and its band components side by side (each component contrast-stretched around
-    zero, so that a zero-mean band-pass image shows as mid-grey with its structure).
+    An image and its band components in a grid, read row by row (each component contrast-stretched
+    around zero, so that a zero-mean band-pass image shows as mid-grey with its structure).
 
     Args:
         image (Tensor): ``(C, H, W)`` or ``(1, C, H, W)`` in the model's input space.
         bands (SpectralBands): The bands.
         titles (sequence of str, optional): One title per band.
                     Default: band index and radius range
+        ncols (int, optional): Panels per row; the ``M + 1`` panels wrap onto
+                    ``ceil((M + 1) / ncols)`` rows. ``ncols=M + 1`` draws them all in one row.
+                    Default: at most 5 panels per row
 
     Returns:
-        ``(fig, axes)`` with ``M + 1`` axes.
+        ``(fig, axes)``: ``axes`` is a flat array of the ``M + 1`` axes drawn, the image first, then
+        band ``0`` to ``M - 1``; the grid's unused cells are removed from the figure.
+
+    Examples::
+
+        >>> fig, axes = plot_band_decomposition(images[0], SpectralBands(8))  # 9 panels: 2 rows of 5
+        >>> axes[1].get_title()
+        'band 0: 0.00–0.12'
+        >>> fig, axes = plot_band_decomposition(images[0], SpectralBands(8), ncols=3)  # 3 rows of 3
     """
     if isinstance(image, Tensor) and image.dim() == 3:
         image = image[None]
@@ -346,7 +362,19 @@ def plot_band_decomposition(
     m = bands.n_bands
     edges = bands.band_edges()
     titles = list(titles) if titles is not None else [f"band {i}: {edges[i]:.2f}–{edges[i + 1]:.2f}" for i in range(m)]
-    fig, axes = plt.subplots(1, m + 1, figsize=(2.0 * (m + 1), 2.4))
+    if len(titles) < m:
+        raise ValueError(f"titles must hold one title per band ({m}), got {len(titles)}")
+    n_panels = m + 1
+    if ncols is None:
+        ncols = _DECOMPOSITION_COLUMNS
+    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
+    ncols = min(int(ncols), n_panels)
+    nrows = -(-n_panels // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(2.0 * ncols, 2.4 * nrows), squeeze=False)
+    for ax in grid.flat[n_panels:]:
+        ax.remove()  # the last row's unused cells
+    axes = grid.ravel()[:n_panels]
     img = image[0].permute(1, 2, 0).to(torch.float64).numpy()
     img = (img - img.min()) / max(np.ptp(img), 1e-12)
     axes[0].imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray")
@@ -393,10 +421,113 @@ def plot_spectral_snr(snr: dict[str, Tensor], bands: SpectralBands | None = None
     return fig, np.array([ax])
 
 
+#: label positions around a point tried by :func:`_place_labels`, in order: (x sign, y sign, ha, va)
+_LABEL_SIDES = (
+    (1, 1, "left", "bottom"),
+    (1, -1, "left", "top"),
+    (-1, 1, "right", "bottom"),
+    (-1, -1, "right", "top"),
+    (0, 1, "center", "bottom"),
+    (0, -1, "center", "top"),
+    (1, 0, "left", "center"),
+    (-1, 0, "right", "center"),
+)
+
+
+#: how far :func:`_place_labels` looks: up to this many times its first distance
+_LABEL_LEVELS = 8
+
+
+def _renderer(fig: Figure) -> Any:
+    canvas = fig.canvas
+    return canvas.get_renderer() if hasattr(canvas, "get_renderer") else fig._get_renderer()
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Area shared by two boxes ``[x0, y0, x1, y1]``."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return float(w * h) if w > 0 and h > 0 else 0.0
+
+
+def _place_labels(
+    ax: Any,
+    points: Sequence[tuple[float, float]],
+    labels: Sequence[str],
+    obstacles: Sequence[np.ndarray] = (),
+    fontsize: float = 8,
+    step: float = 5.0,
+) -> list[Any]:
+    r"""
+    Annotate each point with its label where the label covers no other label, no obstacle (markers,
+    error bars; boxes ``[x0, y0, x1, y1]`` in display coordinates) and stays inside the axes.
+
+    Greedy, in the order given: the positions of :data:`_LABEL_SIDES` at ``step`` points from the
+    point, then at 2, 3, ... :data:`_LABEL_LEVELS` times that distance (a thin leader line joins a label
+    set that far to its point); the first free position is taken, else the one with the least overlap
+    (another label counting ten times an obstacle). Call it once the figure's layout is final: the
+    offsets are in points, so the labels keep apart at any dpi.
+
+    Returns:
+        The annotations, in the order of ``points``.
+    """
+    fig = ax.figure
+    renderer = _renderer(fig)
+    pt = fig.dpi / 72.0
+    frame = ax.get_window_extent(renderer).extents
+    frame_area = max((frame[2] - frame[0]) * (frame[3] - frame[1]), 1.0)
+    placed: list[np.ndarray] = []
+    annotations = []
+    pad = 1.0 * pt
+    for (x, y), text in zip(points, labels, strict=True):
+        probe = ax.annotate(text, (x, y), xytext=(0, 0), textcoords="offset points", fontsize=fontsize)
+        best = None
+        for level in range(1, _LABEL_LEVELS + 1):
+            for k, (sx, sy, ha, va) in enumerate(_LABEL_SIDES):
+                offset = (sx * step * level, sy * step * level)
+                probe.xyann = offset
+                probe.set_ha(ha)
+                probe.set_va(va)
+                box = probe.get_window_extent(renderer).extents
+                outside = (box[2] - box[0]) * (box[3] - box[1]) - _overlap(box, frame)
+                padded = box + np.array([-pad, -pad, pad, pad])  # labels keep a little apart
+                # a label over another is unreadable, over an error bar merely untidy, outside the axes cut off
+                cost = 10 * sum(_overlap(padded, other) for other in placed)
+                cost += sum(_overlap(box, o) for o in obstacles) + frame_area * (outside > 1e-6)
+                key = (cost, level, k)
+                if best is None or key < best[0]:
+                    best = (key, offset, ha, va, box)
+                if cost == 0:
+                    break
+            if best[0][0] == 0:
+                break
+        probe.remove()
+        (_, level, _), offset, ha, va, box = best
+        arrow = dict(arrowstyle="-", color="0.5", lw=0.6, shrinkA=0, shrinkB=3) if level > 1 else None
+        annotations.append(
+            ax.annotate(
+                text,
+                (x, y),
+                xytext=offset,
+                textcoords="offset points",
+                ha=ha,
+                va=va,
+                fontsize=fontsize,
+                arrowprops=arrow,
+            )
+        )
+        placed.append(box)
+    return annotations
+
+
 def plot_robustness(report: Any, accuracy: str = "corruption_accuracy") -> tuple[Figure, np.ndarray]:
     r"""
     Scatter of the spectral robustness score against robust accuracy, one labelled point per model,
     with the SRS bootstrap interval as a horizontal error bar.
+
+    The model names are placed apart: each label takes the first position around its point (right,
+    left, above or below, then farther out with a leader line) where it covers no other label, point
+    or error bar and stays inside the axes.
 
     Args:
         report (RobustnessReport): From :func:`captum_iaside.robustness.robustness_report`.
@@ -405,9 +536,18 @@ def plot_robustness(report: Any, accuracy: str = "corruption_accuracy") -> tuple
                     Default: ``"corruption_accuracy"``
 
     Returns:
-        ``(fig, axes)`` with a single axis.
+        ``(fig, axes)`` with a single axis; the model names are its annotations (``axes[0].texts``), in
+        the order of ``report.rows``.
+
+    Examples::
+
+        >>> report = robustness_report(results, accuracies)
+        >>> fig, axes = plot_robustness(report, accuracy="adversarial_accuracy")
+        >>> [t.get_text() for t in axes[0].texts]
+        ['standard', 'noise σ=0.1', 'low-pass training']
     """
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    points, bars = [], []
     for row in report.rows:
         x, y = row["srs"], row[accuracy]
         if y is None:
@@ -416,7 +556,9 @@ def plot_robustness(report: Any, accuracy: str = "corruption_accuracy") -> tuple
         if row["srs_ci"] is not None:
             xerr = [[x - row["srs_ci"][0]], [row["srs_ci"][1] - x]]
         ax.errorbar(x, y, xerr=xerr, fmt="o", capsize=3)
-        ax.annotate(row["model"], (x, y), fontsize=8, xytext=(4, 4), textcoords="offset points")
+        points.append((x, y))
+        bars.append(row["srs_ci"] or (x, x))
+    ax.margins(0.08)
     label = accuracy.replace("_", " ")
     corr = report.correlations.get(label)
     title = f"SRS vs {label}"
@@ -426,4 +568,14 @@ def plot_robustness(report: Any, accuracy: str = "corruption_accuracy") -> tuple
     ax.set_xlabel("spectral robustness score (95% bootstrap CI)")
     ax.set_ylabel(label)
     fig.tight_layout()
+    if points:
+        fig.draw_without_rendering()  # the final limits and layout, before measuring in display space
+        pt = fig.dpi / 72.0
+        obstacles = []
+        for (x, y), (lo, hi) in zip(points, bars, strict=True):
+            cx, cy = ax.transData.transform((x, y))
+            x0, x1 = ax.transData.transform([(lo, y), (hi, y)])[:, 0]
+            obstacles.append(np.array([cx - 3.5 * pt, cy - 3.5 * pt, cx + 3.5 * pt, cy + 3.5 * pt]))  # marker
+            obstacles.append(np.array([x0 - pt, cy - 3 * pt, x1 + pt, cy + 3 * pt]))  # error bar and caps
+        _place_labels(ax, points, [str(row["model"]) for row in report.rows], obstacles)
     return fig, np.array([ax])

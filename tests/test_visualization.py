@@ -2,9 +2,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.container import ErrorbarContainer  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
 from captum_iaside import SpectralBands, SpectralImportance  # noqa: E402
 from captum_iaside.visualization import (  # noqa: E402
@@ -92,3 +94,85 @@ def test_chw_array_by_mistake_is_refused():
     assert to_hwc(torch.randn(3, 16, 16)).shape == (16, 16, 3)
     with pytest.raises(ValueError, match=r"band_maps\[0\] looks like a CHW array"):
         plot_band_saliency(torch.rand(3, 16, 16), [chw] * 4, SpectralBands(4))
+
+
+def subplot_rows_and_cols(axes):
+    spans = [ax.get_subplotspec() for ax in axes]
+    return {s.rowspan.start for s in spans}, {s.colspan.start for s in spans}
+
+
+def test_band_decomposition_wraps_many_bands_onto_rows():
+    image = torch.rand(3, 32, 32)
+    fig, axes = plot_band_decomposition(image, SpectralBands(8))  # 9 panels: 5 per row by default
+    assert isinstance(axes, np.ndarray) and axes.shape == (9,)
+    rows, cols = subplot_rows_and_cols(axes)
+    assert rows == {0, 1} and cols == set(range(5))
+    assert len(fig.axes) == 9  # the grid's tenth cell is not left empty on the figure
+    assert axes[0].get_title() == "image" and axes[1].get_title().startswith("band 0")
+    assert axes[8].get_title().startswith("band 7")
+    assert fig.get_size_inches()[0] <= 10.0  # fits a page width, where nine panels in a row did not
+    fig, axes = plot_band_decomposition(image, SpectralBands(8), ncols=3)
+    assert subplot_rows_and_cols(axes) == ({0, 1, 2}, {0, 1, 2}) and len(fig.axes) == 9
+    fig, axes = plot_band_decomposition(image, SpectralBands(8), ncols=9)
+    assert subplot_rows_and_cols(axes)[0] == {0}
+    fig, axes = plot_band_decomposition(image, SpectralBands(4), ncols=20)  # more columns than panels
+    assert len(axes) == 5 and subplot_rows_and_cols(axes) == ({0}, set(range(5)))
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="ncols"):
+            plot_band_decomposition(image, SpectralBands(4), ncols=bad)
+    with pytest.raises(ValueError, match="one title per band"):
+        plot_band_decomposition(image, SpectralBands(4), titles=["a", "b"])
+
+
+def close_points_report():
+    from captum_iaside.robustness import RobustnessReport
+
+    names = ["standard", "noise σ=0.1", "noise σ=0.2", "label noise 20%", "low-pass training"]
+    rows = [
+        {
+            "model": name,
+            "srs": 0.300 + 0.002 * i,
+            "srs_ci": [0.290 + 0.002 * i, 0.310 + 0.002 * i],
+            "clean_accuracy": 0.9,
+            "corruption_accuracy": 0.700 + 0.001 * i,
+            "adversarial_accuracy": None,
+        }
+        for i, name in enumerate(names)
+    ]
+    rows.append(
+        {
+            "model": "far away",
+            "srs": 0.5,
+            "srs_ci": None,
+            "clean_accuracy": 0.9,
+            "corruption_accuracy": 0.6,
+            "adversarial_accuracy": None,
+        }
+    )
+    return RobustnessReport(rows, {})
+
+
+def test_robustness_labels_of_close_points_do_not_overlap():
+    from captum_iaside.visualization import plot_robustness
+
+    report = close_points_report()
+    fig, axes = plot_robustness(report)
+    ax = axes[0]
+    assert [t.get_text() for t in ax.texts] == [r["model"] for r in report.rows]
+    for dpi in (72, 150):  # the offsets are in points: the layout holds at any resolution
+        fig.set_dpi(dpi)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        boxes = [Text.get_window_extent(t, renderer) for t in ax.texts]  # the text, without its leader line
+        frame = ax.get_window_extent(renderer)
+        for i, a in enumerate(boxes):
+            assert frame.x0 <= a.x0 and a.x1 <= frame.x1 and frame.y0 <= a.y0 and a.y1 <= frame.y1, ax.texts[i]
+            for j in range(i + 1, len(boxes)):
+                assert not a.overlaps(boxes[j]), (ax.texts[i].get_text(), ax.texts[j].get_text())
+            # no label covers a point
+            for row in report.rows:
+                px, py = ax.transData.transform((row["srs"], row["corruption_accuracy"]))
+                assert not a.contains(px, py), (ax.texts[i].get_text(), row["model"])
+    # a point on its own keeps its label next to it, without a leader line
+    far = ax.texts[-1]
+    assert far.arrow_patch is None and max(abs(v) for v in far.xyann) <= 6
