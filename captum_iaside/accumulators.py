@@ -221,9 +221,9 @@ class GlobalAccumulator:
         if reps is not None:
             sids = sid_rows(reps)
             srss = srs_rows(sids)
-            values_ci = percentile_interval(reps, confidence)
-            sid_ci = percentile_interval(sids, confidence)
-            lo, hi = percentile_interval(srss, confidence).tolist()
+            values_ci = _percentile_interval(reps, confidence)
+            sid_ci = _percentile_interval(sids, confidence)
+            lo, hi = _percentile_interval(srss, confidence).tolist()
             srs_ci = (lo, hi)
         by_class = None
         if self.classes is not None:
@@ -246,7 +246,7 @@ class GlobalAccumulator:
         )
 
 
-def percentile_interval(samples: Tensor, confidence: float) -> Tensor:
+def _percentile_interval(samples: Tensor, confidence: float) -> Tensor:
     r"""``(2, ...)`` lower and upper percentiles of ``samples`` along its first axis."""
     q = torch.tensor([(1 - confidence) / 2, (1 + confidence) / 2], dtype=torch.float64)
     return torch.quantile(samples.to(torch.float64), q, dim=0)

@@ -198,14 +198,14 @@ def _dataset(args: argparse.Namespace, loaded: Any) -> tuple[Any, int, tuple]:
     return dataset, res, (res, loaded.mean, loaded.std)
 
 
-def max_srs(n_bands: int) -> float:
+def _max_srs(n_bands: int) -> float:
     r"""The largest spectral robustness score for ``n_bands`` bands (all importance on band 0)."""
     from captum_iaside.importance import max_spectral_robustness_score
 
     return max_spectral_robustness_score(n_bands)
 
 
-def table(name: str, res: Any, bands: Any, confidence: float) -> str:
+def _table(name: str, res: Any, bands: Any, confidence: float) -> str:
     r"""The printed table of one model: ψ with its interval, SID, and the SRS with its direction."""
     edges = bands.band_edges()
     level = f"{confidence:.0%}"
@@ -222,7 +222,7 @@ def table(name: str, res: Any, bands: Any, confidence: float) -> str:
     ci = "" if res.srs_ci is None else f" [{res.srs_ci[0]:.4f}, {res.srs_ci[1]:.4f}] {level} bootstrap CI"
     lines.append(
         f"SRS = {res.srs:.4f}{ci}; leans to {res.direction} bands (signed {res.signed_srs:+.4f}; "
-        f"M = {res.n_bands}: 0 uniform, {max_srs(res.n_bands):.4f} all on band 0)"
+        f"M = {res.n_bands}: 0 uniform, {_max_srs(res.n_bands):.4f} all on band 0)"
     )
     if significant is not None and not bool(significant.all()):
         lines.append("~ the interval holds 0: no evidence at this K that the band helps or hurts")
@@ -245,7 +245,7 @@ def _versions() -> dict:
     }
 
 
-def write_report(
+def _write_report(
     out: str,
     config: dict,
     runs: Sequence[dict],
@@ -398,7 +398,7 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - start
     runs, results = [], []
     for name, res in comparison.results.items():
-        print(table(name, res, bands, args.confidence))
+        print(_table(name, res, bands, args.confidence))
         runs.append(
             {"model": name, "resolution": resolutions[name], "wall_time_s": round(wall, 2), "result": res.to_dict()}
         )
@@ -423,7 +423,7 @@ def run(args: argparse.Namespace) -> int:
             "paired_data": "shared" if shared else "per-model preprocessing of the same files",
         }
     )
-    files = write_report(args.out, config, runs, results, paired, example, bands)
+    files = _write_report(args.out, config, runs, results, paired, example, bands)
     print(f"\nattribution {wall:.1f} s; report written to {os.path.abspath(args.out)}/: {', '.join(files)}")
     return 0
 
@@ -440,13 +440,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, OSError, MemoryError) as exc:  # bad input: one line, no traceback
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
-    except RuntimeError as exc:
-        import torch
+    except RuntimeError as exc:  # out of memory, on a GPU or the CPU: one line too
+        from captum_iaside.game import is_out_of_memory
 
-        if not isinstance(exc, torch.OutOfMemoryError):
+        if not is_out_of_memory(exc):
             raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(
-            f"{parser.prog}: error: out of memory ({exc}); lower --batch-size or --perturbations-per-eval",
+            f"{parser.prog}: error: out of memory ({first}); lower --batch-size or --perturbations-per-eval",
             file=sys.stderr,
         )
         return 2

@@ -67,7 +67,7 @@ class GlobalDesign:
         }
 
 
-def check_max_evaluations(max_evaluations: Any, n_bands: int) -> int | None:
+def _check_max_evaluations(max_evaluations: Any, n_bands: int) -> int | None:
     r"""Validate ``max_evaluations`` (at least ``M + 1``, one image's cheapest estimate)."""
     if max_evaluations is None:
         return None
@@ -114,7 +114,7 @@ def plan_global(
         :class:`GlobalDesign`.
     """
     m = n_bands
-    f = check_max_evaluations(max_evaluations, m)
+    f = _check_max_evaluations(max_evaluations, m)
     explicit = as_estimator(estimator)
     if explicit is not None or budget is not None or f is None:
         if f is not None and budget is None and explicit is not None and not isinstance(explicit, ExactShapley):

@@ -251,9 +251,9 @@ class PermutationShapley(ShapleyEstimator):
             used = torch.full((b,), whole, dtype=torch.int64)
         else:  # more permutations than whole ones fit: repeated coalitions cost nothing
             perms = self._draw(b, m, 4 * max(whole, 2), generator)
-            used = permutations_within(perms, inner)
+            used = _permutations_within(perms, inner)
         v_empty, v_full = self._ends(game)
-        values = distinct_values(game, prefix_coalitions(perms), used * (m - 1))
+        values = _distinct_values(game, prefix_coalitions(perms), used * (m - 1))
         phi = permutation_shapley(perms, values, v_empty, v_full, used)
         return self._result(game, phi, v_empty, v_full)
 
@@ -306,7 +306,7 @@ class KernelShapley(ShapleyEstimator):
 _MAX_CODED_BANDS = 62
 
 
-def permutations_within(perms: Tensor, n_coalitions: int) -> Tensor:
+def _permutations_within(perms: Tensor, n_coalitions: int) -> Tensor:
     r"""
     Per image, how many leading permutations of ``perms`` ``(B, P, M)`` visit at most
     ``n_coalitions`` distinct coalitions between ``∅`` and ``N``: ``(B,)`` int64.
@@ -317,7 +317,7 @@ def permutations_within(perms: Tensor, n_coalitions: int) -> Tensor:
     return (new <= n_coalitions).sum(dim=1)
 
 
-def distinct_values(game: Game, gates: Tensor, counts: Tensor) -> Tensor:
+def _distinct_values(game: Game, gates: Tensor, counts: Tensor) -> Tensor:
     r"""
     Values of the first ``counts[i]`` rows of ``gates[i]`` ``(B, n, M)``, each distinct coalition
     of an image evaluated once; ``(B, n)`` (zeros past ``counts``).

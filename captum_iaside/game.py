@@ -66,7 +66,8 @@ def preferred_memory_format(forward_func: Callable[..., Any], inputs: Tensor) ->
     return torch.contiguous_format
 
 
-def _is_out_of_memory(exc: BaseException) -> bool:
+def is_out_of_memory(exc: BaseException) -> bool:
+    r"""Whether ``exc`` says that a GPU or the CPU ran out of memory."""
     return isinstance(exc, torch.OutOfMemoryError) or (
         isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
     )
@@ -389,7 +390,7 @@ class SpectralGame:
             if self.workspace.tuning and device.type == "cuda":
                 torch.cuda.synchronize(device)
         except (RuntimeError, MemoryError) as exc:
-            if not (_is_out_of_memory(exc) and self.workspace.tuning):
+            if not (is_out_of_memory(exc) and self.workspace.tuning):
                 raise
             if device.type == "cuda":
                 torch.cuda.empty_cache()
@@ -454,7 +455,7 @@ class SpectralGame:
     def _not_finite(self, image: int, col: int, row: Tensor) -> None:
         members = [i for i, g in enumerate(row.tolist()) if g]
         raise ValueError(
-            f"the model output or its value is not finite for image {image} on the coalition "
+            f"the model output or its value is not finite for image {image} of the batch on the coalition "
             f"of bands {members} (coalition row {col}); "
             "check the model and the baseline"
         )
@@ -470,8 +471,8 @@ class SpectralGame:
             if bool(bad.any()):
                 image = int(bad.nonzero()[0])
                 raise ValueError(
-                    f"the model output or its value is not finite for image {image} on the coalition of bands "
-                    f"{members} (the {what}); check the model and the baseline"
+                    f"the model output or its value is not finite for image {image} of the batch on the coalition "
+                    f"of bands {members} (the {what}); check the model and the baseline"
                 )
 
 

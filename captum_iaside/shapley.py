@@ -20,7 +20,7 @@ from captum_iaside.coalitions import coalition_matrix
 MAX_EXACT_BANDS = 12
 
 
-def shapley_kernel_weight(n_players: int, size: int) -> float:
+def _shapley_kernel_weight(n_players: int, size: int) -> float:
     r"""``w(s) = s! (M − s − 1)! / M!``: the weight of a coalition of ``s`` other players."""
     return 1.0 / (n_players * math.comb(n_players - 1, size))
 
@@ -29,7 +29,7 @@ def shapley_kernel_weight(n_players: int, size: int) -> float:
 def _weights_cpu(n_bands: int) -> Tensor:
     z = coalition_matrix(n_bands, dtype=torch.float64)
     sizes = z.sum(dim=1).long()
-    w = torch.tensor([shapley_kernel_weight(n_bands, s) for s in range(n_bands)] + [0.0], dtype=torch.float64)
+    w = torch.tensor([_shapley_kernel_weight(n_bands, s) for s in range(n_bands)] + [0.0], dtype=torch.float64)
     w_with = w[(sizes - 1).clamp(min=0)]  # weight of T \ {i} when i ∈ T
     w_without = w[sizes]  # weight of T when i ∉ T (|T| ≤ M − 1 then)
     return (z * w_with[:, None] - (1 - z) * w_without[:, None]).T.contiguous()

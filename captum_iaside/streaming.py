@@ -39,7 +39,7 @@ from captum_iaside.values import ValueFunction, resolve_target
 _BASELINE, _ESTIMATOR, _BOOTSTRAP = 0, 1, 2
 
 
-def batch_generator(seed: int, rank: int, pass_index: int, batch_index: int, stream: int) -> torch.Generator:
+def _batch_generator(seed: int, rank: int, pass_index: int, batch_index: int, stream: int) -> torch.Generator:
     r"""A CPU generator for one random stream of batch ``batch_index`` of pass ``pass_index``."""
     key = [int(seed), int(rank), int(pass_index), int(batch_index), int(stream)]
     state = np.random.SeedSequence(key).generate_state(2, dtype=np.uint32)
@@ -52,7 +52,7 @@ def _clone(generator: torch.Generator) -> torch.Generator:
     return g
 
 
-def split_batch(batch: Any) -> tuple[Tensor, Any]:
+def _split_batch(batch: Any) -> tuple[Tensor, Any]:
     r"""``(images, targets)`` of a batch that is an image tensor or an ``(images, targets, ...)`` sequence."""
     if isinstance(batch, Tensor):
         return batch, None
@@ -63,7 +63,7 @@ def split_batch(batch: Any) -> tuple[Tensor, Any]:
     )
 
 
-def known_images(data: Any) -> int | None:
+def _known_images(data: Any) -> int | None:
     r"""Images ``data`` will yield (this rank's share), where that is known without reading it."""
     if isinstance(data, dict):
         data = next(iter(data.values()))
@@ -76,7 +76,7 @@ def known_images(data: Any) -> int | None:
         except TypeError:
             return None
     if isinstance(data, (list, tuple)):
-        return sum(split_batch(b)[0].shape[0] for b in data)
+        return sum(_split_batch(b)[0].shape[0] for b in data)
     return None
 
 
@@ -276,7 +276,7 @@ class GlobalRun:
         share = None
         if opts.max_evaluations is not None:
             share = opts.max_evaluations // self.world_size + (self.rank < opts.max_evaluations % self.world_size)
-        n_images = known_images(data)
+        n_images = _known_images(data)
         if n_images is not None and opts.n_samples is not None:
             n_images = min(n_images, opts.n_samples)
         design = plan_global(self.estimator, self.budget, share, m, n_images)
@@ -350,8 +350,8 @@ class GlobalRun:
         fp["world_size"] = self.world_size
         fp["models"] = {n: model_digest(f) for n, f in self.models.items()}
         fp["data"] = {
-            "images": known_images(data),
-            "first_batch": None if first is None else {n: batch_digest(*split_batch(b)) for n, b in first.items()},
+            "images": _known_images(data),
+            "first_batch": None if first is None else {n: batch_digest(*_split_batch(b)) for n, b in first.items()},
         }
         return fp
 
@@ -392,7 +392,7 @@ class GlobalRun:
     def _not_done(self, batches: Iterable[dict[str, Any]], st: _State) -> Iterator[tuple[int, dict[str, Any]]]:
         for k, batch in enumerate(batches):
             if k < st.batches_done:  # done before the checkpoint; its images serve as donors
-                self._donors = {n: split_batch(b)[0] for n, b in batch.items()}
+                self._donors = {n: _split_batch(b)[0] for n, b in batch.items()}
                 continue
             yield k, batch
 
@@ -401,7 +401,7 @@ class GlobalRun:
     ) -> None:
         k, batch = item
         opts, m = self.options, self.bands.n_bands
-        split = {n: split_batch(b) for n, b in batch.items()}
+        split = {n: _split_batch(b) for n, b in batch.items()}
         sizes = {x.shape[0] for x, _ in split.values()}
         if len(sizes) != 1:
             raise ValueError(f"the data of the compared models yield batches of different sizes {sorted(sizes)}")
@@ -457,8 +457,8 @@ class GlobalRun:
     ) -> None:
         opts = self.options
         m = self.bands.n_bands
-        g_base = batch_generator(opts.seed, self.rank, st.pass_index, k, _BASELINE)
-        g_est = batch_generator(opts.seed, self.rank, st.pass_index, k, _ESTIMATOR)
+        g_base = _batch_generator(opts.seed, self.rank, st.pass_index, k, _BASELINE)
+        g_est = _batch_generator(opts.seed, self.rank, st.pass_index, k, _ESTIMATOR)
         per_image = (2**m if budget is None else budget) * len(self.models)
         results: dict[str, BandShapley] = {}
         classes: dict[str, int | None] = {}
@@ -486,7 +486,13 @@ class GlobalRun:
                 progress=lambda c, share=n / per_image: bar.update(c * share),
                 autocast_dtype=opts.autocast_dtype,
             )
-            results[name] = design.estimator.estimate(game, budget, _clone(g_est))
+            try:
+                results[name] = design.estimator.estimate(game, budget, _clone(g_est))
+            except ValueError as exc:
+                if "not finite" not in str(exc):
+                    raise
+                where = f"batch {k} of the data" + ("" if len(self.models) == 1 else f", model {name!r}")
+                raise ValueError(f"{exc} ({where})") from exc
             spent = max(spent, results[name].evaluations)
             self._donors[name] = x.detach()
             classes[name] = game.output_classes
@@ -498,7 +504,7 @@ class GlobalRun:
             )
         weights = None
         if opts.n_bootstrap:
-            g_boot = batch_generator(opts.seed, self.rank, 0, k, _BOOTSTRAP)
+            g_boot = _batch_generator(opts.seed, self.rank, 0, k, _BOOTSTRAP)
             # drawn for the whole batch as first seen, so an image keeps its weights on a second pass
             weights = torch.poisson(torch.ones(draw, opts.n_bootstrap, dtype=torch.float64), generator=g_boot)[:n]
         if st.pass_index == 0:

@@ -250,3 +250,16 @@ def test_compile_flag_compiles_each_model(tmp_path, monkeypatch):
     monkeypatch.setattr(torch_module, "compile", lambda model: compiled.append(model) or model)
     args = ["--bands", "4", "--resolution", "32", "--samples", "2", "--quiet", "--compile", "--out", str(tmp_path)]
     assert main(args) == 0 and len(compiled) == 1
+
+
+def test_running_out_of_memory_on_the_cpu_is_one_line(tmp_path, capsys, monkeypatch):
+    import captum_iaside.compare
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: 8 GB")
+
+    monkeypatch.setattr(captum_iaside.compare, "GlobalRun", no_memory)
+    args = ["--bands", "4", "--resolution", "32", "--samples", "2", "--quiet", "--out", str(tmp_path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "out of memory" in err and "--batch-size" in err

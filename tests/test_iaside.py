@@ -305,5 +305,5 @@ def test_non_finite_output_names_the_coalition(images):
         return torch.stack([logit, -logit], 1)
 
     x = images + 1.0
-    with pytest.raises(ValueError, match=r"not finite for image 0 on the coalition of bands \[\]"):
+    with pytest.raises(ValueError, match=r"not finite for image 0 of the batch on the coalition of bands \[\]"):
         IASIDE(Const(out), bands=4).attribute(x, target=0)
