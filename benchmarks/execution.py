@@ -61,12 +61,13 @@ def bare_rate(malloc: bool, cl: bool, batch: int, n: int = 448, compile_: bool =
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def main_job(repeats: int) -> tuple[float, float, float]:
+def main_job(repeats: int, *flags: str) -> tuple[float, float, float]:
     best_attr, best_whole, best_help = float("inf"), float("inf"), float("inf")
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()
-            subprocess.run(["captum-iaside", "--quiet", "--out", out], check=True, capture_output=True, cwd=out)
+            command = ["captum-iaside", "--quiet", "--out", out, *flags]
+            subprocess.run(command, check=True, capture_output=True, cwd=out)
             best_whole = min(best_whole, time.perf_counter() - start)
             with open(os.path.join(out, "results.json")) as fh:
                 best_attr = min(best_attr, json.load(fh)["models"][0]["wall_time_s"])
@@ -193,6 +194,7 @@ def main() -> None:
     fastest = max(rates, key=rates.get)
     t_fast = FORWARDS / rates[fastest]
     attr, whole, help_time = main_job(args.repeats)
+    before_attr, before_whole, _ = main_job(1, "--no-tune", "--perturbations-per-eval", "16")
     lines += [
         "",
         f"Fastest setting: {rates[fastest]:.1f} images/s → {t_fast:.1f} s for 1,792 forwards.",
@@ -202,6 +204,8 @@ def main() -> None:
         f"- attribution (`wall_time_s`): {attr:.1f} s = {attr / t_fast:.2f} × the fastest forwards "
         f"(limit 1.3 × = {1.3 * t_fast:.1f} s)",
         f"- whole run: {whole:.1f} s (limit {1.3 * t_fast + 15:.1f} s)",
+        f"- the same run as before tuning (`--no-tune --perturbations-per-eval 16`: glibc default, NCHW, 112 images "
+        f"per forward), once: attribution {before_attr:.1f} s, whole run {before_whole:.1f} s",
         f"- `captum-iaside --help`: {help_time:.2f} s",
         "",
         "**Overhead at an equal forward batch** (global I-ASIDE ÷ bare forwards of the same 16 × 64-image chunks, "

@@ -1,6 +1,6 @@
 """Execute every tutorial notebook in place (outputs stored), failing on the first error.
 
-    python tutorials/execute.py [--budget 180] [--check]    # --check: execute without saving
+    python tutorials/execute.py [--budget 180] [--check] [NOTEBOOK ...]    # --check: execute without saving
 
 Each notebook must finish within the budget (seconds); its run time is printed.
 """
@@ -19,10 +19,12 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--budget", type=float, default=180.0, help="seconds allowed per notebook")
     p.add_argument("--check", action="store_true", help="execute without writing the outputs back")
+    p.add_argument("notebooks", nargs="*", help="notebooks to run (default: every *.ipynb beside this script)")
     args = p.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
     failed = 0
-    for path in sorted(glob.glob(os.path.join(here, "*.ipynb"))):
+    paths = [os.path.abspath(n) for n in args.notebooks] or sorted(glob.glob(os.path.join(here, "*.ipynb")))
+    for path in paths:
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()
         NotebookClient(
