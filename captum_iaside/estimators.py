@@ -261,21 +261,31 @@ class PermutationShapley(ShapleyEstimator):
 class KernelShapley(ShapleyEstimator):
     r"""
     Regression estimates: paired KernelSHAP (``order=1``; Lundberg & Lee, 2017; Covert & Lee,
-    2021, https://arxiv.org/abs/2012.01536) or the k-additive fit of pairwise interactions
-    (``order=2``; Pelegrina et al., 2023, https://arxiv.org/abs/2211.02166), both under the
-    efficiency constraint. Coalition sizes that the budget covers are enumerated completely; the
-    others draw distinct coalitions without replacement, each with its complement
+    2021, https://arxiv.org/abs/2012.01536) or the k-additive fit of interactions up to order 2
+    or 3 (Pelegrina et al., 2023, https://arxiv.org/abs/2211.02166), all under the efficiency
+    constraint. Coalition sizes that the budget covers are enumerated completely; the others draw
+    distinct coalitions without replacement, each with its complement
     (:mod:`captum_iaside.regression`). Each coalition is evaluated once and the whole budget is
-    spent.
+    spent. The interactions of a k-additive fit carry a ridge penalty that each image chooses by
+    generalised cross-validation, so ``order=2`` and ``3`` run at any budget of ``2M + 2`` or
+    more: with few coalitions they shrink towards the additive fit, with many they become the
+    plain k-additive fit.
+
+    With paired coalitions, the additive and the pairwise fits give the same Shapley values
+    (both are exact for games without interactions above order 2); the third-order fit is the
+    one that differs, and ``estimator=None`` picks it from ``8M + 2`` evaluations per image up
+    to ``M = 12`` (``benchmarks/local_estimators.py``). A regression estimate is not unbiased
+    at small budgets: for a global run, where biases do not average out over images, the
+    automatic design uses permutations.
 
     Args:
-        order (int, optional): ``k`` of the surrogate game: 1 (additive) or 2 (pairwise
-                    interactions; exact for games without higher-order interactions).
+        order (int, optional): ``k`` of the surrogate game: 1 (additive), 2 (pairwise
+                    interactions; exact for games without higher-order interactions) or 3.
                     Default: 1
 
     Examples::
 
-        >>> IASIDE(model, bands=12).attribute(x, target=y, estimator=KernelShapley(order=2), budget=512)
+        >>> IASIDE(model, bands=12).attribute(x, target=y, estimator=KernelShapley(order=3), budget=384)
     """
 
     name = "kernel"
@@ -289,10 +299,7 @@ class KernelShapley(ShapleyEstimator):
         return {"name": self.name, "order": self.order}
 
     def minimum_budget(self, n_bands: int) -> int:
-        if self.order == 1:
-            return 2 + 2 * n_bands  # M pairs of coalitions
-        parameters = sum(math.comb(n_bands, k) for k in range(1, self.order + 1))
-        return 2 + parameters + parameters % 2
+        return 2 + 2 * n_bands  # M pairs of coalitions; interactions beyond them are shrunk
 
     def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
         gates, weights = regression_coalitions(game.n_images, game.n_bands, budget - 2, generator)
@@ -408,8 +415,9 @@ def resolve_estimator(
 def best_local_estimator(n_bands: int, budget: int) -> ShapleyEstimator:
     r"""
     The estimator of ``estimator=None`` for ``budget`` evaluations per image, chosen from
-    ``benchmarks/local_estimators.py``: exact when ``2^M`` fits; antithetic permutations below
-    ``2M + 2`` (too few for a regression); the third-order k-additive fit once it has at least two
+    ``benchmarks/local_estimators.py`` (measured at ``M = 10`` and ``12``): exact when ``2^M``
+    fits; antithetic permutations below ``2M + 2`` (too few for a regression); the third-order
+    k-additive fit from ``8M + 2`` evaluations up to ``M = 12``, and beyond once it has two
     coalitions per parameter; paired KernelSHAP otherwise.
     """
     m = n_bands
@@ -417,7 +425,7 @@ def best_local_estimator(n_bands: int, budget: int) -> ShapleyEstimator:
         return ExactShapley()
     if budget < 2 * m + 2:
         return PermutationShapley()
-    third = KernelShapley(order=3)
-    if budget - 2 >= 2 * (third.minimum_budget(m) - 2):
-        return third
+    parameters = sum(math.comb(m, k) for k in (1, 2, 3))
+    if (m <= 12 and budget - 2 >= 8 * m) or budget - 2 >= 2 * parameters:
+        return KernelShapley(order=3)
     return KernelShapley(order=1)

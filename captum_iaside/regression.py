@@ -5,7 +5,9 @@ squares with the Shapley kernel weights under the efficiency constraint ``Σ φ_
 its solution over all coalitions is exactly the Shapley value. k-additive regression (Pelegrina et
 al., 2023, https://arxiv.org/abs/2211.02166) fits the Möbius coefficients ``m(T)``, ``|T| ≤ k``, of
 a k-additive game instead and reads the Shapley values off them, ``φ_i = Σ_{T∋i} m(T) / |T|``:
-exact for any game whose interactions stop at order ``k``.
+exact for any game whose interactions stop at order ``k``. With fewer coalitions than a k-additive
+fit has parameters to spare, the interactions are shrunk by a ridge penalty chosen per image by
+generalised cross-validation, so the fit moves between the k-additive and the additive one.
 
 Which coalitions: the Shapley kernel gives all coalitions of size ``s`` the weight
 ``q_s ∝ 1 / (s (M − s))``. The sizes 1 and ``M − 1`` come first (as k-additive regression
@@ -179,11 +181,24 @@ def interaction_features(gates: Tensor, order: int) -> Tensor:
     return torch.cat(features, dim=-1)
 
 
+#: Ridge penalties tried on the interaction terms of a k-additive fit, relative to the mean diagonal
+#: of ``XᵀWX``: 0 is the plain least-squares fit (tried when there are more coalitions than
+#: parameters), and the largest all but removes the interactions (the additive fit).
+SHRINKAGE_GRID = (0.0, 1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 10.0)
+
+
 def regression_shapley(
     gates: Tensor, weights: Tensor, values: Tensor, v_empty: Tensor, v_full: Tensor, order: int = 1
 ) -> Tensor:
     r"""
     Shapley values of the efficiency-constrained weighted least-squares k-additive fit.
+
+    For ``order ≥ 2`` the interaction terms (``|T| ≥ 2``) carry a ridge penalty ``λ Σ m(T)²``
+    whose ``λ`` each image chooses from :data:`SHRINKAGE_GRID` by generalised cross-validation
+    (Golub, Heath & Wahba, 1979): the weighted residual sum of squares divided by
+    ``(1 − dof / n)²``, ``dof`` the trace of the constrained fit's hat matrix. With few
+    coalitions per parameter the interactions are shrunk towards the additive fit; with many,
+    the plain fit is kept. The main effects are never penalised.
 
     Args:
         gates (Tensor): ``(B, n, M)`` coalitions.
@@ -205,15 +220,32 @@ def regression_shapley(
     xw = x * w[None, :, None]
     a = xw.transpose(1, 2) @ x  # (B, p, p)
     b = (xw * y[..., None]).sum(dim=1)  # (B, p)
-    scale = a.diagonal(dim1=1, dim2=2).mean(dim=1)[:, None, None]
-    eye = torch.eye(a.shape[-1], dtype=torch.float64, device=a.device)
-    a_inv = torch.linalg.pinv(a + 1e-12 * scale * eye, hermitian=True)
-    a_inv_b = (a_inv @ b[..., None])[..., 0]
-    a_inv_1 = a_inv.sum(dim=2)
     gap = (v_full - v_empty).to(torch.float64)
-    beta = a_inv_b - ((a_inv_b.sum(dim=1) - gap) / a_inv_1.sum(dim=1))[:, None] * a_inv_1
-    # φ_i = Σ_{T ∋ i} m(T) / |T|
-    share = torch.zeros(len(beta[0]), m, dtype=torch.float64, device=beta.device)
+    n, p = x.shape[1], a.shape[-1]
+    scale = a.diagonal(dim1=1, dim2=2).mean(dim=1)[:, None, None]
+    eye = torch.eye(p, dtype=torch.float64, device=a.device)
+    penalty = torch.diag((torch.arange(p, device=a.device) >= m).to(torch.float64))  # the interaction terms
+    share = torch.zeros(p, m, dtype=torch.float64, device=a.device)  # φ_i = Σ_{T ∋ i} m(T) / |T|
     for t, term in enumerate(_interaction_terms(m, order)):
         share[t, list(term)] = 1.0 / len(term)
-    return beta @ share
+    grid = SHRINKAGE_GRID if order > 1 else (0.0,)
+    best = torch.full((x.shape[0],), math.inf, dtype=torch.float64, device=a.device)
+    phi = torch.zeros(x.shape[0], m, dtype=torch.float64, device=a.device)
+    for lam in grid:
+        if lam == 0 and order > 1 and n <= p:
+            continue  # more parameters than coalitions: only a penalised fit is determined
+        a_inv = torch.linalg.pinv(a + scale * (lam * penalty + 1e-12 * eye), hermitian=True)
+        a_inv_b = (a_inv @ b[..., None])[..., 0]
+        a_inv_1 = a_inv.sum(dim=2)
+        ones_a_inv_1 = a_inv_1.sum(dim=1)
+        beta = a_inv_b - ((a_inv_b.sum(dim=1) - gap) / ones_a_inv_1)[:, None] * a_inv_1
+        if len(grid) == 1:
+            return beta @ share
+        residual = y - (x @ beta[..., None])[..., 0]
+        rss = (w * residual**2).sum(dim=1) / w.sum()
+        dof = (a_inv * a).sum(dim=(1, 2)) - torch.einsum("bp,bpq,bq->b", a_inv_1, a, a_inv_1) / ones_a_inv_1
+        gcv = torch.where(dof < n - 0.5, rss / (1 - dof / n).clamp(min=1e-6) ** 2, math.inf)
+        better = (gcv < best) | torch.isinf(best)  # a finite criterion beats none
+        phi[better] = (beta @ share)[better]
+        best = torch.where(better, gcv, best)
+    return phi

@@ -120,7 +120,10 @@ def test_resolve_estimator():
     est, budget = resolve_estimator(None, 30, 6)
     assert est == KernelShapley() and budget == 30
     assert resolve_estimator(None, 20, 10)[0] == PermutationShapley()  # below 2M + 2: permutations
-    assert resolve_estimator(None, 768, 10)[0] == KernelShapley(order=3)  # two coalitions per parameter
+    assert resolve_estimator(None, 96, 10)[0] == KernelShapley(order=3)  # from 8M + 2 up to M = 12
+    assert resolve_estimator(None, 96, 12)[0] == KernelShapley()
+    assert resolve_estimator(None, 1024, 16)[0] == KernelShapley()  # beyond M = 12: two coalitions per parameter
+    assert resolve_estimator(None, 1394, 16)[0] == KernelShapley(order=3)
     assert resolve_estimator(None, 64, 6)[0] == ExactShapley()
     est, budget = resolve_estimator("kernel", 30, 6)
     assert isinstance(est, KernelShapley) and repr(est) == "KernelShapley(order=1)"
