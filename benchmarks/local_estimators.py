@@ -165,7 +165,7 @@ def main() -> None:
                 "",
                 f"**{name}, M = {m}**",
                 "",
-                "| budget | automatic | permutation | kernel (order 1) | kadd (order 2) | kadd3 (order 3) "
+                "| budget | automatic | permutation | kernel (order 1) | kadd (order 2, unpaired) | kadd3 (order 3) "
                 "| shapiq kADDSHAP(2) | shapiq KernelSHAP, paired | Captum ShapleyValueSampling | automatic picks |",
                 "|---|---|---|---|---|---|---|---|---|---|",
             ]
@@ -176,7 +176,7 @@ def main() -> None:
                         "auto",
                         PermutationShapley(),
                         KernelShapley(),
-                        KernelShapley(order=2),
+                        KernelShapley(order=2, paired=False),
                         KernelShapley(order=3),
                     )
                 ]

@@ -264,45 +264,51 @@ class KernelShapley(ShapleyEstimator):
     2021, https://arxiv.org/abs/2012.01536) or the k-additive fit of interactions up to order 2
     or 3 (Pelegrina et al., 2023, https://arxiv.org/abs/2211.02166), all under the efficiency
     constraint. Coalition sizes that the budget covers are enumerated completely; the others draw
-    distinct coalitions without replacement, each with its complement
+    distinct coalitions without replacement, each with its complement or alone
     (:mod:`captum_iaside.regression`). Each coalition is evaluated once and the whole budget is
     spent. The interactions of a k-additive fit carry a ridge penalty that each image chooses by
     generalised cross-validation, so ``order=2`` and ``3`` run at any budget of ``2M + 2`` or
     more: with few coalitions they shrink towards the additive fit, with many they become the
     plain k-additive fit.
 
-    With paired coalitions, the additive and the pairwise fits give the same Shapley values
-    (both are exact for games without interactions above order 2); the third-order fit is the
-    one that differs, and ``estimator=None`` picks it from ``8M + 2`` evaluations per image up
-    to ``M = 12`` (``benchmarks/local_estimators.py``). A regression estimate is not unbiased
-    at small budgets: for a global run, where biases do not average out over images, the
-    automatic design uses permutations.
+    Pairing suits the additive and the third-order fits; under pairing the pairwise fit gives
+    exactly the additive fit's values (both are exact for games without interactions above order
+    2), so ``"kadd"`` draws unpaired coalitions. ``estimator=None`` picks, up to ``M = 12``, the
+    unpaired pairwise fit below ``8M + 2`` evaluations per image and the paired third-order fit
+    from there (``benchmarks/local_estimators.py``). A regression estimate is not unbiased at
+    small budgets: for a global run, where biases do not average out over images, the automatic
+    design uses permutations.
 
     Args:
         order (int, optional): ``k`` of the surrogate game: 1 (additive), 2 (pairwise
                     interactions; exact for games without higher-order interactions) or 3.
                     Default: 1
+        paired (bool, optional): Draw every coalition with its complement.
+                    Default: True
 
     Examples::
 
         >>> IASIDE(model, bands=12).attribute(x, target=y, estimator=KernelShapley(order=3), budget=384)
+        >>> IASIDE(model, bands=12).attribute(x, target=y, estimator=KernelShapley(2, paired=False), budget=64)
     """
 
     name = "kernel"
 
-    def __init__(self, order: int = 1) -> None:
+    def __init__(self, order: int = 1, paired: bool = True) -> None:
         if order not in (1, 2, 3):
             raise ValueError(f"order must be 1, 2 or 3, got {order!r}")
-        self.order = order
+        if not isinstance(paired, bool):
+            raise TypeError(f"paired must be True or False, got {type(paired).__name__}")
+        self.order, self.paired = order, paired
 
     def config(self) -> dict[str, Any]:
-        return {"name": self.name, "order": self.order}
+        return {"name": self.name, "order": self.order, "paired": self.paired}
 
     def minimum_budget(self, n_bands: int) -> int:
         return 2 + 2 * n_bands  # M pairs of coalitions; interactions beyond them are shrunk
 
     def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
-        gates, weights = regression_coalitions(game.n_images, game.n_bands, budget - 2, generator)
+        gates, weights = regression_coalitions(game.n_images, game.n_bands, budget - 2, generator, self.paired)
         v_empty, v_full = self._ends(game)
         values = game.values(gates)
         phi = regression_shapley(gates, weights, values, v_empty, v_full, self.order)
@@ -364,7 +370,7 @@ ESTIMATORS: dict[str, Callable[[], ShapleyEstimator]] = {
     "exact": ExactShapley,
     "permutation": PermutationShapley,
     "kernel": KernelShapley,
-    "kadd": lambda: KernelShapley(order=2),
+    "kadd": lambda: KernelShapley(order=2, paired=False),
     "kadd3": lambda: KernelShapley(order=3),
 }
 
@@ -416,9 +422,10 @@ def best_local_estimator(n_bands: int, budget: int) -> ShapleyEstimator:
     r"""
     The estimator of ``estimator=None`` for ``budget`` evaluations per image, chosen from
     ``benchmarks/local_estimators.py`` (measured at ``M = 10`` and ``12``): exact when ``2^M``
-    fits; antithetic permutations below ``2M + 2`` (too few for a regression); the third-order
-    k-additive fit from ``8M + 2`` evaluations up to ``M = 12``, and beyond once it has two
-    coalitions per parameter; paired KernelSHAP otherwise.
+    fits; antithetic permutations below ``2M + 2`` (too few for a regression); up to ``M = 12``,
+    the unpaired pairwise fit below ``8M + 2`` evaluations and the paired third-order fit from
+    there; beyond ``M = 12``, paired KernelSHAP until the third-order fit has two coalitions per
+    parameter.
     """
     m = n_bands
     if m <= MAX_EXACT_BANDS and 2**m <= budget:
@@ -428,4 +435,6 @@ def best_local_estimator(n_bands: int, budget: int) -> ShapleyEstimator:
     parameters = sum(math.comb(m, k) for k in (1, 2, 3))
     if (m <= 12 and budget - 2 >= 8 * m) or budget - 2 >= 2 * parameters:
         return KernelShapley(order=3)
+    if m <= 12:
+        return KernelShapley(order=2, paired=False)
     return KernelShapley(order=1)

@@ -15,8 +15,14 @@ prioritises its border sizes); then sizes whose share of the budget would cover 
 ``C(M, s)`` coalitions are enumerated completely, from the extreme sizes inwards (the "border
 trick" of Fumagalli et al., 2023, https://arxiv.org/abs/2303.01179); the budget left is shared among
 the other sizes in proportion to ``q_s``, and each draws distinct coalitions of its size uniformly
-without replacement, each paired with its complement. Every coalition is evaluated once; a
-sampled coalition of size ``s`` carries the weight ``q_s / n_s`` of the ``n_s`` drawn.
+without replacement — each paired with its complement (Covert & Lee, 2021), or alone. Every
+coalition is evaluated once; a sampled coalition of size ``s`` carries the weight ``q_s / n_s`` of
+the ``n_s`` drawn.
+
+Paired or not: pairing cancels the even-order part of the game from the additive fit (paired
+KernelSHAP is exact for games with pairwise interactions) and suits the additive and third-order
+fits; the pairwise fit needs unpaired coalitions, since under pairing it gives the additive fit's
+values.
 """
 
 from __future__ import annotations
@@ -28,64 +34,65 @@ import torch
 from torch import Tensor
 
 
-def size_plan(n_bands: int, n_coalitions: int) -> tuple[list[int], dict[int, int]]:
+def size_plan(n_bands: int, n_coalitions: int, paired: bool = True) -> tuple[list[int], dict[int, int]]:
     r"""
     How ``n_coalitions`` coalitions (besides ``∅`` and ``N``) are spread over sizes.
 
     The sizes 1 and ``M − 1`` are enumerated first whenever the budget holds all ``2M`` of them:
     with ``v(∅)`` and ``v(N)`` they give every band's first and last marginal contribution, whose
     mean is already the exact Shapley value of a game with pairwise interactions only. Then the
-    border trick: a pair of sizes ``{s, M − s}`` whose share of the budget (in proportion to the
-    kernel weight ``q_s ∝ 1 / (s (M − s))``) covers all its coalitions is enumerated, extreme
-    sizes first, until none is; the budget left is shared among the other sizes in proportion to
-    ``q_s``.
+    border trick: a size (with ``paired``, a pair of sizes ``{s, M − s}``) whose share of the
+    budget (in proportion to the kernel weight ``q_s ∝ 1 / (s (M − s))``) covers all its
+    coalitions is enumerated, extreme sizes first, until none is; the budget left is shared among
+    the other sizes in proportion to ``q_s``.
 
     Args:
         n_bands (int): ``M``.
         n_coalitions (int): Coalitions to spend.
+        paired (bool, optional): Draw every coalition with its complement.
+                    Default: True
 
     Returns:
-        ``(complete, sampled)``: the sizes enumerated completely, and size → number of
-        coalitions drawn for the others (equal for ``s`` and ``M − s``, so draws pair with their
-        complements).
+        ``(complete, sampled)``: the sizes enumerated completely, and size → number drawn for the
+        others (with ``paired``: pairs, the same number for ``s`` and ``M − s``).
     """
     m = n_bands
     q = {s: 1.0 / (s * (m - s)) for s in range(1, m)}
+    # the units of the plan: pairs of sizes {s, M − s} represented by s ≤ M/2, or single sizes
+    groups = {s: sorted({s, m - s}) for s in range(1, m // 2 + 1)} if paired else {s: [s] for s in range(1, m)}
 
-    def pair(s: int) -> tuple[int, float]:  # coalitions of sizes {s, M − s} and their kernel weight
-        single = m - s == s
-        return math.comb(m, s) * (1 if single else 2), q[s] * (1 if single else 2)
+    def count(s: int) -> int:
+        return sum(math.comb(m, t) for t in groups[s])
 
-    left = list(range(1, m // 2 + 1))  # representatives s ≤ M/2 of the pairs {s, M − s}
+    left = list(groups)
     complete: list[int] = []
     budget = n_coalitions
     if m > 2 and budget >= 2 * m:
         complete, budget = [1, m - 1], budget - 2 * m
-        left.remove(1)
+        left = [s for s in left if not {1, m - 1} & set(groups[s])]
     changed = True
     while changed and left:
         changed = False
-        total = sum(pair(s)[1] for s in left)
+        total = sum(q[s] * len(groups[s]) for s in left)
         for s in left:  # the extreme sizes first: the most weight on the fewest coalitions
-            count, weight = pair(s)
-            if budget * weight / total >= count:
-                complete += [s] if m - s == s else [s, m - s]
-                budget -= count
+            if budget * q[s] * len(groups[s]) / total >= count(s):
+                complete += groups[s]
+                budget -= count(s)
                 left.remove(s)
                 changed = True
                 break
     sampled: dict[int, int] = {}
-    if left and budget >= 2:
-        pairs = budget // 2
+    units = budget // 2 if paired else budget
+    if left and units:
         total = sum(q[s] for s in left)
-        share = {s: pairs * q[s] / total for s in left}
+        share = {s: units * q[s] / total for s in left}
         counts = {s: int(share[s]) for s in left}
-        for s in sorted(left, key=lambda s: share[s] - counts[s], reverse=True)[: pairs - sum(counts.values())]:
+        for s in sorted(left, key=lambda s: share[s] - counts[s], reverse=True)[: units - sum(counts.values())]:
             counts[s] += 1
         for s, c in counts.items():
-            c = min(c, math.comb(m, s) // (1 if m - s != s else 2))
+            c = min(c, math.comb(m, s) // (2 if paired and m - s == s else 1))
             if c:
-                sampled[s] = c  # c pairs: c coalitions of size s and their c complements
+                sampled[s] = c
     return sorted(complete), sampled
 
 
@@ -122,7 +129,7 @@ def _first_occurrences(codes: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def regression_coalitions(
-    n_images: int, n_bands: int, n_coalitions: int, generator: torch.Generator
+    n_images: int, n_bands: int, n_coalitions: int, generator: torch.Generator, paired: bool = True
 ) -> tuple[Tensor, Tensor]:
     r"""
     The coalitions of :func:`size_plan` for every image, and their regression weights.
@@ -132,13 +139,15 @@ def regression_coalitions(
         n_bands (int): ``M``.
         n_coalitions (int): Coalitions per image besides ``∅`` and ``N``.
         generator (torch.Generator): Source of the draws (each image draws its own).
+        paired (bool, optional): Draw every coalition with its complement.
+                    Default: True
 
     Returns:
         ``(gates, weights)``: ``(B, n, M)`` distinct 0/1 coalitions per image and ``(n,)``
         weights (the same for every image), ``n ≤ n_coalitions``.
     """
     m = n_bands
-    complete, sampled = size_plan(m, n_coalitions)
+    complete, sampled = size_plan(m, n_coalitions, paired)
     fixed, fixed_w = [], []
     for s in complete:
         rows = torch.zeros(math.comb(m, s), m)
@@ -146,15 +155,17 @@ def regression_coalitions(
             rows[r, list(c)] = 1.0
         fixed.append(rows)
         fixed_w.append(torch.full((rows.shape[0],), 1.0 / (s * (m - s) * math.comb(m, s)), dtype=torch.float64))
-    per_image = []
     drawn_w = []
     for s, c in sampled.items():
-        drawn_w.append(torch.full((2 * c,), 1.0 / (s * (m - s) * (2 * c if 2 * s == m else c)), dtype=torch.float64))
+        rows = 2 * c if paired else c  # paired: c of size s and their c complements
+        sharing = c if paired and 2 * s != m else rows  # the coalitions of one size share its weight q_s
+        drawn_w.append(torch.full((rows,), 1.0 / (s * (m - s) * sharing), dtype=torch.float64))
+    per_image = []
     for _ in range(n_images):
         rows = []
         for s, c in sampled.items():
-            z = _distinct_subsets(m, s, c, generator, half=2 * s == m)
-            rows.append(torch.stack([z, 1 - z], dim=1).reshape(2 * c, m))
+            z = _distinct_subsets(m, s, c, generator, half=paired and 2 * s == m)
+            rows.append(torch.stack([z, 1 - z], dim=1).reshape(2 * c, m) if paired else z)
         per_image.append(torch.cat(rows) if rows else torch.zeros(0, m))
     drawn = torch.stack(per_image)
     base = torch.cat(fixed) if fixed else torch.zeros(0, m)

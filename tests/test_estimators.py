@@ -28,6 +28,8 @@ def random_table(m, n=3, seed=0):
         (PermutationShapley(False, True), 40),
         (KernelShapley(), 40),
         (KernelShapley(order=2), 40),
+        (KernelShapley(order=2, paired=False), 40),
+        (KernelShapley(order=3), 40),
     ],
 )
 def test_every_estimator_has_the_interface_and_is_efficient(estimator, budget):
@@ -47,7 +49,8 @@ def test_every_estimator_has_the_interface_and_is_efficient(estimator, budget):
 
 
 @pytest.mark.parametrize(
-    "estimator", [PermutationShapley(), PermutationShapley(False, True), KernelShapley(), KernelShapley(order=2)]
+    "estimator",
+    [PermutationShapley(), PermutationShapley(False, True), KernelShapley(), KernelShapley(2, paired=False)],
 )
 def test_the_same_generator_state_draws_the_same_coalitions(estimator):
     class Recording(TableGame):
@@ -118,16 +121,17 @@ def test_resolve_estimator():
     est, budget = resolve_estimator(None, None, 6)
     assert isinstance(est, ExactShapley) and budget is None
     est, budget = resolve_estimator(None, 30, 6)
-    assert est == KernelShapley() and budget == 30
+    assert est == KernelShapley(order=2, paired=False) and budget == 30  # below 8M + 2: the unpaired pairwise fit
     assert resolve_estimator(None, 20, 10)[0] == PermutationShapley()  # below 2M + 2: permutations
     assert resolve_estimator(None, 96, 10)[0] == KernelShapley(order=3)  # from 8M + 2 up to M = 12
-    assert resolve_estimator(None, 96, 12)[0] == KernelShapley()
+    assert resolve_estimator(None, 96, 12)[0] == KernelShapley(order=2, paired=False)
+    assert resolve_estimator(None, 98, 12)[0] == KernelShapley(order=3)
     assert resolve_estimator(None, 1024, 16)[0] == KernelShapley()  # beyond M = 12: two coalitions per parameter
     assert resolve_estimator(None, 1394, 16)[0] == KernelShapley(order=3)
     assert resolve_estimator(None, 64, 6)[0] == ExactShapley()
     est, budget = resolve_estimator("kernel", 30, 6)
-    assert isinstance(est, KernelShapley) and repr(est) == "KernelShapley(order=1)"
-    assert resolve_estimator("kadd", 60, 6)[0] == KernelShapley(order=2)
+    assert isinstance(est, KernelShapley) and repr(est) == "KernelShapley(order=1, paired=True)"
+    assert resolve_estimator("kadd", 60, 6)[0] == KernelShapley(order=2, paired=False)
     assert resolve_estimator(PermutationShapley(False, True), 20, 6)[0].config() == {
         "name": "permutation",
         "antithetic": False,
@@ -138,3 +142,10 @@ def test_resolve_estimator():
     with pytest.raises(ValueError, match="choose antithetic or stratified"):
         PermutationShapley(antithetic=True, stratified=True)
     assert issubclass(PermutationShapley, ShapleyEstimator)
+
+
+def test_kernel_arguments_are_checked():
+    with pytest.raises(ValueError, match="order must be 1, 2 or 3"):
+        KernelShapley(order=4)
+    with pytest.raises(TypeError, match="paired must be True or False"):
+        KernelShapley(paired="yes")

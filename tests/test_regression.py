@@ -37,13 +37,15 @@ def test_the_border_trick_completes_the_extreme_sizes_first():
     assert size_plan(8, 254) == ([1, 2, 3, 4, 5, 6, 7], {})  # everything: complete
 
 
+@pytest.mark.parametrize("paired", [True, False])
 @pytest.mark.parametrize("m,n", [(10, 46), (10, 766), (12, 190), (6, 30)])
-def test_coalitions_are_distinct_paired_and_fill_the_budget(m, n):
-    gates, weights = regression_coalitions(5, m, n, torch.Generator().manual_seed(0))
+def test_coalitions_are_distinct_paired_and_fill_the_budget(m, n, paired):
+    gates, weights = regression_coalitions(5, m, n, torch.Generator().manual_seed(0), paired)
     assert gates.shape[1] == weights.shape[0] and n - 1 <= gates.shape[1] <= n
     for image in codes(gates):
         assert torch.unique(image).numel() == image.numel()
-        assert bool(torch.isin(2**m - 1 - image, image).all())  # every complement is there
+        if paired:
+            assert bool(torch.isin(2**m - 1 - image, image).all())  # every complement is there
     sizes = gates.sum(-1)
     assert bool(((sizes > 0) & (sizes < m)).all())
     # each size carries its whole Shapley-kernel weight 1 / (s (M - s))
@@ -60,14 +62,23 @@ def test_all_coalitions_give_the_exact_shapley_values(order):
     assert torch.allclose(phi, exact_shapley(v), atol=1e-8)
 
 
-@pytest.mark.parametrize("order", [1, 2])
-def test_pairwise_games_are_exact_from_few_coalitions(order):
+@pytest.mark.parametrize("order,paired", [(1, True), (2, True), (2, False)])
+def test_pairwise_games_are_exact_from_few_coalitions(order, paired):
     # paired KernelSHAP and the 2-additive fit are both exact for games without higher interactions
     m = 8
     v = pairwise_game(m)
-    gates, weights = regression_coalitions(1, m, 60, torch.Generator().manual_seed(3))
+    gates, weights = regression_coalitions(1, m, 60, torch.Generator().manual_seed(3), paired)
     phi = regression_shapley(gates, weights, TableGame(v).values(gates), v[:, 0], v[:, -1], order)
     assert torch.allclose(phi, exact_shapley(v), atol=1e-8)
+
+
+def test_under_pairing_the_pairwise_fit_gives_the_additive_values():
+    m = 9
+    v = torch.randn(3, 2**m, dtype=torch.float64, generator=torch.Generator().manual_seed(10))
+    gates, weights = regression_coalitions(3, m, 40, torch.Generator().manual_seed(11))
+    values = TableGame(v).values(gates)
+    first, second = (regression_shapley(gates, weights, values, v[:, 0], v[:, -1], k) for k in (1, 2))
+    assert torch.allclose(first, second, atol=1e-8)
 
 
 def test_efficiency_holds_exactly_and_features_are_the_interactions():
