@@ -5,16 +5,18 @@ squares with the Shapley kernel weights under the efficiency constraint ``Σ φ_
 its solution over all coalitions is exactly the Shapley value. k-additive regression (Pelegrina et
 al., 2023, https://arxiv.org/abs/2211.02166) fits the Möbius coefficients ``m(T)``, ``|T| ≤ k``, of
 a k-additive game instead and reads the Shapley values off them, ``φ_i = Σ_{T∋i} m(T) / |T|``:
-exact for any game whose interactions stop at order ``k``. With fewer coalitions than a k-additive
-fit has parameters to spare, the interactions are shrunk by a ridge penalty chosen per image by
-generalised cross-validation, so the fit moves between the k-additive and the additive one.
+exact for any game whose interactions stop at order ``k``. Its interactions carry a ridge penalty
+chosen per image by generalised cross-validation, so the fit moves between the k-additive one (many
+coalitions per parameter) and one close to the additive fit (few), and runs with fewer coalitions
+than parameters.
 
 Which coalitions: the Shapley kernel gives all coalitions of size ``s`` the weight
 ``q_s ∝ 1 / (s (M − s))``. The sizes 1 and ``M − 1`` come first (as k-additive regression
 prioritises its border sizes); then sizes whose share of the budget would cover all their
 ``C(M, s)`` coalitions are enumerated completely, from the extreme sizes inwards (the "border
 trick" of Fumagalli et al., 2023, https://arxiv.org/abs/2303.01179); the budget left is shared among
-the other sizes in proportion to ``q_s``, and each draws distinct coalitions of its size uniformly
+the other sizes (paired: the pairs of sizes ``{s, M − s}``) in proportion to ``q_s``, a size whose
+coalitions run out passing its share on, and each draws distinct coalitions of its size uniformly
 without replacement — each paired with its complement (Covert & Lee, 2021), or alone. Every
 coalition is evaluated once; a sampled coalition of size ``s`` carries the weight ``q_s / n_s`` of
 the ``n_s`` drawn.
@@ -44,7 +46,8 @@ def size_plan(n_bands: int, n_coalitions: int, paired: bool = True) -> tuple[lis
     border trick: a size (with ``paired``, a pair of sizes ``{s, M − s}``) whose share of the
     budget (in proportion to the kernel weight ``q_s ∝ 1 / (s (M − s))``) covers all its
     coalitions is enumerated, extreme sizes first, until none is; the budget left is shared among
-    the other sizes in proportion to ``q_s``.
+    the other sizes (pairs) in proportion to ``q_s``; what a size cannot take, having too few
+    coalitions, goes to the others, so the whole budget is drawn whenever it can be.
 
     Args:
         n_bands (int): ``M``.
@@ -89,10 +92,13 @@ def size_plan(n_bands: int, n_coalitions: int, paired: bool = True) -> tuple[lis
         counts = {s: int(share[s]) for s in left}
         for s in sorted(left, key=lambda s: share[s] - counts[s], reverse=True)[: units - sum(counts.values())]:
             counts[s] += 1
-        for s, c in counts.items():
-            c = min(c, math.comb(m, s) // (2 if paired and m - s == s else 1))
-            if c:
-                sampled[s] = c
+        room = {s: math.comb(m, s) // (2 if paired and m - s == s else 1) for s in left}
+        spare = sum(max(counts[s] - room[s], 0) for s in left)
+        for s in sorted(left, key=lambda s: q[s], reverse=True):  # hand what is capped to the others
+            counts[s] = min(counts[s], room[s])
+            extra = min(spare, room[s] - counts[s])
+            counts[s], spare = counts[s] + extra, spare - extra
+        sampled = {s: c for s, c in counts.items() if c}
     return sorted(complete), sampled
 
 
@@ -192,9 +198,9 @@ def interaction_features(gates: Tensor, order: int) -> Tensor:
     return torch.cat(features, dim=-1)
 
 
-#: Ridge penalties tried on the interaction terms of a k-additive fit, relative to the mean diagonal
-#: of ``XᵀWX``: 0 is the plain least-squares fit (tried when there are more coalitions than
-#: parameters), and the largest all but removes the interactions (the additive fit).
+#: Ridge penalties ``λ`` tried on the interaction terms of a k-additive fit, in units of the mean
+#: diagonal of ``XᵀWX``: 0 is the unpenalised (minimum-norm) least-squares fit, tried only with
+#: more coalitions than parameters; the largest shrinks the interactions strongly towards zero.
 SHRINKAGE_GRID = (0.0, 1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 10.0)
 
 
@@ -204,12 +210,14 @@ def regression_shapley(
     r"""
     Shapley values of the efficiency-constrained weighted least-squares k-additive fit.
 
-    For ``order ≥ 2`` the interaction terms (``|T| ≥ 2``) carry a ridge penalty ``λ Σ m(T)²``
-    whose ``λ`` each image chooses from :data:`SHRINKAGE_GRID` by generalised cross-validation
-    (Golub, Heath & Wahba, 1979): the weighted residual sum of squares divided by
-    ``(1 − dof / n)²``, ``dof`` the trace of the constrained fit's hat matrix. With few
-    coalitions per parameter the interactions are shrunk towards the additive fit; with many,
-    the plain fit is kept. The main effects are never penalised.
+    For ``order ≥ 2`` the interaction terms (``|T| ≥ 2``) carry a ridge penalty
+    ``λ · d · Σ m(T)²``, ``d`` the mean diagonal of ``XᵀWX``, whose ``λ`` each image chooses from
+    :data:`SHRINKAGE_GRID` by generalised cross-validation (Golub, Heath & Wahba, 1979): the
+    weighted residual sum of squares divided by ``(1 − dof / n)²``, ``dof`` the trace of the
+    constrained fit's hat matrix (where no ``λ`` gives ``dof < n``, the largest is kept). With
+    few coalitions per parameter it usually shrinks the interactions; with many, it usually keeps
+    them whole. The main effects are never penalised. The cost is a ``p × p`` pseudo-inverse per
+    image and grid value, ``p = Σ_{k ≤ order} C(M, k)`` parameters (298 at ``M = 12``, order 3).
 
     Args:
         gates (Tensor): ``(B, n, M)`` coalitions.

@@ -143,3 +143,15 @@ def test_a_determined_third_order_fit_is_exact_for_third_order_games():
     gates, weights = regression_coalitions(1, m, 100, torch.Generator().manual_seed(9))
     phi = regression_shapley(gates, weights, TableGame(v).values(gates), v[:, 0], v[:, -1], 3)
     assert torch.allclose(phi, exact_shapley(v), atol=1e-6)
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_the_plan_spends_the_whole_budget_when_sizes_run_out(paired):
+    for m in (5, 8, 12):
+        for n in range(2 * m, 2**m - 1, max(1, (2**m - 2 * m) // 97)):
+            complete, sampled = size_plan(m, n, paired)
+            drawn = sum(2 * c if paired else c for c in sampled.values())
+            spent = sum(math.comb(m, s) for s in complete) + drawn
+            assert n - (1 if paired else 0) <= spent <= n, (m, n)
+            for s, c in sampled.items():
+                assert s not in complete and c <= math.comb(m, s) // (2 if paired and 2 * s == m else 1)
