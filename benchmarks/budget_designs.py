@@ -37,6 +37,7 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import write_report  # noqa: E402
 from robustness_study import small_cnn  # noqa: E402
 
 from captum_iaside import (  # noqa: E402
@@ -281,11 +282,7 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(args.figure, dpi=100)
     lines += curve_rows
-    lines += ["", f"Total time: {time.perf_counter() - start:.0f} s"]
-    text = "\n".join(lines)
-    print(text)
-    with open(args.out, "w") as fh:
-        fh.write(text + "\n")
+    write_report(lines, args.out, start)
 
 
 if __name__ == "__main__":

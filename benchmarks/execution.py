@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+from report import write_report
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FORWARDS = 7 * 256  # the default run: 7 photos x 2^8 coalitions
 
@@ -223,11 +225,8 @@ def main() -> None:
             f"{rates[fastest]:.1f} without ({compiled / rates[fastest]:.2f}×), compilation included in "
             f"{time.perf_counter() - t0:.0f} s of process time.",
         ]
-    lines += ["", *gpu_table(), "", f"Total time: {time.perf_counter() - start:.0f} s"]
-    text = "\n".join(lines)
-    print(text)
-    with open(args.out, "w") as fh:
-        fh.write(text + "\n")
+    lines += ["", *gpu_table()]
+    write_report(lines, args.out, start)
 
 
 if __name__ == "__main__":

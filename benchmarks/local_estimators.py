@@ -30,6 +30,7 @@ import torch
 from captum.attr import ShapleyValueSampling
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import write_report  # noqa: E402
 from robustness_study import small_cnn as fashion_cnn  # noqa: E402
 
 from captum_iaside import KernelShapley, PermutationShapley, SpectralBands  # noqa: E402
@@ -198,11 +199,7 @@ def main() -> None:
             lines.append(
                 f"- {name}, M = {m}, budget {budget}: ours {auto:.3g}, shapiq {best:.3g} (ratio {auto / best:.2f})"
             )
-    lines += ["", f"Total time: {time.perf_counter() - start:.0f} s"]
-    text = "\n".join(lines)
-    print(text)
-    with open(args.out, "w") as fh:
-        fh.write(text + "\n")
+    write_report(lines, args.out, start)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import time
 import torch
 import torchvision
 from captum.attr import ShapleyValues, ShapleyValueSampling
+from report import write_report
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -245,11 +246,7 @@ def main() -> None:
     lines.append(
         f"| (e) peak RSS, K=64 → K=512 | small CNN | {mem64:.0f} MB → {mem512:.0f} MB (×{mem512 / mem64:.3f}) |"
     )
-    lines += ["", f"Total benchmark time: {time.perf_counter() - start:.0f} s"]
-    text = "\n".join(lines)
-    print(text)
-    with open(args.out, "w") as fh:
-        fh.write(text + "\n")
+    write_report(lines, args.out, start)
 
 
 if __name__ == "__main__":
