@@ -273,11 +273,11 @@ class KernelShapley(ShapleyEstimator):
 
     Pairing suits the additive and the third-order fits; under pairing the pairwise fit gives
     exactly the additive fit's values (both are exact for games without interactions above order
-    2), so ``"kadd"`` draws unpaired coalitions. ``estimator=None`` picks, up to ``M = 12``, the
-    unpaired pairwise fit below ``8M + 2`` evaluations per image and the paired third-order fit
-    from there (``benchmarks/local_estimators.py``). A regression estimate is not unbiased at
-    small budgets: for a global run, where biases do not average out over images, the automatic
-    design uses permutations.
+    2), so ``"kadd"`` draws unpaired coalitions. ``estimator=None`` picks the unpaired pairwise
+    fit at small budgets and the paired third-order fit at larger ones
+    (:func:`best_local_estimator`, measured in ``benchmarks/local_estimators.py``). A regression
+    estimate is not unbiased at small budgets: for a global run, where biases do not average out
+    over images, the automatic design uses permutations.
 
     Args:
         order (int, optional): ``k`` of the surrogate game: 1 (additive), 2 (pairwise
@@ -421,20 +421,20 @@ def resolve_estimator(
 def best_local_estimator(n_bands: int, budget: int) -> ShapleyEstimator:
     r"""
     The estimator of ``estimator=None`` for ``budget`` evaluations per image, chosen from
-    ``benchmarks/local_estimators.py`` (measured at ``M = 10`` and ``12``): exact when ``2^M``
-    fits; antithetic permutations below ``2M + 2`` (too few for a regression); up to ``M = 12``,
-    the unpaired pairwise fit below ``8M + 2`` evaluations and the paired third-order fit from
-    there; beyond ``M = 12``, paired KernelSHAP until the third-order fit has two coalitions per
-    parameter.
+    ``benchmarks/local_estimators.py`` (measured at ``M`` = 6 to 16): exact when ``2^M`` fits;
+    antithetic permutations below ``2M + 2`` (too few for a regression); paired KernelSHAP while
+    fewer than ``M`` coalitions are left beyond the sizes 1 and ``M − 1``; the paired third-order
+    fit once ``budget − 2`` reaches ``8M`` and half its ``M + C(M,2) + C(M,3)`` parameters (up to
+    ``M = 16``); the unpaired pairwise fit otherwise.
     """
     m = n_bands
     if m <= MAX_EXACT_BANDS and 2**m <= budget:
         return ExactShapley()
     if budget < 2 * m + 2:
         return PermutationShapley()
+    if budget - 2 < 3 * m:
+        return KernelShapley()
     parameters = sum(math.comb(m, k) for k in (1, 2, 3))
-    if (m <= 12 and budget - 2 >= 8 * m) or budget - 2 >= 2 * parameters:
+    if m <= 16 and budget - 2 >= max(8 * m, parameters / 2):
         return KernelShapley(order=3)
-    if m <= 12:
-        return KernelShapley(order=2, paired=False)
-    return KernelShapley(order=1)
+    return KernelShapley(order=2, paired=False)

@@ -253,7 +253,7 @@ def regression_shapley(
     for lam in grid:
         if lam == 0 and order > 1 and n <= p:
             continue  # more parameters than coalitions: only a penalised fit is determined
-        a_inv = torch.linalg.pinv(a + scale * (lam * penalty + 1e-12 * eye), hermitian=True)
+        a_inv = _inverse(a + scale * (lam * penalty + 1e-12 * eye), definite=lam > 0)
         a_inv_b = (a_inv @ b[..., None])[..., 0]
         a_inv_1 = a_inv.sum(dim=2)
         ones_a_inv_1 = a_inv_1.sum(dim=1)
@@ -268,3 +268,14 @@ def regression_shapley(
         phi[better] = (beta @ share)[better]
         best = torch.where(better, gcv, best)
     return phi
+
+
+def _inverse(a: Tensor, definite: bool) -> Tensor:
+    r"""Inverse of symmetric ``(B, p, p)`` matrices: by Cholesky where ``definite`` holds and it
+    succeeds (a penalised fit: the main effects are determined by the sizes 1 and ``M − 1``), else
+    the pseudo-inverse."""
+    if definite:
+        factor, info = torch.linalg.cholesky_ex(a)
+        if not bool(info.any()):
+            return torch.cholesky_inverse(factor)
+    return torch.linalg.pinv(a, hermitian=True)

@@ -123,11 +123,13 @@ def test_resolve_estimator():
     est, budget = resolve_estimator(None, 30, 6)
     assert est == KernelShapley(order=2, paired=False) and budget == 30  # below 8M + 2: the unpaired pairwise fit
     assert resolve_estimator(None, 20, 10)[0] == PermutationShapley()  # below 2M + 2: permutations
-    assert resolve_estimator(None, 96, 10)[0] == KernelShapley(order=3)  # from 8M + 2 up to M = 12
+    assert resolve_estimator(None, 96, 10)[0] == KernelShapley(order=3)  # 94 >= max(8M, 175 / 2)
     assert resolve_estimator(None, 96, 12)[0] == KernelShapley(order=2, paired=False)
-    assert resolve_estimator(None, 98, 12)[0] == KernelShapley(order=3)
-    assert resolve_estimator(None, 1024, 16)[0] == KernelShapley()  # beyond M = 12: two coalitions per parameter
-    assert resolve_estimator(None, 1394, 16)[0] == KernelShapley(order=3)
+    assert resolve_estimator(None, 151, 12)[0] == KernelShapley(order=3)  # 149 >= 298 / 2
+    assert resolve_estimator(None, 48, 16)[0] == KernelShapley()  # 46 < 3M: hardly any beyond the border sizes
+    assert resolve_estimator(None, 256, 16)[0] == KernelShapley(order=2, paired=False)
+    assert resolve_estimator(None, 350, 16)[0] == KernelShapley(order=3)  # 348 = 696 / 2
+    assert resolve_estimator(None, 10_000, 20)[0] == KernelShapley(order=2, paired=False)  # beyond M = 16
     assert resolve_estimator(None, 64, 6)[0] == ExactShapley()
     est, budget = resolve_estimator("kernel", 30, 6)
     assert isinstance(est, KernelShapley) and repr(est) == "KernelShapley(order=1, paired=True)"
