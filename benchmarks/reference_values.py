@@ -80,6 +80,14 @@ def fmt_ci(ci) -> str:
     return f"[{ci[0]:.4f}, {ci[1]:.4f}]"
 
 
+def score_cells(row: dict) -> str:
+    """The cells SRS | its CI | signed SRS | share of bands 0–1 | v(N) | v(∅) of a summary."""
+    return (
+        f"{row['srs']:.4f} | {fmt_ci(row['srs_ci'])} | {row['signed_srs']:+.4f} | {row['share01']:.2f} | "
+        f"{row['v_full']:.3f} | {row['v_empty']:.3f}"
+    )
+
+
 def psi_cells(row: dict) -> str:
     return " | ".join(f"{v:+.3f}{'' if sig else '~'}" for v, sig in zip(row["psi"], row["significant"], strict=True))
 
@@ -177,10 +185,7 @@ def main() -> int:
             s = seconds[resolution, baseline]
             t = "(b)" if s != s else f"{s:.0f}"
             weak = f"{r['weakest']}{'' if r['weakest_significant'] else ' ~'}"
-            w(
-                f"| {resolution} | {baseline} | {r['srs']:.4f} | {fmt_ci(r['srs_ci'])} | {r['signed_srs']:+.4f} | "
-                f"{r['share01']:.2f} | {r['v_full']:.3f} | {r['v_empty']:.3f} | {weak} | {t} |"
-            )
+            w(f"| {resolution} | {baseline} | {score_cells(r)} | {weak} | {t} |")
     w("")
     w("ψ per band (`~`: the 95% interval holds 0):\n")
     w("| px | baseline | " + " | ".join(f"ψ{i}" for i in range(M)) + " |")
@@ -203,23 +208,20 @@ def main() -> int:
     w("| model | SRS | SRS 95% CI | signed SRS | share 0–1 | v(N) | v(∅) | ΔSRS vs Lite0 | paired 95% CI |")
     w("|---|---|---|---|---|---|---|---|---|")
     reference = MODELS[0]
-    for name in MODELS:
-        r = summary(comp.results[name])
+    summaries = {name: summary(comp.results[name]) for name in MODELS}
+    for name, r in summaries.items():
         if name == reference:
             delta = "— | —"
         else:
             est, ci = comp.srs_difference(name, reference)
             delta = f"{est:+.4f} | [{ci[0]:+.4f}, {ci[1]:+.4f}]"
-        w(
-            f"| {name} | {r['srs']:.4f} | {fmt_ci(r['srs_ci'])} | {r['signed_srs']:+.4f} | {r['share01']:.2f} | "
-            f"{r['v_full']:.3f} | {r['v_empty']:.3f} | {delta} |"
-        )
+        w(f"| {name} | {score_cells(r)} | {delta} |")
     w("")
     w("ψ per band (`~`: the 95% interval holds 0):\n")
     w("| model | " + " | ".join(f"ψ{i}" for i in range(M)) + " |")
     w("|---|" + "---|" * M)
-    for name in MODELS:
-        w(f"| {name} | {psi_cells(summary(comp.results[name]))} |")
+    for name, r in summaries.items():
+        w(f"| {name} | {psi_cells(r)} |")
     w("")
     w("Δψ against Lite0 per band ± paired standard error:\n")
     w("| model | " + " | ".join(f"Δψ{i}" for i in range(M)) + " |")

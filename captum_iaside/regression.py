@@ -216,8 +216,9 @@ def regression_shapley(
     weighted residual sum of squares divided by ``(1 − dof / n)²``, ``dof`` the trace of the
     constrained fit's hat matrix (where no ``λ`` gives ``dof < n``, the largest is kept). With
     few coalitions per parameter it usually shrinks the interactions; with many, it usually keeps
-    them whole. The main effects are never penalised. The cost is a ``p × p`` pseudo-inverse per
-    image and grid value, ``p = Σ_{k ≤ order} C(M, k)`` parameters (298 at ``M = 12``, order 3).
+    them whole. The main effects are never penalised. The cost is a ``p × p`` inversion per image
+    and grid value (Cholesky for a penalised fit, a pseudo-inverse for the plain one),
+    ``p = Σ_{k ≤ order} C(M, k)`` parameters (298 at ``M = 12``, order 3).
 
     Args:
         gates (Tensor): ``(B, n, M)`` coalitions.
