@@ -37,6 +37,7 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fashion_mnist_data import fashion_mnist  # noqa: E402
 from report import write_report  # noqa: E402
 from robustness_study import small_cnn  # noqa: E402
 
@@ -48,11 +49,11 @@ from captum_iaside import (  # noqa: E402
     spectral_importance_distribution,
     spectral_robustness_score,
 )
-from captum_iaside.coalitions import coalition_matrix  # noqa: E402
-from captum_iaside.data import fashion_mnist  # noqa: E402
-from captum_iaside.game import SpectralGame, Workspace  # noqa: E402
-from captum_iaside.shapley import shapley_weights  # noqa: E402
-from captum_iaside.values import ValueFunction  # noqa: E402
+from captum_iaside.estimators.exact import shapley_weights  # noqa: E402
+from captum_iaside.execution.workspace import Workspace  # noqa: E402
+from captum_iaside.game.coalitions import coalition_matrix  # noqa: E402
+from captum_iaside.game.spectral_game import SpectralGame  # noqa: E402
+from captum_iaside.game.value_functions import ValueFunction  # noqa: E402
 
 M = 8
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

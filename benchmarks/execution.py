@@ -35,7 +35,7 @@ FORWARDS = 7 * 256  # the default run: 7 photos x 2^8 coalitions
 BARE = r"""
 import sys, time, torch
 from captum_iaside import tune_cpu
-from captum_iaside.models import load_model
+from captum_iaside.cli.models import load_model
 malloc, cl, compile_ = (sys.argv[i] == "1" for i in (1, 2, 5))
 batch, n = int(sys.argv[3]), int(sys.argv[4])
 if malloc:

@@ -10,7 +10,7 @@ docs/robustness on the first 8 test images (28 × 28, too small for 16 square ba
 dataset-fashion-mnist, else skipped). Every coalition value is computed once with the project's game (2^16 =
 65,536 per image at M = 16), so the exact Shapley values are known: from the package's weights up to M = 12, and
 by summing the weighted marginal contributions directly beyond. Each estimator then runs
-on the stored values (captum_iaside.game.TableGame: each lookup is one evaluation, ∅ and N included)
+on the stored values (captum_iaside.game.table_game.TableGame: each lookup is one evaluation, ∅ and N included)
 with --seeds seeds per budget; reported is the RMSE over bands, averaged over images and seeds.
 
 shapiq (kADDSHAP of order 2, KernelSHAP with the pairing trick) runs in its own environment (SHAPIQ_PYTHON,
@@ -33,16 +33,19 @@ import torch
 from captum.attr import ShapleyValueSampling
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fashion_mnist_data import fashion_mnist  # noqa: E402
 from report import write_report  # noqa: E402
 from robustness_study import small_cnn as fashion_cnn  # noqa: E402
 
 from captum_iaside import KernelShapley, PermutationShapley, SpectralBands  # noqa: E402
-from captum_iaside.coalitions import coalition_matrix  # noqa: E402
-from captum_iaside.data import DataSpecError, embedded_photos, fashion_mnist, preprocess  # noqa: E402
-from captum_iaside.estimators import resolve_estimator  # noqa: E402
-from captum_iaside.game import SpectralGame, TableGame, Workspace  # noqa: E402
-from captum_iaside.shapley import exact_shapley  # noqa: E402
-from captum_iaside.values import ValueFunction  # noqa: E402
+from captum_iaside.cli.data import embedded_photos, preprocess  # noqa: E402
+from captum_iaside.estimators.exact import exact_shapley  # noqa: E402
+from captum_iaside.estimators.selection import resolve_estimator  # noqa: E402
+from captum_iaside.execution.workspace import Workspace  # noqa: E402
+from captum_iaside.game.coalitions import coalition_matrix  # noqa: E402
+from captum_iaside.game.spectral_game import SpectralGame  # noqa: E402
+from captum_iaside.game.table_game import TableGame  # noqa: E402
+from captum_iaside.game.value_functions import ValueFunction  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUDGETS = (48, 96, 192, 384, 768)
@@ -76,7 +79,7 @@ def games(m: int) -> dict[str, torch.Tensor]:
         return out
     try:
         x = fashion_mnist("test").tensors[0][:8]
-    except DataSpecError:
+    except FileNotFoundError:
         return out
     model = fashion_cnn()
     model.load_state_dict(torch.load(os.path.join(HERE, "..", "docs", "robustness", "standard.pt"), weights_only=True))

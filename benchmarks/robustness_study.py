@@ -21,14 +21,18 @@ import time
 
 import torch
 import torch.nn.functional as F
+from fashion_mnist_data import fashion_mnist
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from captum_iaside import IASIDE, SpectralBands
-from captum_iaside.corruptions import CORRUPTIONS, corrupt
-from captum_iaside.data import DataSpecError, fashion_mnist
-from captum_iaside.robustness import robust_accuracy, robustness_report, spectral_snr
-from captum_iaside.visualization import plot_robustness, plot_spectral_importance, plot_spectral_snr
+from captum_iaside.robustness.accuracy import robust_accuracy
+from captum_iaside.robustness.corruptions import CORRUPTIONS, corrupt
+from captum_iaside.robustness.report import robustness_report
+from captum_iaside.robustness.snr import spectral_snr
+from captum_iaside.visualization.importance import plot_spectral_importance
+from captum_iaside.visualization.robustness import plot_robustness
+from captum_iaside.visualization.snr import plot_spectral_snr
 
 FAMILY = {
     "standard": {},
@@ -141,7 +145,7 @@ def main() -> int:
     start = time.perf_counter()
     try:
         out = run(args.train_size, args.epochs, args.k, args.eval_size, FAMILY, args.seed)
-    except DataSpecError as exc:
+    except FileNotFoundError as exc:
         print(exc, file=sys.stderr)
         return 2
     wall = time.perf_counter() - start

@@ -7,58 +7,133 @@ line's ``--help``) does not pay for PyTorch until something needs it.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:  # what editors and type checkers see; at run time the names load on first use
+    from captum_iaside.attr.band_stack import BandStackModel
+    from captum_iaside.attr.compare import compare_global
+    from captum_iaside.attr.fourier_model import FourierModel
+    from captum_iaside.attr.gates import SpectralGates
+    from captum_iaside.attr.iaside import IASIDE
+    from captum_iaside.cli.models import load_model
+    from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
+    from captum_iaside.estimators.exact import ExactShapley
+    from captum_iaside.estimators.kernel import KernelShapley
+    from captum_iaside.estimators.permutation import PermutationShapley
+    from captum_iaside.execution.cpu import tune_cpu
+    from captum_iaside.game.bands import SpectralBands
+    from captum_iaside.game.baselines import (
+        Baseline,
+        CallableBaseline,
+        ConstantBaseline,
+        GaussianBaseline,
+        MeanBaseline,
+        ShuffleBaseline,
+        TensorBaseline,
+        ZeroBaseline,
+    )
+    from captum_iaside.results.comparison import SpectralComparison
+    from captum_iaside.results.importance import SpectralImportance
+    from captum_iaside.results.summaries import spectral_importance_distribution, spectral_robustness_score
+    from captum_iaside.robustness.accuracy import robust_accuracy
+    from captum_iaside.robustness.corruptions import corrupt
+    from captum_iaside.robustness.report import robustness_report
+    from captum_iaside.robustness.snr import spectral_snr
+    from captum_iaside.visualization.decomposition import plot_band_decomposition
+    from captum_iaside.visualization.fourier import plot_fourier_attribution, plot_fourier_importance
+    from captum_iaside.visualization.importance import plot_spectral_importance
+    from captum_iaside.visualization.robustness import plot_robustness
+    from captum_iaside.visualization.saliency import plot_band_saliency
+    from captum_iaside.visualization.snr import plot_spectral_snr
+
 _EXPORTS = {
     # attribution
-    "IASIDE": "captum_iaside.iaside",
-    "compare_global": "captum_iaside.compare",
-    "SpectralBands": "captum_iaside.bands",
+    "IASIDE": "captum_iaside.attr.iaside",
+    "compare_global": "captum_iaside.attr.compare",
+    "SpectralBands": "captum_iaside.game.bands",
     # results and summaries
-    "SpectralImportance": "captum_iaside.importance",
-    "SpectralComparison": "captum_iaside.importance",
-    "spectral_importance_distribution": "captum_iaside.importance",
-    "spectral_robustness_score": "captum_iaside.importance",
+    "SpectralImportance": "captum_iaside.results.importance",
+    "SpectralComparison": "captum_iaside.results.comparison",
+    "spectral_importance_distribution": "captum_iaside.results.summaries",
+    "spectral_robustness_score": "captum_iaside.results.summaries",
     # estimators
-    "ShapleyEstimator": "captum_iaside.estimators",
-    "BandShapley": "captum_iaside.estimators",
-    "ExactShapley": "captum_iaside.estimators",
-    "PermutationShapley": "captum_iaside.estimators",
-    "KernelShapley": "captum_iaside.estimators",
+    "ShapleyEstimator": "captum_iaside.estimators.base",
+    "BandShapley": "captum_iaside.estimators.base",
+    "ExactShapley": "captum_iaside.estimators.exact",
+    "PermutationShapley": "captum_iaside.estimators.permutation",
+    "KernelShapley": "captum_iaside.estimators.kernel",
     # baselines
-    "Baseline": "captum_iaside.baselines",
-    "ZeroBaseline": "captum_iaside.baselines",
-    "ShuffleBaseline": "captum_iaside.baselines",
-    "GaussianBaseline": "captum_iaside.baselines",
-    "ConstantBaseline": "captum_iaside.baselines",
-    "MeanBaseline": "captum_iaside.baselines",
-    "TensorBaseline": "captum_iaside.baselines",
-    "CallableBaseline": "captum_iaside.baselines",
+    "Baseline": "captum_iaside.game.baselines",
+    "ZeroBaseline": "captum_iaside.game.baselines",
+    "ShuffleBaseline": "captum_iaside.game.baselines",
+    "GaussianBaseline": "captum_iaside.game.baselines",
+    "ConstantBaseline": "captum_iaside.game.baselines",
+    "MeanBaseline": "captum_iaside.game.baselines",
+    "TensorBaseline": "captum_iaside.game.baselines",
+    "CallableBaseline": "captum_iaside.game.baselines",
     # Captum doors
-    "SpectralGates": "captum_iaside.gates",
-    "FourierModel": "captum_iaside.fourier",
-    "BandStackModel": "captum_iaside.band_stack",
+    "SpectralGates": "captum_iaside.attr.gates",
+    "FourierModel": "captum_iaside.attr.fourier_model",
+    "BandStackModel": "captum_iaside.attr.band_stack",
     # pictures
-    "plot_spectral_importance": "captum_iaside.visualization",
-    "plot_fourier_importance": "captum_iaside.visualization",
-    "plot_fourier_attribution": "captum_iaside.visualization",
-    "plot_band_decomposition": "captum_iaside.visualization",
-    "plot_band_saliency": "captum_iaside.visualization",
-    "plot_spectral_snr": "captum_iaside.visualization",
-    "plot_robustness": "captum_iaside.visualization",
+    "plot_spectral_importance": "captum_iaside.visualization.importance",
+    "plot_fourier_importance": "captum_iaside.visualization.fourier",
+    "plot_fourier_attribution": "captum_iaside.visualization.fourier",
+    "plot_band_decomposition": "captum_iaside.visualization.decomposition",
+    "plot_band_saliency": "captum_iaside.visualization.saliency",
+    "plot_spectral_snr": "captum_iaside.visualization.snr",
+    "plot_robustness": "captum_iaside.visualization.robustness",
     # robustness
-    "corrupt": "captum_iaside.corruptions",
-    "spectral_snr": "captum_iaside.robustness",
-    "robust_accuracy": "captum_iaside.robustness",
-    "robustness_report": "captum_iaside.robustness",
+    "corrupt": "captum_iaside.robustness.corruptions",
+    "spectral_snr": "captum_iaside.robustness.snr",
+    "robust_accuracy": "captum_iaside.robustness.accuracy",
+    "robustness_report": "captum_iaside.robustness.report",
     # models and execution
-    "load_model": "captum_iaside.models",
-    "tune_cpu": "captum_iaside.tuning",
+    "load_model": "captum_iaside.cli.models",
+    "tune_cpu": "captum_iaside.execution.cpu",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [
+    "IASIDE",
+    "compare_global",
+    "SpectralBands",
+    "SpectralImportance",
+    "SpectralComparison",
+    "spectral_importance_distribution",
+    "spectral_robustness_score",
+    "ShapleyEstimator",
+    "BandShapley",
+    "ExactShapley",
+    "PermutationShapley",
+    "KernelShapley",
+    "Baseline",
+    "ZeroBaseline",
+    "ShuffleBaseline",
+    "GaussianBaseline",
+    "ConstantBaseline",
+    "MeanBaseline",
+    "TensorBaseline",
+    "CallableBaseline",
+    "SpectralGates",
+    "FourierModel",
+    "BandStackModel",
+    "plot_spectral_importance",
+    "plot_fourier_importance",
+    "plot_fourier_attribution",
+    "plot_band_decomposition",
+    "plot_band_saliency",
+    "plot_spectral_snr",
+    "plot_robustness",
+    "corrupt",
+    "spectral_snr",
+    "robust_accuracy",
+    "robustness_report",
+    "load_model",
+    "tune_cpu",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

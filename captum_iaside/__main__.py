@@ -1,5 +1,5 @@
 import sys
 
-from captum_iaside.cli import main
+from captum_iaside.cli.command import main
 
 sys.exit(main())

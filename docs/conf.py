@@ -86,7 +86,7 @@ def _generated_sources() -> None:
     for name in sorted(os.listdir(os.path.join(ROOT, "tutorials"))):
         if name.endswith(".ipynb"):
             shutil.copyfile(os.path.join(ROOT, "tutorials", name), os.path.join(tutorials, name))
-    from captum_iaside.cli import build_parser
+    from captum_iaside.cli.arguments import build_parser
 
     with open(os.path.join(HERE, "_generated", "cli-help.txt"), "w") as fh:
         fh.write(build_parser().format_help())
@@ -238,7 +238,7 @@ def _resolve_documented(app, env, node, contnode):
     """Resolve a Python reference that Sphinx did not find to the documented object it means.
 
     The API reference documents most objects at their public name (``captum_iaside.IASIDE``) while the
-    docstrings refer to them from where they are defined (``:func:`captum_iaside.compare.compare_global```,
+    docstrings refer to them from where they are defined (``:func:`captum_iaside.attr.compare.compare_global```,
     ``:func:`tune_cpu``` inside ``captum_iaside.tuning``, ``:meth:`IASIDE.attribute``` inside
     ``captum_iaside.visualization``). The reference is matched against the documented names that end with
     its last components; a match is taken when it is the same Python object, or, when the reference names
@@ -291,7 +291,7 @@ def _viewcode_backlink_ids(app, doctree, docname):
 
     viewcode writes one page per defining module, whose ``[docs]`` links are ``#<name>.<object>`` with the
     name under which the module's first object was documented: ``captum_iaside.FourierModel`` puts
-    ``#captum_iaside.spectrum_of`` on the link back to ``captum_iaside.fourier.spectrum_of``. That second
+    ``#captum_iaside.spectrum_of`` on the link back to ``captum_iaside.attr.fourier_model.spectrum_of``. That second
     id is added to the object's signature, so both links land.
     """
     from sphinx import addnodes

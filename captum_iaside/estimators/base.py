@@ -1,0 +1,118 @@
+r"""The estimator interface: pass a game and a budget, receive the bands' Shapley values."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from captum_iaside.game.protocol import Game
+
+
+@dataclass(frozen=True)
+class BandShapley:
+    r"""
+    Shapley values of the bands for a batch of images.
+
+    Attributes:
+        values (Tensor): ``φ``, ``(B, M)`` float64.
+        v_empty (Tensor): ``v(∅)``, the values of the baseline images, ``(B,)`` float64.
+        v_full (Tensor): ``v(N)``, the values of the unperturbed images, ``(B,)`` float64.
+        target (Tensor, optional): The class targets used, ``(B,)`` int64 (None for a model with
+                    one output per image).
+        evaluations (int): Model evaluations (images through the model) the game of the batch
+                    spent, the label-free forward that found the predicted class included.
+    """
+
+    values: Tensor
+    v_empty: Tensor
+    v_full: Tensor
+    target: Tensor | None
+    evaluations: int
+
+    @property
+    def delta(self) -> Tensor:
+        r"""Efficiency gap ``Σ_i φ_i − (v(N) − v(∅))`` per image (zero up to rounding)."""
+        return self.values.sum(dim=1) - (self.v_full - self.v_empty)
+
+
+def int_budget(budget: Any) -> int:
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise ValueError(f"budget must be a positive int, got {budget!r}")
+    return budget
+
+
+class ShapleyEstimator(ABC):
+    r"""
+    Interface of the estimators: ``estimate(game, budget, generator) -> BandShapley``.
+
+    Subclasses set :attr:`name` and implement :meth:`estimate` and :meth:`minimum_budget`.
+    """
+
+    #: Name used in configurations, reports and the ``estimator=`` argument.
+    name: str = "estimator"
+
+    @abstractmethod
+    def minimum_budget(self, n_bands: int) -> int:
+        r"""The smallest number of evaluations per image this estimator can work with."""
+
+    def check(self, n_bands: int, budget: int | None) -> int | None:
+        r"""
+        Validate ``budget`` (evaluations per image) for ``n_bands`` bands and return it.
+
+        Raises:
+            ValueError: naming the budget and the smallest one that works.
+        """
+        if budget is None:
+            raise ValueError(f"estimator={self.name!r} needs a budget (coalition evaluations per image)")
+        budget = int_budget(budget)
+        least = self.minimum_budget(n_bands)
+        if budget < least:
+            raise ValueError(
+                f"budget={budget} is too small for estimator={self.name!r} with M={n_bands}: the minimum is {least}"
+            )
+        return budget
+
+    @abstractmethod
+    def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
+        r"""
+        Shapley values of the bands of every image of ``game``.
+
+        Args:
+            game (Game): The game of a batch.
+            budget (int, optional): Evaluations per image (grand and empty coalitions
+                        included), as returned by :meth:`check`.
+            generator (torch.Generator): Source of all random draws.
+
+        Returns:
+            :class:`BandShapley`.
+        """
+
+    def config(self) -> dict[str, Any]:
+        r"""JSON-serialisable description."""
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ShapleyEstimator) and self.config() == other.config()
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.config().items())))
+
+    @staticmethod
+    def _ends(game: Game) -> tuple[Tensor, Tensor]:
+        v_empty, v_full = game.v_empty(), game.v_full()
+        check_ends = getattr(game, "check_ends", None)
+        if check_ends is not None:
+            check_ends()
+        return v_empty, v_full
+
+    @staticmethod
+    def _result(game: Game, phi: Tensor, v_empty: Tensor, v_full: Tensor) -> BandShapley:
+        return BandShapley(phi, v_empty, v_full, game.target, game.evaluations)

@@ -1,0 +1,87 @@
+r"""Estimators by name, and the automatic choice of ``estimator=None`` for a budget."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from captum_iaside.estimators.base import ShapleyEstimator, int_budget
+from captum_iaside.estimators.exact import MAX_EXACT_BANDS, ExactShapley
+from captum_iaside.estimators.kernel import KernelShapley
+from captum_iaside.estimators.permutation import (
+    PermutationShapley,
+)
+
+#: The estimators ``estimator=`` accepts by name.
+ESTIMATORS: dict[str, Callable[[], ShapleyEstimator]] = {
+    "exact": ExactShapley,
+    "permutation": PermutationShapley,
+    "kernel": KernelShapley,
+    "kadd": lambda: KernelShapley(order=2, paired=False),
+    "kadd3": lambda: KernelShapley(order=3),
+}
+
+
+def stratified_design() -> PermutationShapley:
+    r"""The per-image estimator of the global design: stratified permutations."""
+    return PermutationShapley(antithetic=False, stratified=True)
+
+
+def as_estimator(estimator: str | ShapleyEstimator | None) -> ShapleyEstimator | None:
+    r"""An estimator object from a name of :data:`ESTIMATORS` or an object (None stays None)."""
+    if estimator is None or isinstance(estimator, ShapleyEstimator):
+        return estimator
+    if isinstance(estimator, str):
+        if estimator not in ESTIMATORS:
+            raise ValueError(f"unknown estimator {estimator!r}; expected one of {list(ESTIMATORS)} or None")
+        return ESTIMATORS[estimator]()
+    raise TypeError(
+        f"estimator must be a name ({', '.join(ESTIMATORS)}), a ShapleyEstimator or None, "
+        f"got {type(estimator).__name__}"
+    )
+
+
+def resolve_estimator(
+    estimator: str | ShapleyEstimator | None, budget: int | None, n_bands: int
+) -> tuple[ShapleyEstimator, int | None]:
+    r"""
+    Turn ``estimator`` and ``budget`` (evaluations per image) into a checked estimator object.
+
+    None means exact enumeration without a budget, else :func:`best_local_estimator` for the
+    budget.
+
+    Args:
+        estimator (str, ShapleyEstimator or None): A name of :data:`ESTIMATORS`, an estimator
+                    object, or None (automatic).
+        budget (int, optional): Evaluations per image.
+        n_bands (int): ``M``.
+
+    Returns:
+        ``(estimator, budget)`` with ``budget`` None for exact enumeration.
+    """
+    est = as_estimator(estimator)
+    if est is None:
+        est = ExactShapley() if budget is None else best_local_estimator(n_bands, int_budget(budget))
+    return est, est.check(n_bands, budget)
+
+
+def best_local_estimator(n_bands: int, budget: int) -> ShapleyEstimator:
+    r"""
+    The estimator of ``estimator=None`` for ``budget`` evaluations per image, chosen from
+    ``benchmarks/local_estimators.py`` (measured at ``M`` = 6 to 16): exact when ``2^M`` fits;
+    antithetic permutations below ``2M + 2`` (too few for a regression); paired KernelSHAP while
+    fewer than ``M`` coalitions are left beyond the sizes 1 and ``M − 1``; the paired third-order
+    fit once ``budget − 2`` reaches ``8M`` and half its ``M + C(M,2) + C(M,3)`` parameters (up to
+    ``M = 16``); the unpaired pairwise fit otherwise.
+    """
+    m = n_bands
+    if m <= MAX_EXACT_BANDS and 2**m <= budget:
+        return ExactShapley()
+    if budget < 2 * m + 2:
+        return PermutationShapley()
+    if budget - 2 < 3 * m:
+        return KernelShapley()
+    parameters = sum(math.comb(m, k) for k in (1, 2, 3))
+    if m <= 16 and budget - 2 >= max(8 * m, parameters / 2):
+        return KernelShapley(order=3)
+    return KernelShapley(order=2, paired=False)

@@ -1,0 +1,332 @@
+r"""Radial frequency bands of the 2-D discrete Fourier plane."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+
+import torch
+from torch import Tensor
+
+_SHAPES = ("square", "circle")
+# Largest image side searched when naming the smallest size that gives every band a bin.
+_MAX_SEARCHED_SIDE = 512
+
+
+class SpectralBands:
+    r"""
+    Partition of the Fourier plane into ``M`` radial frequency bands, the players of I-ASIDE.
+
+    For the DFT bin ``(u, v)`` of an ``H x W`` image (unshifted layout, as returned by
+    :func:`torch.fft.fft2`) the signed integer frequencies are ``ky = fftfreq(H) * H`` and
+    ``kx = fftfreq(W) * W``; the normalised radii per axis are ``ry = |ky| / (H / 2)`` and
+    ``rx = |kx| / (W / 2)``. The radius of the bin is ``max(ry, rx)`` for ``shape="square"``
+    (the paper's ℓ∞ bands) or ``sqrt(ry² + rx²)`` for ``shape="circle"`` (ℓ2 bands).
+    With equal-width bands the bin belongs to band ``min(floor(r * M), M - 1)``: band 0 holds
+    the DC term, a bin exactly on the boundary ``r = i / M`` belongs to band ``i`` and
+    everything at or beyond ``(M - 1) / M`` (the corners of a circle partition included)
+    belongs to the last band. The boundaries are evaluated with integer arithmetic, so no bin
+    is misplaced by rounding.
+
+    Every band mask depends on ``|ky|`` and ``|kx|`` only, so it is conjugate-symmetric and
+    the band components of a real image are real; the masks partition the plane, so the
+    components sum exactly to the image.
+
+    Paper: Luo, McDermott, O'Riordan, "Interpreting Global Perturbation Robustness of Image Models
+    using Axiomatic Spectral Importance Decomposition", TMLR 2024, https://arxiv.org/abs/2408.01139
+
+    Args:
+        n_bands (int, optional): Number of bands ``M`` (at least 2).
+                    Default: 8, or ``len(edges) - 1`` when ``edges`` is given.
+        shape (str, optional): ``"square"`` (ℓ∞ radius, the paper's) or ``"circle"``
+                    (ℓ2 radius).
+                    Default: ``"square"``
+        edges (sequence of float, optional): ``M + 1`` strictly increasing band edges in
+                    normalised radius, starting at 0, replacing equal widths. Band ``i``
+                    holds the bins with ``edges[i] <= r < edges[i + 1]``; the last band also
+                    holds every bin beyond ``edges[M - 1]``. Each edge is read as the decimal it
+                    prints as (``0.1`` is exactly 1/10), so boundaries stay exact.
+                    Default: None (equal widths)
+
+    Examples::
+
+        >>> bands = SpectralBands(n_bands=4)
+        >>> bands.index(8, 8)[0]
+        tensor([0, 1, 2, 3, 3, 3, 2, 1])
+        >>> x = torch.randn(2, 3, 32, 32)
+        >>> parts = bands.decompose(x)          # (2, 4, 3, 32, 32)
+        >>> torch.allclose(parts.sum(1), x, atol=1e-5)
+        True
+    """
+
+    def __init__(
+        self,
+        n_bands: int | None = None,
+        shape: str = "square",
+        edges: Sequence[float] | None = None,
+    ) -> None:
+        if shape not in _SHAPES:
+            raise ValueError(f"shape must be one of {_SHAPES}, got {shape!r}")
+        if edges is not None:
+            edges = [float(e) for e in edges]
+            if n_bands is not None and n_bands != len(edges) - 1:
+                raise ValueError(
+                    f"n_bands={n_bands} disagrees with edges, which define {len(edges) - 1} bands (len(edges) - 1)"
+                )
+            n_bands = len(edges) - 1
+            if edges[0] != 0.0:
+                raise ValueError(f"edges must start at 0, got edges[0]={edges[0]}")
+            if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+                raise ValueError(f"edges must be strictly increasing, got {edges}")
+            r_max = 1.0 if shape == "square" else math.sqrt(2.0)
+            if n_bands >= 2 and edges[-2] > r_max:
+                raise ValueError(
+                    f"edges[-2]={edges[-2]} lies beyond the largest {shape} radius {r_max:.4f}, "
+                    "so the last band would be empty"
+                )
+        if n_bands is None:
+            n_bands = 8
+        if isinstance(n_bands, bool) or not isinstance(n_bands, int):
+            raise TypeError(f"n_bands must be an int, got {type(n_bands).__name__}")
+        if n_bands < 2:
+            raise ValueError(f"n_bands must be at least 2, got {n_bands}")
+        self.n_bands = n_bands
+        self.shape = shape
+        self.edges = edges
+        if edges is None:
+            self._fractions = [Fraction(i, n_bands) for i in range(n_bands + 1)]
+        else:
+            self._fractions = [Fraction(repr(e)) for e in edges]
+        self._index_cache: dict[tuple[int, int], Tensor] = {}
+        self._mask_cache: dict[tuple[int, int, torch.device, torch.dtype], Tensor] = {}
+
+    def __repr__(self) -> str:
+        extra = "" if self.edges is None else f", edges={self.edges}"
+        return f"SpectralBands(n_bands={self.n_bands}, shape={self.shape!r}{extra})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SpectralBands) and self.config() == other.config()
+
+    def __hash__(self) -> int:
+        return hash((self.n_bands, self.shape, None if self.edges is None else tuple(self.edges)))
+
+    def config(self) -> dict:
+        r"""JSON-serialisable description: ``{"n_bands", "shape", "edges"}``."""
+        return {"n_bands": self.n_bands, "shape": self.shape, "edges": self.edges}
+
+    def band_edges(self) -> list:
+        r"""The ``M + 1`` band edges in normalised radius (equal widths unless custom)."""
+        if self.edges is not None:
+            return list(self.edges)
+        return [i / self.n_bands for i in range(self.n_bands + 1)]
+
+    # ------------------------------------------------------------------ geometry
+    def _raw_index(self, h: int, w: int) -> Tensor:
+        # Band = number of interior edges e_1 .. e_{M-1} at or below the radius, decided per
+        # edge e = p/q with exact integer arithmetic on ky, kx (Python ints, no rounding).
+        ky = [abs(k) for k in _signed_frequencies(h)]
+        kx = torch.tensor([abs(k) for k in _signed_frequencies(w)])
+        ky_t = torch.tensor(ky)
+        band = torch.zeros(h, w, dtype=torch.int64)
+        for e in self._fractions[1:-1]:
+            p, q = e.numerator, e.denominator
+            if self.shape == "square":
+                # max(2|ky|/H, 2|kx|/W) >= p/q  <=>  |ky| >= ceil(pH / 2q)  or  |kx| >= ceil(pW / 2q)
+                inside = (ky_t >= -(-p * h // (2 * q)))[:, None] | (kx >= -(-p * w // (2 * q)))[None, :]
+            else:
+                # 4 q² (ky² W² + kx² H²) >= p² H² W²  <=>  kx² >= ceil(A / (4 q² H²)) per ky
+                kx_min = torch.tensor([_smallest_kx(k, p, q, h, w) for k in ky])
+                inside = kx[None, :] >= kx_min[:, None]
+            band += inside.to(torch.int64)
+        return band
+
+    def _smallest_square_size(self) -> int | None:
+        for side in range(2, _MAX_SEARCHED_SIDE + 1):
+            counts = torch.bincount(self._raw_index(side, side).flatten(), minlength=self.n_bands)
+            if bool((counts > 0).all()):
+                return side
+        return None
+
+    def index(self, h: int, w: int) -> Tensor:
+        r"""
+        Band of every DFT bin.
+
+        Args:
+            h (int): Image height ``H``.
+            w (int): Image width ``W``.
+
+        Returns:
+            *Tensor* of shape ``(H, W)``, dtype ``int64``, on the CPU: the band ``0 .. M-1`` of
+            each bin in the unshifted layout of :func:`torch.fft.fft2`.
+
+        Raises:
+            ValueError: if some band holds no bin at this size; the message names the
+                smallest square size that gives every band a bin.
+        """
+        key = (int(h), int(w))
+        if key not in self._index_cache:
+            if key[0] < 1 or key[1] < 1:
+                raise ValueError(f"image size must be positive, got {key[0]} x {key[1]}")
+            band = self._raw_index(*key)
+            counts = torch.bincount(band.flatten(), minlength=self.n_bands)
+            empty = (counts == 0).nonzero().flatten().tolist()
+            if empty:
+                side = self._smallest_square_size()
+                hint = (
+                    f"the smallest square size that gives every band a bin is {side} x {side}"
+                    if side is not None
+                    else f"no square size up to {_MAX_SEARCHED_SIDE} x {_MAX_SEARCHED_SIDE} fills them"
+                )
+                raise ValueError(
+                    f"{self!r} leaves band(s) {empty} without any frequency bin at "
+                    f"{key[0]} x {key[1]} pixels; use fewer bands or larger images "
+                    f"({hint})"
+                )
+            self._index_cache[key] = band
+        return self._index_cache[key]
+
+    def masks(
+        self,
+        h: int,
+        w: int,
+        device: torch.device | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> Tensor:
+        r"""
+        0/1 band masks, a partition of the Fourier plane (cached per size, device and dtype).
+
+        Args:
+            h (int): Image height ``H``.
+            w (int): Image width ``W``.
+            device (torch.device, optional): Device of the masks.
+                        Default: CPU
+            dtype (torch.dtype, optional): Dtype of the masks.
+                        Default: ``torch.float32``
+
+        Returns:
+            *Tensor* of shape ``(M, H, W)`` whose sum over the first axis is all ones.
+        """
+        device = torch.device("cpu") if device is None else torch.device(device)
+        key = (int(h), int(w), device, dtype)
+        if key not in self._mask_cache:
+            idx = self.index(h, w)
+            bands = torch.arange(self.n_bands)[:, None, None]
+            self._mask_cache[key] = (idx[None] == bands).to(device=device, dtype=dtype)
+        return self._mask_cache[key]
+
+    def counts(self, h: int, w: int) -> Tensor:
+        r"""Number of DFT bins in each band at ``H x W``: a ``(M,)`` int64 tensor."""
+        return torch.bincount(self.index(h, w).flatten(), minlength=self.n_bands)
+
+    def feature_mask(self, h: int, w: int, orientations: int = 1) -> Tensor:
+        r"""
+        Captum ``feature_mask`` of the bands on the centred spectrum layout of
+        :func:`~captum_iaside.attr.fourier_model.spectrum_of`: the band id of every DFT bin, optionally split
+        into orientation sectors.
+
+        Args:
+            h (int): Image height ``H``.
+            w (int): Image width ``W``.
+            orientations (int, optional): Split each band into this many orientation sectors
+                        of the frequency vector (folded modulo π, so a bin and its conjugate share
+                        a sector); ids are then renumbered ``0 .. n_groups - 1``.
+                        Default: 1 (bands only)
+
+        Returns:
+            *Tensor* of shape ``(1, 1, H, W, 1)``, int64, broadcastable to ``(B, C, H, W, 2)``.
+
+        Examples::
+
+            >>> mask = SpectralBands(4).feature_mask(16, 16)
+            >>> mask.shape, int(mask.max())
+            (torch.Size([1, 1, 16, 16, 1]), 3)
+        """
+        orientations = int(orientations)
+        if orientations < 1:
+            raise ValueError(f"orientations must be at least 1, got {orientations}")
+        ids = self.index(h, w)
+        if orientations > 1:
+            ky = torch.tensor(_signed_frequencies(h), dtype=torch.float64)[:, None] / h
+            kx = torch.tensor(_signed_frequencies(w), dtype=torch.float64)[None, :] / w
+            angle = torch.remainder(torch.atan2(ky, kx), math.pi)
+            sector = (angle / math.pi * orientations).floor().long().clamp(max=orientations - 1)
+            # a bin takes the sector of its conjugate pair's first member (Nyquist bins alias)
+            sector = sector.flatten()[conjugate_representative(h, w)]
+            ids = torch.unique(ids * orientations + sector, return_inverse=True)[1]
+        return torch.fft.fftshift(ids)[None, None, :, :, None]
+
+    # ------------------------------------------------------------- decomposition
+    def decompose(self, x: Tensor) -> Tensor:
+        r"""
+        Split images into their real band components: ``x_i = Re(ifft2(fft2(x) * m_i))``.
+
+        The transform runs in float32 (float64 for float64 inputs) and the components are
+        returned in the input's dtype, on its device.
+
+        Args:
+            x (Tensor): Real images of shape ``(B, C, H, W)``.
+
+        Returns:
+            *Tensor* of shape ``(B, M, C, H, W)`` whose sum over axis 1 equals ``x``.
+
+        Examples::
+
+            >>> bands = SpectralBands(8)
+            >>> parts = bands.decompose(torch.rand(1, 3, 32, 32))
+            >>> parts.shape
+            torch.Size([1, 8, 3, 32, 32])
+        """
+        check_images(x, "x")
+        work = torch.float64 if x.dtype == torch.float64 else torch.float32
+        h, w = x.shape[-2:]
+        masks = self.masks(h, w, device=x.device, dtype=work)
+        spectrum = torch.fft.fft2(x.to(work))
+        parts = torch.fft.ifft2(spectrum[:, None] * masks[None, :, None]).real
+        return parts.to(x.dtype)
+
+
+def as_bands(bands: int | SpectralBands) -> SpectralBands:
+    r"""An int ``M`` as ``SpectralBands(M)``; a :class:`SpectralBands` as it is."""
+    if isinstance(bands, SpectralBands):
+        return bands
+    if isinstance(bands, int) and not isinstance(bands, bool):
+        return SpectralBands(bands)
+    raise TypeError(f"bands must be an int or a SpectralBands, got {type(bands).__name__}")
+
+
+def conjugate_representative(h: int, w: int) -> Tensor:
+    r"""
+    For every bin of the unshifted ``H x W`` DFT layout, the flat index of the first of the
+    pair {bin, its conjugate ``(−u mod H, −v mod W)``}: ``(H, W)`` int64.
+    """
+    u = torch.arange(h)[:, None]
+    v = torch.arange(w)[None, :]
+    return torch.minimum(u * w + v, ((-u) % h) * w + (-v) % w)
+
+
+def _signed_frequencies(n: int) -> list:
+    r"""``fftfreq(n) * n`` as Python ints: ``0, 1, …, ceil(n/2) − 1, −floor(n/2), …, −1``."""
+    return [u if u < (n + 1) // 2 else u - n for u in range(n)]
+
+
+def _smallest_kx(ky: int, p: int, q: int, h: int, w: int) -> int:
+    r"""Smallest ``|kx|`` with ``4 q² (ky² W² + kx² H²) >= p² H² W²`` (exact integers)."""
+    need = p * p * h * h * w * w - 4 * q * q * ky * ky * w * w
+    if need <= 0:
+        return 0
+    t = -(-need // (4 * q * q * h * h))
+    root = math.isqrt(t)
+    return root if root * root >= t else root + 1
+
+
+def check_images(x: object, name: str) -> None:
+    r"""Raise a clear error unless ``x`` is a 4-D floating-point tensor ``(B, C, H, W)``."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W), got {type(x).__name__}")
+    if x.dim() != 4:
+        raise ValueError(f"{name} must be 4-D (B, C, H, W), got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be floating point, got dtype {x.dtype}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} holds no image (batch size 0)")

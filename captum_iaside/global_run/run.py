@@ -1,0 +1,466 @@
+r"""The streaming loop of a global run: data in, accumulated statistics out.
+
+:class:`GlobalRun` owns everything that makes a long run practical and none of the mathematics:
+the passes over the data, the evaluation budget, the stopping rules (``n_samples``, budget,
+``tolerance``), checkpoints with exact resume, the progress bar, the ``torch.distributed``
+protocol and the bootstrap weights. Each batch is handed to the design's estimator once per model,
+with the same images, baseline images, coalitions and bootstrap weights for every model (common
+random numbers), so several models are compared pairwise at no extra cost. Each concern it
+coordinates has its own module: options, random streams, batches, the checkpointed state,
+checkpoints, the second pass and ``torch.distributed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
+from captum_iaside.execution.workspace import Workspace
+from captum_iaside.game.bands import SpectralBands
+from captum_iaside.game.baselines import Baseline, reference_images
+from captum_iaside.game.spectral_game import SpectralGame
+from captum_iaside.game.value_functions import ValueFunction, resolve_target
+from captum_iaside.global_run.accumulators import GlobalAccumulator, MomentAccumulator
+from captum_iaside.global_run.batches import chain, known_images, split_batch
+from captum_iaside.global_run.checkpoint import batch_digest, load_checkpoint, model_digest, save_checkpoint
+from captum_iaside.global_run.design import GlobalDesign, pass_weight, plan_global, second_pass_design
+from captum_iaside.global_run.distributed import gather, world
+from captum_iaside.global_run.options import RunOptions
+from captum_iaside.global_run.second_pass import restored_estimates, stored_estimates, stored_images, weighted_average
+from captum_iaside.global_run.state import RunState
+from captum_iaside.global_run.streams import (
+    BASELINE_STREAM,
+    BOOTSTRAP_STREAM,
+    ESTIMATOR_STREAM,
+    batch_generator,
+    clone_generator,
+)
+from captum_iaside.results.importance import SpectralImportance
+
+
+@dataclass
+class RunOutcome:
+    r"""What a global run returns: the merged statistics of all ranks and why it stopped."""
+
+    accumulators: dict[str, GlobalAccumulator]
+    joint: MomentAccumulator | None
+    stop_reason: str
+    config: dict[str, Any]
+
+    def result(self, name: str, confidence: float) -> SpectralImportance:
+        r"""The :class:`SpectralImportance` of model ``name``."""
+        config = dict(self.config)
+        config["model"] = name
+        return self.accumulators[name].result(config, confidence=confidence, stop_reason=self.stop_reason)
+
+
+class GlobalRun:
+    r"""
+    One global run of one or more models over a data set.
+
+    Args:
+        models (dict): Name → forward function.
+        bands (SpectralBands): The players.
+        baseline (Baseline): What replaces a removed band.
+        value (ValueFunction): The value of a coalition.
+        estimator (str, ShapleyEstimator or None): Per-image estimator, None for the automatic
+                    design (:func:`~captum_iaside.global_run.design.plan_global`).
+        budget (int, optional): Evaluations per image.
+        options (RunOptions): The run's options.
+        config (dict): The configuration to report (and to fingerprint checkpoints with).
+    """
+
+    def __init__(
+        self,
+        models: dict[str, Callable[..., Any]],
+        bands: SpectralBands,
+        baseline: Baseline,
+        value: ValueFunction,
+        estimator: str | ShapleyEstimator | None,
+        budget: int | None,
+        options: RunOptions,
+        config: dict[str, Any],
+    ) -> None:
+        self.models = models
+        self.bands = bands
+        self.baseline = baseline
+        self.value = value
+        self.estimator = estimator
+        self.budget = budget
+        self.options = options
+        self.config = config
+        self.rank, self.world_size = world()
+        self.workspaces = {name: Workspace(options.perturbations_per_eval) for name in models}
+        self._donors: dict[str, Tensor] = {}
+
+    # ------------------------------------------------------------------ data
+    def _iterate(self, data: Any) -> Iterator[dict[str, Any]]:
+        names = list(self.models)
+        if isinstance(data, dict):
+            missing = [n for n in names if n not in data]
+            if missing:
+                raise ValueError(f"data is a dict without an entry for the model(s) {missing}")
+            iterators = [iter(data[n]) for n in names]
+            while True:
+                batches = [next(it, None) for it in iterators]
+                if all(b is None for b in batches):
+                    return
+                if any(b is None for b in batches):
+                    raise ValueError(
+                        "the data of the compared models end at different batches; give each model the same images"
+                    )
+                yield dict(zip(names, batches, strict=True))
+        else:
+            for batch in data:
+                yield dict.fromkeys(names, batch)
+
+    # ------------------------------------------------------------ the run
+    def run(self, data: Iterable[Any]) -> RunOutcome:
+        r"""Stream ``data`` and return the merged statistics."""
+        opts, m = self.options, self.bands.n_bands
+        share = None
+        if opts.max_evaluations is not None:
+            share = opts.max_evaluations // self.world_size + (self.rank < opts.max_evaluations % self.world_size)
+        n_images = known_images(data)
+        if n_images is not None and opts.n_samples is not None:
+            n_images = min(n_images, opts.n_samples)
+        design = plan_global(self.estimator, self.budget, share, m, n_images)
+        stream = self._iterate(data)
+        first = next(stream, None)
+        fingerprint = self._fingerprint(design, data, first)
+        checkpoint = opts.checkpoint
+        if checkpoint is not None and self.world_size > 1:
+            checkpoint = f"{checkpoint}.rank{self.rank}"
+        saved = load_checkpoint(checkpoint, fingerprint) if checkpoint is not None else None
+        st = RunState.from_dict(saved["state"]) if saved is not None else self._fresh_state()
+        for name, ppe in st.perturbations_per_eval.items():
+            if ppe is not None and self.workspaces[name].auto:
+                self.workspaces[name].perturbations_per_eval = ppe
+        designs = self._designs = [design]
+        if st.second_pass is not None:
+            designs.append(second_pass_design(*st.second_pass, m))
+
+        def save() -> None:
+            if checkpoint is not None:
+                st.perturbations_per_eval = {n: w.perturbations_per_eval for n, w in self.workspaces.items()}
+                save_checkpoint(checkpoint, {"fingerprint": fingerprint, "state": st.to_dict()})
+
+        bar = tqdm(
+            total=design.n_images,
+            initial=st.images_done,
+            desc="I-ASIDE (global)",
+            unit="img",
+            disable=not opts.show_progress or self.rank != 0,
+        )
+        with bar:
+            steps = self._steps(data, stream, first, st, designs, share)
+            while not st.stop_reason:
+                if not st.finished:
+                    item = next(steps, None)
+                    if item is None:
+                        st.finished = True
+                        st.local_reason = st.local_reason or "data exhausted"
+                    else:
+                        self._step(item, st, designs[st.pass_index], share, bar)
+                st.steps += 1
+                st.stop_reason = self._agree(st)
+                if st.stop_reason or st.steps % opts.checkpoint_every == 0:
+                    save()
+        accumulators, joint, spent = self._merged(st)
+        if next(iter(accumulators.values())).count == 0:
+            raise ValueError("data yielded no images")
+        config = dict(self.config)
+        config.update(opts.fingerprint())
+        config["confidence"] = opts.confidence
+        config["world_size"] = self.world_size
+        config["design"] = designs[0].config()
+        if len(designs) > 1:
+            config["second_pass_design"] = designs[1].config()
+        config["passes"] = st.pass_index + 1
+        config["evaluations"] = spent
+        config["perturbations_per_eval"] = self._chosen_perturbations_per_eval()
+        config["labels"] = "given" if st.labelled else "predicted"
+        return RunOutcome(accumulators, joint, st.stop_reason, config)
+
+    def _fresh_state(self) -> RunState:
+        m, opts = self.bands.n_bands, self.options
+        accs = {n: GlobalAccumulator(m, opts.n_bootstrap, opts.by_class) for n in self.models}
+        joint = MomentAccumulator(m * len(self.models), covariance=True) if len(self.models) > 1 else None
+        return RunState(accumulators=accs, joint=joint)
+
+    def _fingerprint(self, design: GlobalDesign, data: Any, first: dict[str, Any] | None) -> dict[str, Any]:
+        fp = dict(self.config)
+        fp.update(self.options.fingerprint())
+        fp["design"] = design.config()
+        fp["world_size"] = self.world_size
+        fp["models"] = {n: model_digest(f) for n, f in self.models.items()}
+        fp["data"] = {
+            "images": known_images(data),
+            "first_batch": None if first is None else {n: batch_digest(*split_batch(b)) for n, b in first.items()},
+        }
+        return fp
+
+    def _chosen_perturbations_per_eval(self) -> int | str | dict[str, int | None]:
+        chosen = {n: w.perturbations_per_eval for n, w in self.workspaces.items()}
+        values = set(chosen.values())
+        return values.pop() if len(values) == 1 else chosen
+
+    # ------------------------------------------------------------ passes
+    def _steps(
+        self,
+        data: Any,
+        stream: Iterator[dict[str, Any]],
+        first: dict[str, Any] | None,
+        st: RunState,
+        designs: list[GlobalDesign],
+        share: int | None,
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        r"""The batches still to process, pass after pass (resumed runs skip what is done)."""
+        if st.pass_index == 0:
+            yield from self._not_done(stream if first is None else chain(first, stream), st)
+            if not designs[0].second_pass or share is None:
+                return
+            follow = second_pass_design(share - st.spent, st.images_first_pass, self.bands.n_bands)
+            if follow is None:
+                return
+            st.second_pass = (share - st.spent, st.images_first_pass)
+            designs.append(follow)
+            st.pass_index, st.batches_done, st.images_done = 1, 0, 0
+            self._donors = {}
+        yield from self._not_done(self._iterate(data), st)
+        if st.batches_done == 0:
+            st.local_reason = (
+                "data exhausted (a second pass to spend the rest of max_evaluations found no data: pass a "
+                "re-iterable such as a DataLoader)"
+            )
+
+    def _not_done(self, batches: Iterable[dict[str, Any]], st: RunState) -> Iterator[tuple[int, dict[str, Any]]]:
+        for k, batch in enumerate(batches):
+            if k < st.batches_done:  # done before the checkpoint; its images serve as donors
+                self._donors = {n: split_batch(b)[0] for n, b in batch.items()}
+                continue
+            yield k, batch
+
+    def _step(
+        self, item: tuple[int, dict[str, Any]], st: RunState, design: GlobalDesign, share: int | None, bar: tqdm
+    ) -> None:
+        k, batch = item
+        opts, m = self.options, self.bands.n_bands
+        split = {n: split_batch(b) for n, b in batch.items()}
+        sizes = {x.shape[0] for x, _ in split.values()}
+        if len(sizes) != 1:
+            raise ValueError(f"the data of the compared models yield batches of different sizes {sorted(sizes)}")
+        n = sizes.pop()
+        draw = n
+        if st.pass_index > 0:
+            draw = stored_images(st, k)
+            if n < draw:
+                raise ValueError(
+                    f"batch {k} held {draw} images on the first pass and {n} on the second; a second pass needs "
+                    "data that yield the same batches in the same order"
+                )
+            n = draw
+        if opts.n_samples is not None:
+            n = min(n, opts.n_samples - st.images_done)
+        budget = self._batch_budget(design, st, share)
+        cost = 2**m if budget is None else budget
+        if share is not None:
+            n = min(n, (share - st.spent) // cost)
+        if n > 0:
+            self._evaluate(k, {name: (x[:n], y) for name, (x, y) in split.items()}, n, draw, st, design, budget, bar)
+        st.batches_done = k + 1
+        if opts.n_samples is not None and st.images_done >= opts.n_samples:
+            st.finished, st.local_reason = True, f"n_samples={opts.n_samples} reached"
+        elif share is not None and share - st.spent < design.evaluations_per_image(m):
+            st.finished = True
+            st.local_reason = f"max_evaluations={opts.max_evaluations} reached ({st.spent} evaluations spent)"
+
+    def _batch_budget(self, design: GlobalDesign, st: RunState, share: int | None) -> int | None:
+        r"""
+        Evaluations per image for the next batch. A design that spreads its budget over all images
+        gives each batch what is left per image still to come, so what one batch saves (a shared
+        baseline image, the remainder of whole permutations) goes to the next ones.
+        """
+        if not design.spread or share is None:
+            return design.budget
+        planned = design.n_images if st.pass_index == 0 else st.images_first_pass
+        remaining = (planned or 0) - st.images_done
+        if remaining <= 0:
+            return design.budget
+        return max(design.budget, (share - st.spent) // remaining)
+
+    def _evaluate(
+        self,
+        k: int,
+        inputs: dict[str, tuple[Tensor, Any]],
+        n: int,
+        draw: int,
+        st: RunState,
+        design: GlobalDesign,
+        budget: int | None,
+        bar: tqdm,
+    ) -> None:
+        opts = self.options
+        m = self.bands.n_bands
+        g_base = batch_generator(opts.seed, self.rank, st.pass_index, k, BASELINE_STREAM)
+        g_est = batch_generator(opts.seed, self.rank, st.pass_index, k, ESTIMATOR_STREAM)
+        per_image = (2**m if budget is None else budget) * len(self.models)
+        results: dict[str, BandShapley] = {}
+        classes: dict[str, int | None] = {}
+        spent = 0
+        for name, (x, y) in inputs.items():
+            device = opts.device or _device_of(self.models[name])
+            x = x.to(device, non_blocking=True)
+            target = None
+            if opts.use_labels and y is not None:
+                st.labelled = True
+                target = resolve_target(y[:n] if isinstance(y, (Tensor, list, tuple)) else y, n, device)
+            donors = self._donors.get(name)
+            reference = reference_images(
+                self.baseline,
+                x,
+                clone_generator(g_base),
+                None if donors is None else donors.to(device, non_blocking=True),
+            )
+            game = SpectralGame(
+                self.models[name],
+                self.bands,
+                x,
+                reference,
+                self.value,
+                target,
+                self.options.additional_forward_args,
+                workspace=self.workspaces[name],
+                progress=lambda c, share=n / per_image: bar.update(c * share),
+                autocast_dtype=opts.autocast_dtype,
+            )
+            try:
+                results[name] = design.estimator.estimate(game, budget, clone_generator(g_est))
+            except ValueError as exc:
+                if "not finite" not in str(exc):
+                    raise
+                where = f"batch {k} of the data" + ("" if len(self.models) == 1 else f", model {name!r}")
+                raise ValueError(f"{exc} ({where})") from exc
+            spent = max(spent, results[name].evaluations)
+            self._donors[name] = x.detach()
+            classes[name] = game.output_classes
+        if st.labelled and len(set(classes.values())) > 1:
+            raise ValueError(
+                f"models have different numbers of classes {classes}, but the value needs each image's class from "
+                "the data's labels; compare models with the same classes, or pass use_labels=False to explain each "
+                "model's own prediction"
+            )
+        weights = None
+        if opts.n_bootstrap:
+            g_boot = batch_generator(opts.seed, self.rank, 0, k, BOOTSTRAP_STREAM)
+            # drawn for the whole batch as first seen, so an image keeps its weights on a second pass
+            weights = torch.poisson(torch.ones(draw, opts.n_bootstrap, dtype=torch.float64), generator=g_boot)[:n]
+        if st.pass_index == 0:
+            self._add(results, weights, st)
+            if design.second_pass:
+                st.store = st.store or {}
+                st.store[k] = stored_estimates(results)
+            st.images_first_pass += n
+        else:
+            self._replace(k, results, weights, st)
+        st.images_done += n
+        st.spent += spent
+        bar.n = st.images_done
+        first = next(iter(st.accumulators.values()))
+        bar.set_postfix(
+            srs=f"{first.running_srs():.4f}", max_se=f"{float(first.phi.stderr().max()):.3g}", evals=st.spent
+        )
+
+    def _add(self, results: dict[str, BandShapley], weights: Tensor | None, st: RunState, remove: bool = False) -> None:
+        for name, res in results.items():
+            st.accumulators[name].update(res, weights, remove=remove)
+        if st.joint is not None:
+            rows = torch.cat([results[name].values.to("cpu", torch.float64) for name in self.models], dim=1)
+            if remove:
+                st.joint.remove(rows)
+            else:
+                st.joint.update(rows)
+
+    def _replace(self, k: int, results: dict[str, BandShapley], weights: Tensor | None, st: RunState) -> None:
+        r"""Second pass: average the new estimates of batch ``k`` with the first pass's."""
+        m = self.bands.n_bands
+        n = next(iter(results.values())).values.shape[0]
+        old = {name: restored_estimates(st.store[k][name], slice(0, n)) for name in self.models}
+        w_old, w_new = (pass_weight(d, m) for d in self._designs)
+        combined = {name: weighted_average(old[name], res, w_old, w_new) for name, res in results.items()}
+        self._add(old, weights, st, remove=True)
+        self._add(combined, weights, st)
+        for name, new in stored_estimates(combined).items():  # the images past n keep their first estimate
+            for key, t in new.items():
+                if t is not None:
+                    st.store[k][name][key] = torch.cat([t, st.store[k][name][key][n:]])
+
+    # ------------------------------------------------------------ stopping
+    def _agree(self, st: RunState) -> str:
+        r"""The run's stop reason, identical on every rank (a collective under torch.distributed)."""
+        opts = self.options
+        if self.world_size == 1:
+            if opts.tolerance is not None and not st.finished:
+                reason = self._tolerance_reason([st.accumulators], st)
+                if reason:
+                    return reason
+            return st.local_reason if st.finished else ""
+        statuses = gather(
+            (
+                st.finished,
+                st.local_reason,
+                None if opts.tolerance is None else {n: a.state_dict() for n, a in st.accumulators.items()},
+            )
+        )
+        if opts.tolerance is not None:
+            accs = [{n: GlobalAccumulator.from_state_dict(a) for n, a in s[2].items()} for s in statuses]
+            reason = self._tolerance_reason(accs, st)
+            if reason:
+                return reason
+        if all(s[0] for s in statuses):
+            return "; ".join(sorted({s[1] for s in statuses}))
+        return ""
+
+    def _tolerance_reason(self, per_rank: list[dict[str, GlobalAccumulator]], st: RunState) -> str:
+        tol = self.options.tolerance
+        worst = 0.0
+        for name in self.models:
+            total = GlobalAccumulator.from_state_dict(per_rank[0][name].state_dict())
+            for accs in per_rank[1:]:
+                total.merge(accs[name])
+            worst = max(worst, total.relative_error())
+        if worst <= tol:
+            return f"tolerance: max stderr / range(psi) = {worst:.4g} <= {tol} after {st.steps + 1} steps"
+        return ""
+
+    def _merged(self, st: RunState) -> tuple[dict[str, GlobalAccumulator], MomentAccumulator | None, int]:
+        states = gather(
+            (
+                {n: a.state_dict() for n, a in st.accumulators.items()},
+                None if st.joint is None else st.joint.state_dict(),
+                st.spent,
+            )
+        )
+        accs = {n: GlobalAccumulator.from_state_dict(states[0][0][n]) for n in self.models}
+        joint = None if states[0][1] is None else MomentAccumulator.from_state_dict(states[0][1])
+        for other in states[1:]:
+            for n in self.models:
+                accs[n].merge(GlobalAccumulator.from_state_dict(other[0][n]))
+            if joint is not None:
+                joint.merge(MomentAccumulator.from_state_dict(other[1]))
+        return accs, joint, sum(s[2] for s in states)
+
+
+def _device_of(model: Callable[..., Any]) -> torch.device:
+    if isinstance(model, torch.nn.Module):
+        for p in model.parameters():
+            return p.device
+        for b in model.buffers():
+            return b.device
+    return torch.device("cpu")

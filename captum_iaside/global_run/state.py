@@ -1,0 +1,58 @@
+r"""What a checkpoint holds: where a global run is and what it has accumulated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import Tensor
+
+from captum_iaside.global_run.accumulators import GlobalAccumulator, MomentAccumulator
+
+
+@dataclass
+class RunState:
+    r"""Everything a checkpoint holds: where the run is and what it has accumulated."""
+
+    accumulators: dict[str, GlobalAccumulator]
+    joint: MomentAccumulator | None
+    steps: int = 0
+    pass_index: int = 0
+    batches_done: int = 0
+    images_done: int = 0
+    images_first_pass: int = 0
+    spent: int = 0
+    finished: bool = False
+    local_reason: str = ""
+    stop_reason: str = ""
+    labelled: bool = False
+    second_pass: tuple[int, int] | None = None  # (remaining evaluations, images) it was planned with
+    store: dict[int, dict[str, dict[str, Tensor | None]]] | None = None
+    perturbations_per_eval: dict[str, int | None] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "accumulators": {n: a.state_dict() for n, a in self.accumulators.items()},
+            "joint": None if self.joint is None else self.joint.state_dict(),
+            "steps": self.steps,
+            "pass_index": self.pass_index,
+            "batches_done": self.batches_done,
+            "images_done": self.images_done,
+            "images_first_pass": self.images_first_pass,
+            "spent": self.spent,
+            "finished": self.finished,
+            "local_reason": self.local_reason,
+            "stop_reason": self.stop_reason,
+            "labelled": self.labelled,
+            "second_pass": None if self.second_pass is None else list(self.second_pass),
+            "store": self.store,
+            "perturbations_per_eval": dict(self.perturbations_per_eval),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunState:
+        joint = None if d["joint"] is None else MomentAccumulator.from_state_dict(d["joint"])
+        accs = {n: GlobalAccumulator.from_state_dict(a) for n, a in d["accumulators"].items()}
+        fields = {k: v for k, v in d.items() if k not in ("accumulators", "joint", "second_pass")}
+        second = None if d["second_pass"] is None else (int(d["second_pass"][0]), int(d["second_pass"][1]))
+        return cls(accumulators=accs, joint=joint, second_pass=second, **fields)

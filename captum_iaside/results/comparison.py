@@ -1,0 +1,119 @@
+r"""The result of a paired comparison of models: each model's result and the paired differences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+
+from captum_iaside.results.importance import SpectralImportance, clean_list
+from captum_iaside.results.summaries import sid_rows, srs_rows
+
+
+class SRSDifference(NamedTuple):
+    r"""A difference of spectral robustness scores with its paired bootstrap interval."""
+
+    estimate: float
+    interval: tuple[float, float] | None
+
+
+class ValuesDifference(NamedTuple):
+    r"""A difference of ψ per band, ``(M,)``, with its paired standard error."""
+
+    values: Tensor
+    stderr: Tensor
+
+
+@dataclass
+class SpectralComparison:
+    r"""
+    Global I-ASIDE of several models on the same images, baselines and coalitions (common
+    random numbers), from :func:`~captum_iaside.attr.compare.compare_global`.
+
+    Because every model saw the same images and the same coalitions per image, per-image
+    differences are paired: their between-image variance cancels, so differences are far more
+    precise than the two results' own standard errors suggest.
+
+    Attributes:
+        results (dict): Model name → :class:`SpectralImportance`.
+        confidence (float): Level of the intervals. Default: 0.95
+        replicates (dict): Model name → ``(R, M)`` bootstrap replicates of ψ, drawn with the same
+                    replicate weights per image for every model.
+        phi_mean (Tensor): Means of the concatenated per-image estimates of all models, in the
+                    order of :attr:`results`.
+        phi_comoment (Tensor): Their co-moment matrix (sum of outer products of deviations).
+
+    Examples::
+
+        >>> comp = compare_global({"standard": m1, "augmented": m2}, loader, max_evaluations=20_000)
+        >>> est, (lo, hi) = comp.srs_difference("augmented", "standard")
+        >>> comp.values_difference("augmented", "standard").stderr
+    """
+
+    results: dict[str, SpectralImportance]
+    confidence: float = 0.95
+    replicates: dict[str, Tensor] | None = None
+    phi_mean: Tensor | None = None
+    phi_comoment: Tensor | None = None
+
+    @property
+    def names(self) -> list[str]:
+        r"""Model names, in the order they were given."""
+        return list(self.results)
+
+    def _index(self, name: Any, argument: str) -> int:
+        if name not in self.results:
+            raise ValueError(f"{argument}={name!r} is not a compared model; expected one of {self.names}")
+        return self.names.index(name)
+
+    def srs_difference(self, a: str, b: str) -> SRSDifference:
+        r"""
+        ``SRS(a) − SRS(b)`` with its paired bootstrap interval (the same replicate weights per
+        image for both models).
+
+        Returns:
+            :class:`SRSDifference` ``(estimate, (lo, hi))``; the interval is None without a
+            bootstrap.
+        """
+        self._index(a, "a"), self._index(b, "b")
+        estimate = self.results[a].srs - self.results[b].srs
+        if not self.replicates:
+            return SRSDifference(estimate, None)
+        beta = self.results[a].beta
+        diff = srs_rows(sid_rows(self.replicates[a]), beta) - srs_rows(sid_rows(self.replicates[b]), beta)
+        q = torch.tensor([(1 - self.confidence) / 2, (1 + self.confidence) / 2], dtype=torch.float64)
+        lo, hi = torch.quantile(diff, q).tolist()
+        return SRSDifference(estimate, (lo, hi))
+
+    def values_difference(self, a: str, b: str) -> ValuesDifference:
+        r"""``ψ(a) − ψ(b)`` per band with the standard error of the paired per-image differences."""
+        i, j = self._index(a, "a"), self._index(b, "b")
+        values = self.results[a].values - self.results[b].values
+        m = self.results[a].n_bands
+        n = self.results[a].n_samples
+        if self.phi_comoment is None or n < 2:
+            return ValuesDifference(values, torch.full_like(values, float("nan")))
+        sa, sb = slice(i * m, (i + 1) * m), slice(j * m, (j + 1) * m)
+        c = self.phi_comoment
+        var = (c[sa, sa].diagonal() + c[sb, sb].diagonal() - 2 * c[sa, sb].diagonal()) / (n - 1)
+        return ValuesDifference(values, torch.sqrt(var.clamp(min=0) / n))
+
+    def to_dict(self, reference: str | None = None) -> dict[str, Any]:
+        r"""
+        Every model's result and, against ``reference`` (default: the first model), ΔSRS with
+        its interval and Δψ with its standard error.
+        """
+        reference = self.names[0] if reference is None else reference
+        self._index(reference, "reference")
+        out: dict[str, Any] = {"reference": reference, "confidence": self.confidence, "models": {}}
+        for name, res in self.results.items():
+            entry: dict[str, Any] = {"result": res.to_dict()}
+            if name != reference:
+                est, ci = self.srs_difference(name, reference)
+                diff = self.values_difference(name, reference)
+                entry["srs_difference"] = {"estimate": est, "interval": None if ci is None else list(ci)}
+                entry["values_difference"] = {"values": clean_list(diff.values), "stderr": clean_list(diff.stderr)}
+            out["models"][name] = entry
+        return out

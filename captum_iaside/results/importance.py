@@ -1,0 +1,218 @@
+r"""Global spectral importance: accumulation over a data set and the paper's summaries."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from captum_iaside.results.summaries import spectral_importance_distribution, spectral_robustness_score
+
+
+def clean_float(v: float | None) -> float | None:
+    return None if v is None or math.isnan(v) else float(v)
+
+
+def clean_list(t: Tensor | None) -> list | None:
+    if t is None:
+        return None
+    if t.dim() == 1:
+        return [clean_float(v) for v in t.tolist()]
+    return [clean_list(row) for row in t]
+
+
+def _nan_for_none(values: Any) -> Any:
+    if isinstance(values, list):
+        return [_nan_for_none(v) for v in values]
+    return math.nan if values is None else values
+
+
+def _tensor(values: Any) -> Tensor | None:
+    return None if values is None else torch.tensor(_nan_for_none(values), dtype=torch.float64)
+
+
+@dataclass
+class SpectralImportance:
+    r"""
+    Global I-ASIDE result: ψ per band with its uncertainty and the paper's summaries.
+
+    Attributes:
+        values (Tensor): ψ, the mean per-sample Shapley value of each band, ``(M,)`` float64.
+        stderr (Tensor): Standard error of ψ, ``std_x(φ̂) / √K``, ``(M,)``; with a sampling
+                    estimator it holds the between-image and the within-image variance.
+        n_samples (int): ``K``, the number of images averaged.
+        v_empty (float): Mean value of the empty coalition ``v(∅)`` (the baseline images).
+        v_full (float): Mean value of the grand coalition ``v(N)`` (the unperturbed images).
+        config (dict): The configuration of the run (bands, baseline, value, design, seed, ...).
+        beta (float): ``β`` of the spectral robustness score. Default: 0.75
+        values_ci (Tensor, optional): ``(2, M)`` bootstrap confidence interval (over images) of
+                    ψ, lower and upper row.
+        sid_ci (Tensor, optional): ``(2, M)`` bootstrap confidence interval of :attr:`sid`.
+        srs_ci (tuple of float, optional): Bootstrap confidence interval of :attr:`srs`.
+        by_class (dict, optional): Per target class: ``{"n_samples", "values", "stderr"}``.
+        stop_reason (str): Why the run stopped (data exhausted, ``n_samples`` reached, the
+                    evaluation budget spent, or the ``tolerance`` met, with the numbers).
+
+    Examples::
+
+        >>> res = SpectralImportance(torch.tensor([0.6, 0.3, 0.1]), torch.zeros(3), 10, -1.0, 0.0)
+        >>> res.sid
+        tensor([0.6250, 0.3750, 0.0000], dtype=torch.float64)
+    """
+
+    values: Tensor
+    stderr: Tensor
+    n_samples: int
+    v_empty: float
+    v_full: float
+    config: dict[str, Any] = field(default_factory=dict)
+    beta: float = 0.75
+    values_ci: Tensor | None = None
+    sid_ci: Tensor | None = None
+    srs_ci: tuple[float, float] | None = None
+    by_class: dict[int, dict[str, Any]] | None = None
+    stop_reason: str = ""
+
+    @property
+    def n_bands(self) -> int:
+        r"""Number of bands ``M``."""
+        return int(self.values.numel())
+
+    @property
+    def sid(self) -> Tensor:
+        r"""The paper's spectral importance distribution of ψ."""
+        return spectral_importance_distribution(self.values)
+
+    @property
+    def srs(self) -> float:
+        r"""The paper's spectral robustness score of :attr:`sid` (symmetric: see :attr:`signed_srs`)."""
+        return spectral_robustness_score(self.sid, self.beta)
+
+    @property
+    def signed_srs(self) -> float:
+        r"""
+        The SRS without its absolute value: positive when the SID leans to low bands (the
+        direction the paper reads as robust), negative when it leans to high bands.
+        """
+        return spectral_robustness_score(self.sid, self.beta, signed=True)
+
+    @property
+    def direction(self) -> str:
+        r"""``"low"`` or ``"high"``: the side of the spectrum the SID leans to (``"uniform"`` if neither)."""
+        s = self.signed_srs
+        return "low" if s > 0 else "high" if s < 0 else "uniform"
+
+    @property
+    def significant(self) -> Tensor | None:
+        r"""
+        ``(M,)`` bool: whether the bootstrap interval of ψ excludes 0 (None without intervals).
+        A band whose interval holds 0 may help, hurt or do nothing at this sample size.
+        """
+        if self.values_ci is None:
+            return None
+        return (self.values_ci[0] > 0) | (self.values_ci[1] < 0)
+
+    @property
+    def sid_stderr(self) -> Tensor:
+        r"""
+        Approximate standard error of :attr:`sid`: ``stderr / Σ(ψ − min ψ)``, the first-order
+        term with the normaliser held fixed, for error bars.
+        """
+        total = (self.values - self.values.min()).sum()
+        if total <= 0:
+            return torch.full_like(self.stderr, float("nan"))
+        return self.stderr / total
+
+    @property
+    def share(self) -> Tensor:
+        r"""The efficiency-preserving share ``ψ / Σψ`` (keeps signs; NaN if ``Σψ = 0``)."""
+        total = self.values.sum()
+        if total == 0:
+            return torch.full_like(self.values, float("nan"))
+        return self.values / total
+
+    def plot(self, kind: str = "sid") -> tuple[Any, Any]:
+        r"""Shortcut for :func:`captum_iaside.visualization.importance.plot_spectral_importance` (``(fig, axes)``)."""
+        from captum_iaside.visualization.importance import plot_spectral_importance
+
+        return plot_spectral_importance(self, kind=kind)
+
+    def to_dict(self) -> dict[str, Any]:
+        r"""All numbers and the configuration as a JSON-serialisable dict (:meth:`from_dict` reads it)."""
+        significant = self.significant
+        return {
+            "n_bands": self.n_bands,
+            "n_samples": int(self.n_samples),
+            "values": clean_list(self.values),
+            "stderr": clean_list(self.stderr),
+            "values_ci": clean_list(self.values_ci),
+            "significant": None if significant is None else significant.tolist(),
+            "sid": self.sid.tolist(),
+            "sid_stderr": clean_list(self.sid_stderr),
+            "sid_ci": clean_list(self.sid_ci),
+            "srs": self.srs,
+            "srs_ci": None if self.srs_ci is None else list(self.srs_ci),
+            "signed_srs": self.signed_srs,
+            "direction": self.direction,
+            "beta": self.beta,
+            "share": clean_list(self.share),
+            "v_empty": clean_float(self.v_empty),
+            "v_full": clean_float(self.v_full),
+            "by_class": None
+            if self.by_class is None
+            else {
+                str(c): {
+                    "n_samples": int(d["n_samples"]),
+                    "values": clean_list(d["values"]),
+                    "stderr": clean_list(d["stderr"]),
+                }
+                for c, d in self.by_class.items()
+            },
+            "stop_reason": self.stop_reason,
+            "config": self.config,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SpectralImportance:
+        r"""
+        Rebuild a result from :meth:`to_dict` (e.g. one model of the command line's
+        ``results.json``); derived numbers (SID, SRS, share) are recomputed.
+
+        Examples::
+
+            >>> import json
+            >>> report = json.load(open("iaside-report/results.json"))
+            >>> res = SpectralImportance.from_dict(report["models"][0]["result"])
+            >>> res.plot()
+        """
+        if not isinstance(data, dict) or "values" not in data or "stderr" not in data:
+            raise ValueError("data must be a dict written by SpectralImportance.to_dict (with 'values' and 'stderr')")
+        nan = math.nan
+        by_class = None
+        if data.get("by_class") is not None:
+            by_class = {
+                int(c): {
+                    "n_samples": int(d["n_samples"]),
+                    "values": _tensor(d["values"]),
+                    "stderr": _tensor(d["stderr"]),
+                }
+                for c, d in data["by_class"].items()
+            }
+        srs_ci = data.get("srs_ci")
+        return cls(
+            values=_tensor(data["values"]),
+            stderr=_tensor(data["stderr"]),
+            n_samples=int(data["n_samples"]),
+            v_empty=nan if data.get("v_empty") is None else float(data["v_empty"]),
+            v_full=nan if data.get("v_full") is None else float(data["v_full"]),
+            config=dict(data.get("config") or {}),
+            beta=float(data.get("beta", 0.75)),
+            values_ci=_tensor(data.get("values_ci")),
+            sid_ci=_tensor(data.get("sid_ci")),
+            srs_ci=None if srs_ci is None else (float(srs_ci[0]), float(srs_ci[1])),
+            by_class=by_class,
+            stop_reason=str(data.get("stop_reason", "")),
+        )

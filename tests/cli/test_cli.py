@@ -1,0 +1,267 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+from captum_iaside import SpectralImportance
+from captum_iaside.cli.arguments import ESTIMATOR_CHOICES, VALUE_CHOICES
+from captum_iaside.cli.command import main
+from captum_iaside.cli.report import RESULT_KEYS
+from captum_iaside.estimators.selection import ESTIMATORS
+from captum_iaside.game.value_functions import VALUE_NAMES
+
+
+def make_folder(root, n_per_class=2, size=20):
+    g = torch.Generator().manual_seed(0)
+    for cls in ["a", "b"]:
+        os.makedirs(root / cls)
+        for i in range(n_per_class):
+            pixels = torch.randint(0, 256, (size, size + 4, 3), generator=g, dtype=torch.uint8).numpy()
+            Image.fromarray(pixels).save(root / cls / f"{i}.png")
+    return root
+
+
+FACTORY = """
+import torch
+from torch import nn
+
+def make():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+"""
+
+
+def read_report(out, n_bands, n_models):
+    report = json.loads((out / "results.json").read_text())
+    assert set(RESULT_KEYS) <= set(report)
+    assert len(report["models"]) == n_models
+    for run in report["models"]:
+        res = run["result"]
+        assert res["n_bands"] == n_bands and len(res["values"]) == n_bands and 0 <= res["srs"] <= 1
+        assert {"model", "resolution", "wall_time_s"} <= set(run)
+    with open(out / "results.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == n_bands * n_models
+    for name in report["files"]:
+        assert (out / name).is_file()
+    return report
+
+
+def test_embedded_model_end_to_end(tmp_path, capsys):
+    out = tmp_path / "rep"
+    code = main(["--bands", "4", "--resolution", "32", "--samples", "2", "--out", str(out), "--quiet"])
+    assert code == 0
+    report = read_report(out, 4, 1)
+    assert report["models"][0]["model"] == "efficientnet-lite0"
+    assert report["models"][0]["result"]["n_samples"] == 2
+    for f in [
+        "comparison.png",
+        "decomposition.png",
+        "sid_efficientnet-lite0.png",
+        "fourier_efficientnet-lite0.png",
+    ]:
+        assert (out / f).stat().st_size > 1000
+    printed = capsys.readouterr().out
+    assert "embedded default" in printed and "SRS =" in printed
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
+def test_factory_and_torchscript_on_image_folder(tmp_path, monkeypatch):
+    data = make_folder(tmp_path / "data")
+    (tmp_path / "tinyfactory.py").write_text(FACTORY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import tinyfactory
+
+    scripted = tmp_path / "tiny.pt"
+    torch.jit.script(tinyfactory.make()).save(str(scripted))
+    out = tmp_path / "rep"
+    args = [
+        "--model",
+        "tinyfactory:make",
+        "--model",
+        str(scripted),
+        "--data",
+        str(data),
+        "--labels",
+        "folder",
+        "--bands",
+        "4",
+        "--resolution",
+        "16",
+        "--out",
+        str(out),
+        "--quiet",
+        "--batch-size",
+        "3",
+    ]
+    assert main(args) == 0
+    report = read_report(out, 4, 2)
+    assert [r["result"]["n_samples"] for r in report["models"]] == [4, 4]
+    assert report["models"][0]["result"]["config"]["labels"] == "given"
+    # the same weights, so the same numbers, and a paired difference of zero
+    a, b = (r["result"]["values"] for r in report["models"])
+    assert a == pytest.approx(b, abs=1e-5)
+    diff = report["comparison"]["models"]["tiny.pt"]["srs_difference"]
+    assert diff["estimate"] == pytest.approx(0, abs=1e-5) and diff["interval"][0] <= 1e-5 <= diff["interval"][1] + 2e-5
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--model", "nosuchmodel"], "unknown model 'nosuchmodel'"),
+        (["--model", "torchvision:nosuchnet"], "torchvision has no model 'nosuchnet'"),
+        (["--data", "/no/such/folder"], "does not exist"),
+        (["--data", "EMPTY"], "no images found"),
+        (["--bands", "8", "--resolution", "8"], "smallest square size"),
+        (["--bands", "13", "--resolution", "64"], "limit of M=12"),
+        (["--labels", "folder"], "--labels folder needs --data FOLDER"),
+    ],
+)
+def test_errors_exit_2_with_one_line(tmp_path, capsys, args, message):
+    (tmp_path / "empty").mkdir()
+    args = [str(tmp_path / "empty") if a == "EMPTY" else a for a in args]
+    assert main([*args, "--out", str(tmp_path / "rep"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("captum-iaside: error:") and message in err
+    assert not (tmp_path / "rep").exists()
+
+
+def test_module_entry_point_prints_no_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "captum_iaside", "--model", "nosuchmodel", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "unknown model" in proc.stderr
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for opt in [
+        "--model",
+        "--data",
+        "--bands",
+        "--shape",
+        "--baseline",
+        "--value",
+        "--samples",
+        "--batch-size",
+        "--device",
+        "--seed",
+        "--out",
+        "--labels",
+        "--weights",
+    ]:
+        assert opt in text
+
+
+def test_two_models_are_compared_with_a_paired_interval(tmp_path, capsys):
+    out = tmp_path / "rep"
+    args = ["--model", "efficientnet-lite0", "--model", "efficientnet-lite1", "--bands", "4", "--resolution", "32"]
+    assert main([*args, "--samples", "3", "--out", str(out), "--quiet", "--max-evaluations", "30"]) == 0
+    printed = capsys.readouterr().out
+    assert "ΔSRS(efficientnet-lite1 − efficientnet-lite0) = " in printed and "paired bootstrap CI" in printed
+    report = read_report(out, 4, 2)
+    entry = report["comparison"]["models"]["efficientnet-lite1"]
+    assert report["comparison"]["reference"] == "efficientnet-lite0" and len(entry["srs_difference"]["interval"]) == 2
+    assert report["models"][0]["result"]["config"]["evaluations"] <= 30
+
+
+def test_results_json_round_trips(tmp_path):
+    out = tmp_path / "rep"
+    assert main(["--bands", "4", "--resolution", "32", "--samples", "3", "--out", str(out), "--quiet"]) == 0
+    saved = json.loads((out / "results.json").read_text())["models"][0]["result"]
+    res = SpectralImportance.from_dict(saved)
+    assert res.srs == pytest.approx(saved["srs"]) and res.signed_srs == pytest.approx(saved["signed_srs"])
+    fig, _ = res.plot()
+    assert fig is not None
+
+
+def test_long_run_flags(tmp_path):
+    data = make_folder(tmp_path / "data", n_per_class=3)
+    (tmp_path / "tinyfactory.py").write_text(FACTORY)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        common = ["--model", "tinyfactory:make", "--data", str(data), "--labels", "folder", "--bands", "4"]
+        common += ["--resolution", "16", "--quiet", "--by-class", "--bootstrap", "50", "--confidence", "0.9"]
+        ckpt = tmp_path / "run.ckpt"
+        assert main([*common, "--out", str(tmp_path / "a"), "--checkpoint", str(ckpt)]) == 0
+        assert ckpt.exists()
+        assert main([*common, "--out", str(tmp_path / "b"), "--checkpoint", str(ckpt)]) == 0  # resumed: finished
+    finally:
+        sys.path.remove(str(tmp_path))
+    a = json.loads((tmp_path / "a" / "results.json").read_text())["models"][0]["result"]
+    b = json.loads((tmp_path / "b" / "results.json").read_text())["models"][0]["result"]
+    assert a["values"] == b["values"] and set(a["by_class"]) == {"0", "1"}
+    assert a["config"]["n_bootstrap"] == 50 and a["values_ci"] is not None
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_a_bad_file_is_named_before_any_work(tmp_path, capsys, skip):
+    data = make_folder(tmp_path / "data")
+    (data / "a" / "notes.png").write_text("not an image")
+    args = ["--data", str(data), "--bands", "4", "--resolution", "32", "--out", str(tmp_path / "rep"), "--quiet"]
+    if skip:
+        with pytest.warns(UserWarning, match="skipping .*notes.png"):
+            assert main([*args, "--skip-bad-files"]) == 0
+        report = json.loads((tmp_path / "rep" / "results.json").read_text())
+        assert report["models"][0]["result"]["n_samples"] == 4
+    else:
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "notes.png is not a readable image" in err
+
+
+def test_the_parser_offers_what_the_library_accepts():
+    assert set(VALUE_CHOICES) == set(VALUE_NAMES)
+    assert set(ESTIMATOR_CHOICES) == {"auto", *ESTIMATORS}
+
+
+def test_help_shows_each_default_once_and_imports_no_torch():
+    code = (
+        "import sys, contextlib, io\n"
+        "from captum_iaside.cli import main\n"
+        "buf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "print(buf.getvalue())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "(default: None)" not in text and "(default: 8) (default" not in text
+    for option, default in [("--bands", "8"), ("--seed", "0"), ("--bootstrap", "200"), ("--confidence", "0.95")]:
+        assert text.count(f"{option}") >= 1 and f"(default: {default})" in text
+
+
+def test_compile_flag_compiles_each_model(tmp_path, monkeypatch):
+    import torch as torch_module
+
+    compiled = []
+    monkeypatch.setattr(torch_module, "compile", lambda model: compiled.append(model) or model)
+    args = ["--bands", "4", "--resolution", "32", "--samples", "2", "--quiet", "--compile", "--out", str(tmp_path)]
+    assert main(args) == 0 and len(compiled) == 1
+
+
+def test_running_out_of_memory_on_the_cpu_is_one_line(tmp_path, capsys, monkeypatch):
+    import captum_iaside.attr.compare
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: 8 GB")
+
+    monkeypatch.setattr(captum_iaside.attr.compare, "GlobalRun", no_memory)
+    args = ["--bands", "4", "--resolution", "32", "--samples", "2", "--quiet", "--out", str(tmp_path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "out of memory" in err and "--batch-size" in err

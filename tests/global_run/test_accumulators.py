@@ -1,0 +1,81 @@
+import math
+
+import torch
+
+from captum_iaside.estimators.base import BandShapley
+from captum_iaside.global_run.accumulators import GlobalAccumulator, MomentAccumulator
+
+
+def shapley(phi, targets=None):
+    phi = torch.as_tensor(phi, dtype=torch.float64)
+    n = phi.shape[0]
+    return BandShapley(phi, -torch.ones(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64), targets, 0)
+
+
+def test_moment_accumulator_matches_torch_std():
+    rows = torch.randn(37, 4, dtype=torch.float64)
+    acc = MomentAccumulator(4)
+    for chunk in rows.split(5):
+        acc.update(chunk)
+    assert acc.count == 37
+    assert torch.allclose(acc.mean, rows.mean(0))
+    assert torch.allclose(acc.stderr(), rows.std(0) / math.sqrt(37))
+    one = MomentAccumulator(2)
+    one.update(torch.ones(1, 2))
+    assert torch.isnan(one.stderr()).all()
+
+
+def test_covariance_and_merge_match_torch():
+    rows = torch.randn(50, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    a, b = MomentAccumulator(3, covariance=True), MomentAccumulator(3, covariance=True)
+    a.update(rows[:20])
+    b.update(rows[20:])
+    a.merge(b)
+    assert torch.allclose(a.m2 / 49, torch.cov(rows.T))
+    assert torch.allclose(a.variance(), rows.var(0))
+
+
+def test_remove_is_the_inverse_of_update():
+    g = torch.Generator().manual_seed(1)
+    rows = torch.randn(30, 3, dtype=torch.float64, generator=g)
+    acc = MomentAccumulator(3, covariance=True)
+    for chunk in rows.split(7):
+        acc.update(chunk)
+    acc.remove(rows[7:14])
+    kept = torch.cat([rows[:7], rows[14:]])
+    assert acc.count == 23
+    assert torch.allclose(acc.mean, kept.mean(0))
+    assert torch.allclose(acc.m2 / 22, torch.cov(kept.T))
+    acc.remove(kept)
+    assert acc.count == 0 and bool((acc.mean == 0).all())
+
+
+def test_bootstrap_interval_survives_replicates_that_draw_no_image():
+    acc = GlobalAccumulator(3, n_bootstrap=60)
+    weights = torch.poisson(torch.ones(2, 60, dtype=torch.float64), generator=torch.Generator().manual_seed(0))
+    acc.update(shapley([[0.5, 0.3, 0.1], [0.2, 0.6, 0.1]]), weights)
+    assert (acc.boot_weight == 0).any()  # with 2 images, e^-2 of the replicates draw none
+    res = acc.result({})
+    assert res.srs_ci is not None and res.srs_ci[0] <= res.srs_ci[1]
+    assert res.values_ci.shape == (2, 3) and bool((res.values_ci[0] <= res.values_ci[1]).all())
+    assert (res.v_empty, res.v_full) == (-1.0, 0.0)
+
+
+def test_global_accumulator_remove_restores_the_state():
+    g = torch.Generator().manual_seed(2)
+    phi = torch.randn(10, 4, dtype=torch.float64, generator=g)
+    targets = torch.tensor([0, 1] * 5)
+    w = torch.poisson(torch.ones(10, 8, dtype=torch.float64), generator=g)
+    acc = GlobalAccumulator(4, n_bootstrap=8, by_class=True)
+    acc.update(shapley(phi[:6], targets[:6]), w[:6])
+    before = acc.state_dict()
+    acc.update(shapley(phi[6:], targets[6:]), w[6:])
+    acc.update(shapley(phi[6:], targets[6:]), w[6:], remove=True)
+    after = acc.state_dict()
+    assert after["phi"]["count"] == before["phi"]["count"] == 6
+    for key in ["mean", "m2"]:
+        assert torch.allclose(after["phi"][key], before["phi"][key])
+    assert torch.allclose(after["boot_sum"], before["boot_sum"]) and torch.allclose(
+        after["boot_weight"], before["boot_weight"]
+    )
+    assert torch.allclose(after["classes"][1]["mean"], before["classes"][1]["mean"])

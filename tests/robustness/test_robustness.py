@@ -1,0 +1,104 @@
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from captum.robust import FGSM  # noqa: E402
+from conftest import tiny_cnn  # noqa: E402
+
+from captum_iaside import IASIDE, SpectralBands, SpectralImportance  # noqa: E402
+from captum_iaside.cli.data import embedded_photos, preprocess  # noqa: E402
+from captum_iaside.robustness.accuracy import robust_accuracy  # noqa: E402
+from captum_iaside.robustness.corruptions import corrupt  # noqa: E402
+from captum_iaside.robustness.report import robustness_report  # noqa: E402
+from captum_iaside.robustness.snr import spectral_snr  # noqa: E402
+from captum_iaside.visualization.robustness import plot_robustness  # noqa: E402
+from captum_iaside.visualization.snr import plot_spectral_snr  # noqa: E402
+
+
+def test_gaussian_noise_snr_falls_from_low_to_high_bands_on_natural_photos():
+    photos = embedded_photos(preprocess(64, (0.0,) * 3, (1.0,) * 3)).tensors[0]
+    snr = spectral_snr(photos, corrupt(photos, "gaussian_noise", 2, seed=0), bands=8)
+    assert snr.shape == (8,)
+    assert all(a > b for a, b in zip(snr.tolist(), snr[1:].tolist(), strict=False)), snr
+
+
+def test_spectral_snr_equals_direct_fourier_energies():
+    g = torch.Generator().manual_seed(0)
+    x, noise = torch.rand(3, 3, 16, 16, generator=g), 0.1 * torch.randn(3, 3, 16, 16, generator=g)
+    bands = SpectralBands(4)
+    masks = bands.masks(16, 16, dtype=torch.float64)
+    energy = lambda z: (torch.fft.fft2(z.double()).abs().pow(2)[:, :, None] * masks).sum(dim=(0, 1, 3, 4))  # noqa: E731
+    expected = 10 * torch.log10(energy(x) / energy(noise))  # Parseval: the 1/HW factors cancel
+    assert torch.allclose(spectral_snr(x, x + noise, bands), expected, atol=1e-9)
+    batched = spectral_snr([(x[:1], x[:1] + noise[:1]), (x[1:], x[1:] + noise[1:])], bands=bands)
+    assert torch.allclose(batched, expected, atol=1e-9)
+    with pytest.raises(ValueError, match="shape of clean"):
+        spectral_snr(x, x[:1], bands)
+
+
+def test_robust_accuracy_equals_direct_computation():
+    model = tiny_cnn()
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(8, 3, 16, 16, generator=g)
+    y = model(x).argmax(1)
+    y[:2] = (y[:2] + 1) % 5
+    batches = [(x[:5], y[:5]), (x[5:], y[5:])]
+    acc = robust_accuracy(model, batches, corruptions=["gaussian_noise", "lowpass"], severities=(5,), epsilons=(0.05,))
+    assert set(acc) == {"clean", "gaussian_noise@5", "lowpass@5", "FGSM@0.05", "PGD@0.05"}
+
+    def direct(images):
+        return float((model(images).argmax(1) == y).float().mean())
+
+    assert acc["clean"] == pytest.approx(direct(x))
+    noisy = torch.cat([corrupt(b, "gaussian_noise", 5, seed=0) for b, _ in batches])
+    assert acc["gaussian_noise@5"] == pytest.approx(direct(noisy))
+    adv = torch.cat([FGSM(model, lower_bound=0.0, upper_bound=1.0).perturb(b, 0.05, t) for b, t in batches])
+    assert acc["FGSM@0.05"] == pytest.approx(direct(adv))
+
+
+def fake_result(name, sid_peak):
+    values = torch.tensor([sid_peak, 1.0 - sid_peak, 0.0, 0.0], dtype=torch.float64)
+    return SpectralImportance(values, torch.full((4,), 0.01), 100, 0.0, -1.0, config={"model": name})
+
+
+def test_report_numbers_and_correlation_signs():
+    names = ["a", "b", "c", "d"]
+    results = {n: fake_result(n, p) for n, p in zip(names, [0.2, 0.4, 0.6, 0.9], strict=True)}
+    accuracies = {
+        n: {"clean": 0.9, "gaussian_noise@1": c, "contrast@1": c - 0.1, "FGSM@0.1": 1 - c}
+        for n, c in zip(names, [0.5, 0.6, 0.65, 0.8], strict=True)
+    }
+    report = robustness_report(results, accuracies)
+    row = report.rows[0]
+    assert row["srs"] == pytest.approx(results["a"].srs)
+    assert row["corruption_accuracy"] == pytest.approx((0.5 + 0.4) / 2)
+    assert row["adversarial_accuracy"] == pytest.approx(0.5)
+    assert report.correlations["corruption accuracy"]["spearman"] == pytest.approx(1.0)
+    assert report.correlations["corruption accuracy"]["pearson"] > 0.9
+    assert report.correlations["adversarial accuracy"]["spearman"] == pytest.approx(-1.0)
+    assert "Spearman +1.000" in report.table()
+    fig, axes = plot_robustness(report)
+    assert "Spearman +1.00" in axes[0].get_title() and axes[0].get_xlabel().startswith("spectral robustness")
+    two = robustness_report({n: results[n] for n in names[:2]}, {n: accuracies[n] for n in names[:2]})
+    assert math.isnan(two.correlations["corruption accuracy"]["spearman"])
+    with pytest.raises(ValueError, match="same models"):
+        robustness_report(results, {"a": accuracies["a"]})
+
+
+def test_report_from_real_iaside_results():
+    model = tiny_cnn()
+    x = torch.rand(6, 3, 16, 16)
+    res = IASIDE(model, bands=4).attribute_global([(x, model(x).argmax(1))], perturbations_per_eval=16)
+    acc = robust_accuracy(model, [(x, model(x).argmax(1))], corruptions=["contrast"], severities=(1, 5))
+    report = robustness_report({"tiny": res}, {"tiny": acc})
+    assert report.rows[0]["srs"] == pytest.approx(res.srs)
+    assert report.rows[0]["corruption_accuracy"] == pytest.approx((acc["contrast@1"] + acc["contrast@5"]) / 2)
+
+
+def test_snr_plot():
+    fig, axes = plot_spectral_snr({"noise": torch.linspace(20, -5, 8), "blur": torch.linspace(30, -20, 8)})
+    assert axes[0].get_ylabel() == "SNR (dB)" and len(axes[0].lines) >= 2
