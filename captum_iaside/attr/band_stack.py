@@ -15,6 +15,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from captum_iaside._utils.checks import check_callable
 from captum_iaside.game.bands import SpectralBands, as_bands
 from captum_iaside.game.baselines import BaselineSpec, prepared_reference, resolve_baseline
 
@@ -48,8 +49,7 @@ class BandStackModel(nn.Module):
         baseline: BaselineSpec = "zero",
     ) -> None:
         super().__init__()
-        if not callable(forward_func):
-            raise TypeError(f"forward_func must be callable, got {type(forward_func).__name__}")
+        check_callable(forward_func, "forward_func")
         self.forward_func = forward_func
         self.bands = as_bands(bands)
         self.baseline = resolve_baseline(baseline)

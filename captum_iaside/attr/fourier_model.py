@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from captum_iaside.game.bands import check_images, conjugate_representative
+from captum_iaside._utils.checks import check_callable, check_images
+from captum_iaside.game.bands import conjugate_representative
 from captum_iaside.game.baselines import BaselineSpec, prepared_reference, resolve_baseline
 
 
@@ -76,8 +77,7 @@ class FourierModel(nn.Module):
 
     def __init__(self, forward_func: Callable[..., Tensor], baseline: BaselineSpec = "zero") -> None:
         super().__init__()
-        if not callable(forward_func):
-            raise TypeError(f"forward_func must be callable, got {type(forward_func).__name__}")
+        check_callable(forward_func, "forward_func")
         self.forward_func = forward_func
         self.baseline = resolve_baseline(baseline)
 

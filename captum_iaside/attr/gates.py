@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from captum_iaside._utils.checks import check_callable
 from captum_iaside.execution.forward_args import as_arg_tuple
 from captum_iaside.game.bands import SpectralBands, as_bands
 from captum_iaside.game.baselines import BaselineSpec, prepared_reference, resolve_baseline
@@ -60,8 +61,7 @@ class SpectralGates(nn.Module):
         output: str = "logits",
     ) -> None:
         super().__init__()
-        if not callable(forward_func):
-            raise TypeError(f"forward_func must be callable, got {type(forward_func).__name__}")
+        check_callable(forward_func, "forward_func")
         if output not in _OUTPUTS:
             raise ValueError(f"output must be one of {sorted(_OUTPUTS)}, got {output!r}")
         self.forward_func = forward_func

@@ -13,11 +13,12 @@ from captum.log import log_usage
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from captum_iaside._utils.checks import check_callable, check_images
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
 from captum_iaside.estimators.selection import resolve_estimator
 from captum_iaside.execution.forward_args import as_arg_tuple
 from captum_iaside.execution.workspace import Workspace
-from captum_iaside.game.bands import SpectralBands, as_bands, check_images
+from captum_iaside.game.bands import SpectralBands, as_bands
 from captum_iaside.game.baselines import BaselineSpec, ShuffleBaseline, reference_images, resolve_baseline
 from captum_iaside.game.spectral_game import SpectralGame
 from captum_iaside.game.value_functions import TargetSpec, ValueFunction, ValueSpec, resolve_target
@@ -94,8 +95,7 @@ class IASIDE(PerturbationAttribution):
         baseline: BaselineSpec = "zero",
         value: ValueSpec = "log_prob",
     ) -> None:
-        if not callable(forward_func):
-            raise TypeError(f"forward_func must be callable, got {type(forward_func).__name__}")
+        check_callable(forward_func, "forward_func")
         super().__init__(forward_func)
         self.bands = as_bands(bands)
         self.baseline = resolve_baseline(baseline)

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from captum_iaside._utils.checks import check_positive_int
 from captum_iaside.game.protocol import Game
 
 
@@ -39,12 +40,6 @@ class BandShapley:
         return self.values.sum(dim=1) - (self.v_full - self.v_empty)
 
 
-def int_budget(budget: Any) -> int:
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise ValueError(f"budget must be a positive int, got {budget!r}")
-    return budget
-
-
 class ShapleyEstimator(ABC):
     r"""
     Interface of the estimators: ``estimate(game, budget, generator) -> BandShapley``.
@@ -68,7 +63,7 @@ class ShapleyEstimator(ABC):
         """
         if budget is None:
             raise ValueError(f"estimator={self.name!r} needs a budget (coalition evaluations per image)")
-        budget = int_budget(budget)
+        budget = check_positive_int(budget, "budget")
         least = self.minimum_budget(n_bands)
         if budget < least:
             raise ValueError(
@@ -108,9 +103,7 @@ class ShapleyEstimator(ABC):
     @staticmethod
     def _ends(game: Game) -> tuple[Tensor, Tensor]:
         v_empty, v_full = game.v_empty(), game.v_full()
-        check_ends = getattr(game, "check_ends", None)
-        if check_ends is not None:
-            check_ends()
+        game.check_ends()
         return v_empty, v_full
 
     @staticmethod

@@ -14,7 +14,8 @@ from functools import cache
 import torch
 from torch import Tensor
 
-from captum_iaside.estimators.base import BandShapley, ShapleyEstimator, int_budget
+from captum_iaside._utils.checks import check_positive_int
+from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
 from captum_iaside.game.coalitions import coalition_matrix
 from captum_iaside.game.protocol import Game
 
@@ -107,7 +108,7 @@ class ExactShapley(ShapleyEstimator):
 
     def check(self, n_bands: int, budget: int | None) -> None:
         check_exact(n_bands)
-        if budget is not None and int_budget(budget) < 2**n_bands:
+        if budget is not None and check_positive_int(budget, "budget") < 2**n_bands:
             raise ValueError(
                 f"estimator='exact' needs 2^M = {2**n_bands} evaluations per image, budget is {budget}; "
                 "raise the budget or use a sampling estimator (estimator='permutation' or 'kernel')"

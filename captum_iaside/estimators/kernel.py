@@ -36,6 +36,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from captum_iaside._utils.coding import coalition_codes, first_occurrence
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
 from captum_iaside.game.protocol import Game
 
@@ -116,7 +117,6 @@ def _distinct_subsets(m: int, s: int, count: int, generator: torch.Generator, ha
         z = torch.zeros(count, m)
         z.scatter_(1, rows[pick], 1.0)
         return z
-    powers = 2 ** torch.arange(m, dtype=torch.int64)
     kept = torch.zeros(0, m)
     while kept.shape[0] < count:
         need = count - kept.shape[0]
@@ -125,17 +125,8 @@ def _distinct_subsets(m: int, s: int, count: int, generator: torch.Generator, ha
         if half:
             z = torch.where(z[:, :1] > 0, z, 1 - z)  # the member of the pair that holds band 0
         both = torch.cat([kept, z])
-        codes = (both.long() * powers).sum(1)
-        _, first = _first_occurrences(codes)
-        kept = both[first][:count]
+        kept = both[first_occurrence(coalition_codes(both)[None])[0]][:count]
     return kept
-
-
-def _first_occurrences(codes: Tensor) -> tuple[Tensor, Tensor]:
-    unique, inverse = torch.unique(codes, return_inverse=True)
-    first = torch.full((unique.numel(),), codes.numel(), dtype=torch.int64)
-    first.scatter_reduce_(0, inverse, torch.arange(codes.numel()), reduce="amin")
-    return unique, first.sort().values
 
 
 def regression_coalitions(

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from captum_iaside._utils.coding import MAX_CODED_BANDS, coalition_codes, first_occurrence
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
 from captum_iaside.game.protocol import Game
 
@@ -186,10 +187,6 @@ class PermutationShapley(ShapleyEstimator):
         return self._result(game, phi, v_empty, v_full)
 
 
-#: Largest ``M`` whose coalitions are coded as one int64 (to find repeated ones).
-MAX_CODED_BANDS = 62
-
-
 def _permutations_within(perms: Tensor, n_coalitions: int) -> Tensor:
     r"""
     Per image, how many leading permutations of ``perms`` ``(B, P, M)`` visit at most
@@ -220,17 +217,3 @@ def _distinct_values(game: Game, gates: Tensor, counts: Tensor) -> Tensor:
     for i in range(b):
         out[i, : int(counts[i])] = distinct[i][inverses[i].to(distinct[i].device)]
     return out
-
-
-def coalition_codes(gates: Tensor) -> Tensor:
-    return (gates.long() * (2 ** torch.arange(gates.shape[-1]))).sum(dim=-1)
-
-
-def first_occurrence(codes: Tensor) -> Tensor:
-    r"""``(B, n)`` bool: whether each code appears for the first time in its row."""
-    b, n = codes.shape
-    order = codes.argsort(dim=1, stable=True)
-    ordered = codes.gather(1, order)
-    first_sorted = torch.ones_like(ordered, dtype=torch.bool)
-    first_sorted[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-    return torch.zeros_like(first_sorted).scatter(1, order, first_sorted)

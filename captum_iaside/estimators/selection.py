@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from captum_iaside.estimators.base import ShapleyEstimator, int_budget
+from captum_iaside._utils.checks import check_positive_int
+from captum_iaside.estimators.base import ShapleyEstimator
 from captum_iaside.estimators.exact import MAX_EXACT_BANDS, ExactShapley
 from captum_iaside.estimators.kernel import KernelShapley
 from captum_iaside.estimators.permutation import (
@@ -61,7 +62,7 @@ def resolve_estimator(
     """
     est = as_estimator(estimator)
     if est is None:
-        est = ExactShapley() if budget is None else best_local_estimator(n_bands, int_budget(budget))
+        est = ExactShapley() if budget is None else best_local_estimator(n_bands, check_positive_int(budget, "budget"))
     return est, est.check(n_bands, budget)
 
 

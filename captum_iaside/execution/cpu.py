@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from captum_iaside._utils.checks import check_positive_int
+
 # mallopt parameters of glibc (malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -3, -4
 # glibc's documented defaults, restored on exit (the dynamic mmap threshold stays off once set)
@@ -88,8 +90,7 @@ def tune_cpu(threads: int | None = None) -> CPUTuning:
     """
     previous = torch.get_num_threads()
     if threads is not None:
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads must be a positive int, got {threads!r}")
+        check_positive_int(threads, "threads")
         torch.set_num_threads(threads)
     mallopt = _mallopt()
     applied = mallopt is not None and all(mallopt(p, v) == 1 for p, v in _KEEP.items())

@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from captum_iaside._utils.checks import check_positive_int
+
 #: Images per forward tried by ``perturbations_per_eval="auto"`` (CPU; GPUs also try larger).
 AUTO_IMAGES_PER_FORWARD = (8, 16, 32, 64, 128, 256)
 
@@ -57,12 +59,9 @@ class Workspace:
             self.auto = True
             self.perturbations_per_eval: int | None = None
         else:
-            if isinstance(perturbations_per_eval, bool) or not isinstance(perturbations_per_eval, int):
-                raise TypeError(
-                    f"perturbations_per_eval must be an int or 'auto', got {type(perturbations_per_eval).__name__}"
-                )
-            if perturbations_per_eval < 1:
-                raise ValueError(f"perturbations_per_eval must be at least 1, got {perturbations_per_eval}")
+            if isinstance(perturbations_per_eval, str):
+                raise TypeError(f"perturbations_per_eval must be an int or 'auto', got {perturbations_per_eval!r}")
+            check_positive_int(perturbations_per_eval, "perturbations_per_eval")
             self.auto = False
             self.perturbations_per_eval = perturbations_per_eval
         self._buffer: Tensor | None = None

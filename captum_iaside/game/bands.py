@@ -9,6 +9,8 @@ from fractions import Fraction
 import torch
 from torch import Tensor
 
+from captum_iaside._utils.checks import check_images, check_int
+
 _SHAPES = ("square", "circle")
 # Largest image side searched when naming the smallest size that gives every band a bin.
 _MAX_SEARCHED_SIDE = 512
@@ -87,10 +89,7 @@ class SpectralBands:
                 )
         if n_bands is None:
             n_bands = 8
-        if isinstance(n_bands, bool) or not isinstance(n_bands, int):
-            raise TypeError(f"n_bands must be an int, got {type(n_bands).__name__}")
-        if n_bands < 2:
-            raise ValueError(f"n_bands must be at least 2, got {n_bands}")
+        check_int(n_bands, "n_bands", minimum=2)
         self.n_bands = n_bands
         self.shape = shape
         self.edges = edges
@@ -318,15 +317,3 @@ def _smallest_kx(ky: int, p: int, q: int, h: int, w: int) -> int:
     t = -(-need // (4 * q * q * h * h))
     root = math.isqrt(t)
     return root if root * root >= t else root + 1
-
-
-def check_images(x: object, name: str) -> None:
-    r"""Raise a clear error unless ``x`` is a 4-D floating-point tensor ``(B, C, H, W)``."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W), got {type(x).__name__}")
-    if x.dim() != 4:
-        raise ValueError(f"{name} must be 4-D (B, C, H, W), got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be floating point, got dtype {x.dtype}")
-    if x.shape[0] == 0:
-        raise ValueError(f"{name} holds no image (batch size 0)")

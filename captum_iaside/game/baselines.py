@@ -13,17 +13,23 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from captum_iaside.game.bands import check_images
+from captum_iaside._utils.checks import check_images
 
 
 class Baseline(ABC):
-    r"""Base class: ``baseline(x, generator) -> r`` with ``r`` of shape ``(1 | B, C, H, W)``."""
+    r"""
+    Base class: ``baseline(x, generator, donors) -> r`` with ``r`` of shape ``(1 | B, C, H, W)``.
+
+    Every baseline takes the same arguments: the batch ``x``, the ``torch.Generator`` its
+    randomness comes from, and ``donors`` — images of the data seen before this batch (None when
+    there are none), which a baseline may use and most ignore.
+    """
 
     #: Name used in configurations and reports.
     name: str = "baseline"
 
     @abstractmethod
-    def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def __call__(self, x: Tensor, generator: torch.Generator, donors: Tensor | None = None) -> Tensor:
         r"""Reference images for the batch ``x``."""
 
     def config(self) -> dict:
@@ -36,7 +42,7 @@ class ZeroBaseline(Baseline):
 
     name = "zero"
 
-    def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def __call__(self, x: Tensor, generator: torch.Generator, donors: Tensor | None = None) -> Tensor:
         return torch.zeros_like(x[:1])
 
 
@@ -81,7 +87,7 @@ class GaussianBaseline(Baseline):
             raise ValueError(f"std must be positive, got {std}")
         self.std = float(std)
 
-    def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def __call__(self, x: Tensor, generator: torch.Generator, donors: Tensor | None = None) -> Tensor:
         noise = torch.randn(x.shape, generator=generator, dtype=torch.float64)
         return (self.std * noise).to(device=x.device, dtype=x.dtype)
 
@@ -102,7 +108,7 @@ class ConstantBaseline(Baseline):
     def __init__(self, value: float) -> None:
         self.value = float(value)
 
-    def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def __call__(self, x: Tensor, generator: torch.Generator, donors: Tensor | None = None) -> Tensor:
         return torch.full_like(x[:1], self.value)
 
     def config(self) -> dict:
@@ -114,7 +120,7 @@ class MeanBaseline(Baseline):
 
     name = "mean"
 
-    def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def __call__(self, x: Tensor, generator: torch.Generator, donors: Tensor | None = None) -> Tensor:
         return x.mean(dim=(0, 2, 3), keepdim=True).expand(1, -1, *x.shape[2:]).clone()
 
 
@@ -134,7 +140,7 @@ class TensorBaseline(Baseline):
         check_images(reference, "baselines")
         self.reference = reference
 
-    def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def __call__(self, x: Tensor, generator: torch.Generator, donors: Tensor | None = None) -> Tensor:
         return self.reference.to(device=x.device, dtype=x.dtype)
 
 
@@ -146,7 +152,7 @@ class CallableBaseline(Baseline):
     def __init__(self, fn: Callable[[Tensor], Tensor]) -> None:
         self.fn = fn
 
-    def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def __call__(self, x: Tensor, generator: torch.Generator, donors: Tensor | None = None) -> Tensor:
         return self.fn(x)
 
     def config(self) -> dict:
@@ -206,7 +212,7 @@ def reference_images(baseline: Baseline, x: Tensor, generator: torch.Generator, 
     Evaluate ``baseline`` on ``x`` and check that the result broadcasts against it; ``donors``
     (images seen before) serve a :class:`ShuffleBaseline` on a batch of one image.
     """
-    r = baseline(x, generator, donors) if isinstance(baseline, ShuffleBaseline) else baseline(x, generator)
+    r = baseline(x, generator, donors)
     if not isinstance(r, Tensor):
         raise TypeError(f"the baseline returned {type(r).__name__}, expected a tensor")
     if r.dim() == 3:

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from captum_iaside.errors import NonFiniteValueError
 from captum_iaside.execution.forward_args import has_per_image_args, repeat_args
 from captum_iaside.execution.workspace import Workspace, is_out_of_memory, preferred_memory_format
 from captum_iaside.game.bands import SpectralBands
@@ -310,10 +311,12 @@ class SpectralGame:
 
     def _not_finite(self, image: int, col: int, row: Tensor) -> None:
         members = [i for i, g in enumerate(row.tolist()) if g]
-        raise ValueError(
+        raise NonFiniteValueError(
             f"the model output or its value is not finite for image {image} of the batch on the coalition "
             f"of bands {members} (coalition row {col}); "
-            "check the model and the baseline"
+            "check the model and the baseline",
+            image,
+            members,
         )
 
     def check_ends(self) -> None:
@@ -326,7 +329,9 @@ class SpectralGame:
             bad = ~torch.isfinite(v)
             if bool(bad.any()):
                 image = int(bad.nonzero()[0])
-                raise ValueError(
+                raise NonFiniteValueError(
                     f"the model output or its value is not finite for image {image} of the batch on the coalition "
-                    f"of bands {members} (the {what}); check the model and the baseline"
+                    f"of bands {members} (the {what}); check the model and the baseline",
+                    image,
+                    members,
                 )

@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from captum_iaside._utils.coding import coalition_codes
+from captum_iaside.errors import NonFiniteValueError
+
 
 class TableGame:
     r"""
@@ -32,7 +35,6 @@ class TableGame:
         self.n_images, self.n_bands = table.shape[0], m
         self.target = target
         self.evaluations = 0
-        self._powers = 2 ** torch.arange(m, device=table.device)
 
     def v_empty(self) -> Tensor:
         r"""``v(∅)`` per image."""
@@ -44,6 +46,16 @@ class TableGame:
         self.evaluations += self.n_images
         return self.table[:, -1]
 
+    def check_ends(self) -> None:
+        r"""Raise :class:`~captum_iaside.errors.NonFiniteValueError` if ``v(∅)`` or ``v(N)`` is not finite."""
+        for column, members in ((0, []), (-1, list(range(self.n_bands)))):
+            bad = ~torch.isfinite(self.table[:, column])
+            if bool(bad.any()):
+                image = int(bad.nonzero()[0])
+                raise NonFiniteValueError(
+                    f"the value is not finite for image {image} on the coalition of bands {members}", image, members
+                )
+
     def values(self, coalitions: Tensor | list[Tensor]) -> Tensor | list[Tensor]:
         r"""
         Values of ``(n, M)`` shared or ``(B, n, M)`` per-image 0/1 coalitions, ``(B, n)``; or of a
@@ -52,11 +64,11 @@ class TableGame:
         if isinstance(coalitions, (list, tuple)):
             out = []
             for i, rows in enumerate(coalitions):
-                codes = (rows.to(self.table.device).long() * self._powers).sum(-1)
+                codes = coalition_codes(rows.to(self.table.device))
                 self.evaluations += codes.numel()
                 out.append(self.table[i, codes])
             return out
-        codes = (coalitions.to(self.table.device).long() * self._powers).sum(-1)
+        codes = coalition_codes(coalitions.to(self.table.device))
         codes = codes.expand(self.n_images, -1) if codes.dim() == 1 else codes
         self.evaluations += codes.numel()
         return torch.gather(self.table, 1, codes)

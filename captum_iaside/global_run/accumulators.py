@@ -17,6 +17,7 @@ from torch import Tensor
 
 from captum_iaside.estimators.base import BandShapley
 from captum_iaside.results.importance import SpectralImportance
+from captum_iaside.results.intervals import percentile_interval
 from captum_iaside.results.summaries import (
     sid_rows,
     spectral_importance_distribution,
@@ -221,9 +222,9 @@ class GlobalAccumulator:
         if reps is not None:
             sids = sid_rows(reps)
             srss = srs_rows(sids)
-            values_ci = _percentile_interval(reps, confidence)
-            sid_ci = _percentile_interval(sids, confidence)
-            lo, hi = _percentile_interval(srss, confidence).tolist()
+            values_ci = percentile_interval(reps, confidence)
+            sid_ci = percentile_interval(sids, confidence)
+            lo, hi = percentile_interval(srss, confidence).tolist()
             srs_ci = (lo, hi)
         by_class = None
         if self.classes is not None:
@@ -244,9 +245,3 @@ class GlobalAccumulator:
             by_class=by_class,
             stop_reason=stop_reason,
         )
-
-
-def _percentile_interval(samples: Tensor, confidence: float) -> Tensor:
-    r"""``(2, ...)`` lower and upper percentiles of ``samples`` along its first axis."""
-    q = torch.tensor([(1 - confidence) / 2, (1 + confidence) / 2], dtype=torch.float64)
-    return torch.quantile(samples.to(torch.float64), q, dim=0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from captum_iaside._utils.checks import check_int
 from captum_iaside.estimators.base import ShapleyEstimator
 from captum_iaside.estimators.exact import MAX_EXACT_BANDS, ExactShapley
 from captum_iaside.estimators.permutation import PermutationShapley
@@ -66,8 +67,7 @@ def _check_max_evaluations(max_evaluations: Any, n_bands: int) -> int | None:
     r"""Validate ``max_evaluations`` (at least ``M + 1``, one image's cheapest estimate)."""
     if max_evaluations is None:
         return None
-    if isinstance(max_evaluations, bool) or not isinstance(max_evaluations, int):
-        raise TypeError(f"max_evaluations must be an int, got {type(max_evaluations).__name__}")
+    check_int(max_evaluations, "max_evaluations")
     if max_evaluations < n_bands + 1:
         raise ValueError(
             f"max_evaluations={max_evaluations} is smaller than one image's cheapest estimate, "

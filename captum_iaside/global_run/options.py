@@ -7,13 +7,7 @@ from typing import Any
 
 import torch
 
-
-def positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
+from captum_iaside._utils.checks import check_int, check_open_unit, check_positive, check_positive_int
 
 
 @dataclass
@@ -41,22 +35,19 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         if self.n_samples is not None:
-            positive_int(self.n_samples, "n_samples")
+            check_positive_int(self.n_samples, "n_samples")
         if self.perturbations_per_eval != "auto":
-            positive_int(self.perturbations_per_eval, "perturbations_per_eval")
+            check_positive_int(self.perturbations_per_eval, "perturbations_per_eval")
         if self.max_evaluations is not None:
-            positive_int(self.max_evaluations, "max_evaluations")
-        positive_int(self.checkpoint_every, "checkpoint_every")
-        if isinstance(self.n_bootstrap, bool) or not isinstance(self.n_bootstrap, int) or self.n_bootstrap < 0:
-            raise ValueError(f"n_bootstrap must be a non-negative int, got {self.n_bootstrap!r}")
-        if not 0 < self.confidence < 1:
-            raise ValueError(f"confidence must lie in (0, 1), got {self.confidence}")
-        if self.tolerance is not None and not self.tolerance > 0:
-            raise ValueError(f"tolerance must be positive, got {self.tolerance}")
+            check_positive_int(self.max_evaluations, "max_evaluations")
+        check_positive_int(self.checkpoint_every, "checkpoint_every")
+        check_int(self.n_bootstrap, "n_bootstrap", minimum=0)
+        check_open_unit(self.confidence, "confidence")
+        if self.tolerance is not None:
+            check_positive(self.tolerance, "tolerance")
         if self.autocast_dtype is not None and not isinstance(self.autocast_dtype, torch.dtype):
             raise TypeError(f"autocast_dtype must be a torch.dtype, got {type(self.autocast_dtype).__name__}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise TypeError(f"seed must be an int, got {type(self.seed).__name__}")
+        check_int(self.seed, "seed")
         self.device = None if self.device is None else torch.device(self.device)
 
     def fingerprint(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from captum_iaside.errors import NonFiniteValueError
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
 from captum_iaside.execution.workspace import Workspace
 from captum_iaside.game.bands import SpectralBands
@@ -342,11 +343,8 @@ class GlobalRun:
             )
             try:
                 results[name] = design.estimator.estimate(game, budget, clone_generator(g_est))
-            except ValueError as exc:
-                if "not finite" not in str(exc):
-                    raise
-                where = f"batch {k} of the data" + ("" if len(self.models) == 1 else f", model {name!r}")
-                raise ValueError(f"{exc} ({where})") from exc
+            except NonFiniteValueError as exc:
+                raise exc.located(k, None if len(self.models) == 1 else name) from exc
             spent = max(spent, results[name].evaluations)
             self._donors[name] = x.detach()
             classes[name] = game.output_classes

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from captum_iaside.results.importance import SpectralImportance, clean_list
+from captum_iaside.results.intervals import percentile_interval
 from captum_iaside.results.summaries import sid_rows, srs_rows
 
 
@@ -83,8 +84,7 @@ class SpectralComparison:
             return SRSDifference(estimate, None)
         beta = self.results[a].beta
         diff = srs_rows(sid_rows(self.replicates[a]), beta) - srs_rows(sid_rows(self.replicates[b]), beta)
-        q = torch.tensor([(1 - self.confidence) / 2, (1 + self.confidence) / 2], dtype=torch.float64)
-        lo, hi = torch.quantile(diff, q).tolist()
+        lo, hi = percentile_interval(diff, self.confidence).tolist()
         return SRSDifference(estimate, (lo, hi))
 
     def values_difference(self, a: str, b: str) -> ValuesDifference:

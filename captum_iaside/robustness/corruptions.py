@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 
-from captum_iaside.game.bands import SpectralBands, check_images
+from captum_iaside._utils.checks import check_images
+from captum_iaside.game.bands import SpectralBands
 
 SEVERITIES = (1, 2, 3, 4, 5)
 _GAUSSIAN_STD = (0.04, 0.08, 0.12, 0.18, 0.26)

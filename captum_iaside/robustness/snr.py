@@ -7,7 +7,8 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
-from captum_iaside.game.bands import SpectralBands, check_images
+from captum_iaside._utils.checks import check_images
+from captum_iaside.game.bands import SpectralBands
 
 
 def spectral_snr(
