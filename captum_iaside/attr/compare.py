@@ -8,28 +8,11 @@ from typing import Any
 import torch
 
 from captum_iaside.estimators.base import ShapleyEstimator
-from captum_iaside.execution.forward_args import as_arg_tuple
-from captum_iaside.game.bands import SpectralBands, as_bands
-from captum_iaside.game.baselines import BaselineSpec, resolve_baseline
-from captum_iaside.game.value_functions import ValueFunction, ValueSpec
-from captum_iaside.global_run.options import RunOptions
-from captum_iaside.global_run.run import GlobalRun
+from captum_iaside.game.bands import SpectralBands
+from captum_iaside.game.baselines import BaselineSpec
+from captum_iaside.game.value_functions import ValueSpec
+from captum_iaside.global_run.entry import run_global
 from captum_iaside.results.comparison import SpectralComparison
-
-
-def _check_models(models: Any) -> dict[str, Callable[..., Any]]:
-    if not isinstance(models, dict):
-        raise TypeError(f"models must be a dict of name -> model, got {type(models).__name__}")
-    if not models:
-        raise ValueError("models is empty; give at least one name -> model")
-    for name, model in models.items():
-        if not isinstance(name, str):
-            raise TypeError(f"models must be keyed by str names, got the key {name!r}")
-        if not callable(model):
-            raise TypeError(
-                f"models[{name!r}] must be callable (a model or forward function), got {type(model).__name__}"
-            )
-    return dict(models)
 
 
 def compare_global(
@@ -97,41 +80,4 @@ def compare_global(
         >>> est, (lo, hi) = comp.srs_difference("augmented", "standard")
         >>> print(f"ΔSRS = {est:+.3f} [{lo:+.3f}, {hi:+.3f}]")
     """
-    models = _check_models(models)
-    options = RunOptions(
-        n_samples=n_samples,
-        use_labels=use_labels,
-        additional_forward_args=as_arg_tuple(additional_forward_args),
-        perturbations_per_eval=perturbations_per_eval,
-        max_evaluations=max_evaluations,
-        tolerance=tolerance,
-        n_bootstrap=n_bootstrap,
-        confidence=confidence,
-        by_class=by_class,
-        checkpoint=checkpoint,
-        checkpoint_every=checkpoint_every,
-        seed=seed,
-        device=device,
-        show_progress=show_progress,
-        autocast_dtype=autocast_dtype,
-    )
-    bands = as_bands(bands)
-    baseline = resolve_baseline(baseline)
-    value = ValueFunction(value)
-    config = {
-        "method": "I-ASIDE",
-        "bands": bands.config(),
-        "baseline": baseline.config(),
-        "value": value.name,
-    }
-    outcome = GlobalRun(models, bands, baseline, value, estimator, budget, options, config).run(data)
-    results = {name: outcome.result(name, confidence) for name in models}
-    replicates = {name: outcome.accumulators[name].replicates() for name in models}
-    joint = outcome.joint
-    return SpectralComparison(
-        results,
-        confidence=confidence,
-        replicates=None if any(r is None for r in replicates.values()) else replicates,
-        phi_mean=None if joint is None else joint.mean,
-        phi_comoment=None if joint is None else joint.m2,
-    )
+    return run_global(models, data, bands, baseline, value, locals()).comparison()

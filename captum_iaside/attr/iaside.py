@@ -3,27 +3,26 @@ r"""I-ASIDE as a Captum attribution method: exact spectral Shapley values, local
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 from captum.attr import NoiseTunnel, PerturbationAttribution
 from captum.log import log_usage
-from torch import Tensor, nn
+from torch import Tensor
 from tqdm import tqdm
 
 from captum_iaside._utils.checks import check_callable, check_images
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
 from captum_iaside.estimators.selection import resolve_estimator
 from captum_iaside.execution.forward_args import as_arg_tuple
+from captum_iaside.execution.model_state import warn_if_training
 from captum_iaside.execution.workspace import Workspace
 from captum_iaside.game.bands import SpectralBands, as_bands
 from captum_iaside.game.baselines import BaselineSpec, ShuffleBaseline, reference_images, resolve_baseline
 from captum_iaside.game.spectral_game import SpectralGame
 from captum_iaside.game.value_functions import TargetSpec, ValueFunction, ValueSpec, resolve_target
-from captum_iaside.global_run.options import RunOptions
-from captum_iaside.global_run.run import GlobalRun
+from captum_iaside.global_run.entry import run_global
 from captum_iaside.results.importance import SpectralImportance
 
 
@@ -109,30 +108,10 @@ class IASIDE(PerturbationAttribution):
         return "I-ASIDE"
 
     # ----------------------------------------------------------------- internals
-    def _warn_if_training(self, stacklevel: int) -> None:
-        # the modules that compute (a wrapper such as nn.DataParallel keeps its own flag)
-        if isinstance(self.forward_func, nn.Module) and any(
-            m.training for m in self.forward_func.modules() if next(m.children(), None) is None
-        ):
-            warnings.warn(
-                "the model is in training mode: dropout and batch-norm statistics make coalition "
-                "values depend on their batch-mates; call model.eval() first",
-                stacklevel=stacklevel,
-            )
-
     def _band_map(self, phi: Tensor, inputs: Tensor) -> Tensor:
         index = self.bands.index(*inputs.shape[-2:]).to(phi.device)
         centred = torch.fft.fftshift(phi[:, index], dim=(-2, -1))
         return centred[:, None].expand(-1, inputs.shape[1], -1, -1).contiguous()
-
-    def _config(self, baseline: Any) -> dict[str, Any]:
-        return {
-            "method": self.get_name(),
-            "model": type(self.forward_func).__name__,
-            "bands": self.bands.config(),
-            "baseline": baseline.config(),
-            "value": self.value.name,
-        }
 
     # -------------------------------------------------------------------- public
     @log_usage()
@@ -218,7 +197,7 @@ class IASIDE(PerturbationAttribution):
             inputs = inputs[0]
         workspace = Workspace(perturbations_per_eval)
         estimator, budget = resolve_estimator(estimator, budget, self.bands.n_bands)
-        self._warn_if_training(stacklevel=4)  # the caller of the log_usage wrapper
+        warn_if_training(self.forward_func, stacklevel=3)  # attribute <- log_usage's wrapper <- the caller
         check_images(inputs, "inputs")
         self.bands.index(*inputs.shape[-2:])  # a clear error if a band is empty at this size
         per_image = 2**self.bands.n_bands if budget is None else budget
@@ -378,36 +357,8 @@ class IASIDE(PerturbationAttribution):
             >>> res = IASIDE(model).attribute_global(loader, max_evaluations=50_000, show_progress=True)
             >>> print(res.srs, res.srs_ci, res.stop_reason, res.config["design"])
         """
-        options = RunOptions(
-            n_samples=n_samples,
-            use_labels=use_labels,
-            additional_forward_args=as_arg_tuple(additional_forward_args),
-            perturbations_per_eval=perturbations_per_eval,
-            max_evaluations=max_evaluations,
-            tolerance=tolerance,
-            n_bootstrap=n_bootstrap,
-            confidence=confidence,
-            by_class=by_class,
-            checkpoint=checkpoint,
-            checkpoint_every=checkpoint_every,
-            seed=seed,
-            device=device,
-            show_progress=show_progress,
-            autocast_dtype=autocast_dtype,
-        )
-        self._warn_if_training(stacklevel=2)
-        baseline = self.baseline if baselines is None else resolve_baseline(baselines)
-        run = GlobalRun(
-            {"model": self.forward_func},
-            self.bands,
-            baseline,
-            self.value,
-            estimator,
-            budget,
-            options,
-            self._config(baseline),
-        )
-        outcome = run.run(data)
-        result = outcome.result("model", confidence)
+        baseline = self.baseline if baselines is None else baselines
+        outcome = run_global({"model": self.forward_func}, data, self.bands, baseline, self.value, locals())
+        result = outcome.result("model")
         result.config["model"] = type(self.forward_func).__name__
         return result

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from captum_iaside._utils.checks import check_int, check_open_unit, check_positive, check_positive_int
+from captum_iaside.execution.forward_args import as_arg_tuple
 
 
 @dataclass
@@ -19,7 +20,7 @@ class RunOptions:
 
     n_samples: int | None = None
     use_labels: bool = True
-    additional_forward_args: tuple[Any, ...] = ()
+    additional_forward_args: Any = None
     perturbations_per_eval: int | str = 1
     max_evaluations: int | None = None
     tolerance: float | None = None
@@ -34,6 +35,7 @@ class RunOptions:
     autocast_dtype: torch.dtype | None = None
 
     def __post_init__(self) -> None:
+        self.additional_forward_args = as_arg_tuple(self.additional_forward_args)
         if self.n_samples is not None:
             check_positive_int(self.n_samples, "n_samples")
         if self.perturbations_per_eval != "auto":

@@ -42,6 +42,7 @@ from captum_iaside.global_run.streams import (
     batch_generator,
     clone_generator,
 )
+from captum_iaside.results.comparison import SpectralComparison
 from captum_iaside.results.importance import SpectralImportance
 
 
@@ -54,11 +55,32 @@ class RunOutcome:
     stop_reason: str
     config: dict[str, Any]
 
-    def result(self, name: str, confidence: float) -> SpectralImportance:
+    @property
+    def confidence(self) -> float:
+        r"""The level of the bootstrap intervals."""
+        return float(self.config["confidence"])
+
+    def result(self, name: str) -> SpectralImportance:
         r"""The :class:`SpectralImportance` of model ``name``."""
         config = dict(self.config)
         config["model"] = name
-        return self.accumulators[name].result(config, confidence=confidence, stop_reason=self.stop_reason)
+        return self.accumulators[name].result(config, confidence=self.confidence, stop_reason=self.stop_reason)
+
+    def comparison(self) -> SpectralComparison:
+        r"""
+        The :class:`SpectralComparison` of all models: each model's result, its bootstrap replicates
+        (the same replicate weights for every model) and the joint moments of the per-image values.
+        """
+        results = {name: self.result(name) for name in self.accumulators}
+        replicates = {name: acc.replicates() for name, acc in self.accumulators.items()}
+        joint = self.joint
+        return SpectralComparison(
+            results,
+            confidence=self.confidence,
+            replicates=None if any(r is None for r in replicates.values()) else replicates,
+            phi_mean=None if joint is None else joint.mean,
+            phi_comoment=None if joint is None else joint.m2,
+        )
 
 
 class GlobalRun:

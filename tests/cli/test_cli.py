@@ -255,12 +255,12 @@ def test_compile_flag_compiles_each_model(tmp_path, monkeypatch):
 
 
 def test_running_out_of_memory_on_the_cpu_is_one_line(tmp_path, capsys, monkeypatch):
-    import captum_iaside.attr.compare
+    import captum_iaside.global_run.entry
 
     def no_memory(*args, **kwargs):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: 8 GB")
 
-    monkeypatch.setattr(captum_iaside.attr.compare, "GlobalRun", no_memory)
+    monkeypatch.setattr(captum_iaside.global_run.entry, "GlobalRun", no_memory)
     args = ["--bands", "4", "--resolution", "32", "--samples", "2", "--quiet", "--out", str(tmp_path)]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()

@@ -1,0 +1,78 @@
+r"""The one way into a global run, shared by :meth:`IASIDE.attribute_global` and :func:`compare_global`.
+
+Both public functions take the same run arguments (the fields of :class:`RunOptions`, by the same
+names and defaults) and hand them here with their models, so the argument checks, the
+training-mode warning, the options and the reported configuration are made in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields
+from typing import Any
+
+from captum_iaside._utils.checks import check_callable
+from captum_iaside.estimators.base import ShapleyEstimator
+from captum_iaside.execution.model_state import warn_if_training
+from captum_iaside.game.bands import SpectralBands, as_bands
+from captum_iaside.game.baselines import BaselineSpec, resolve_baseline
+from captum_iaside.game.value_functions import ValueFunction, ValueSpec
+from captum_iaside.global_run.options import RunOptions
+from captum_iaside.global_run.run import GlobalRun, RunOutcome
+
+#: The arguments of a global run that are not :class:`RunOptions` fields.
+RUN_ARGUMENTS = ("estimator", "budget")
+
+
+def check_models(models: Any) -> dict[str, Callable[..., Any]]:
+    r"""``models`` as a dict of str names to callables, or a clear error."""
+    if not isinstance(models, dict):
+        raise TypeError(f"models must be a dict of name -> model, got {type(models).__name__}")
+    if not models:
+        raise ValueError("models is empty; give at least one name -> model")
+    for name, model in models.items():
+        if not isinstance(name, str):
+            raise TypeError(f"models must be keyed by str names, got the key {name!r}")
+        check_callable(model, f"models[{name!r}]")
+    return dict(models)
+
+
+def options_from(arguments: Mapping[str, Any]) -> RunOptions:
+    r"""The :class:`RunOptions` of a call, from its arguments by name (the public signatures use the field names)."""
+    return RunOptions(**{f.name: arguments[f.name] for f in fields(RunOptions)})
+
+
+def run_global(
+    models: dict[str, Callable[..., Any]],
+    data: Iterable[Any] | dict[str, Iterable[Any]],
+    bands: int | SpectralBands,
+    baseline: BaselineSpec,
+    value: ValueSpec | ValueFunction,
+    arguments: Mapping[str, Any],
+) -> RunOutcome:
+    r"""
+    Check everything, warn about models in training mode, and run.
+
+    Args:
+        models (dict): Name → model (one entry for :meth:`IASIDE.attribute_global`).
+        data (iterable or dict): The batches, or name → batches.
+        bands (int or SpectralBands): The players.
+        baseline (str, Tensor, callable or Baseline): What replaces a removed band.
+        value (str, callable or ValueFunction): The value of a coalition.
+        arguments (mapping): The public call's arguments by name: every :class:`RunOptions` field and
+                    :data:`RUN_ARGUMENTS`.
+
+    Returns:
+        :class:`RunOutcome`: the merged statistics, the stop reason and the configuration.
+    """
+    models = check_models(models)
+    options = options_from(arguments)
+    estimator: str | ShapleyEstimator | None = arguments["estimator"]
+    for name, model in models.items():
+        # the user's call is three frames up: run_global <- attribute_global / compare_global <- user
+        warn_if_training(model, stacklevel=3, name=None if len(models) == 1 else name)
+    bands = as_bands(bands)
+    baseline = resolve_baseline(baseline)
+    value = value if isinstance(value, ValueFunction) else ValueFunction(value)
+    config = {"method": "I-ASIDE", "bands": bands.config(), "baseline": baseline.config(), "value": value.name}
+    return GlobalRun(models, bands, baseline, value, estimator, arguments["budget"], options, config).run(data)
