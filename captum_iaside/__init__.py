@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"
 
 if TYPE_CHECKING:  # what editors and type checkers see; at run time the names load on first use
     from captum_iaside.attr.band_stack import BandStackModel

@@ -3,25 +3,15 @@ r"""The players and the game: everything that defines ``v_x(S)`` for one batch o
 In the order the data flow: the players (:class:`SpectralBands`, a partition of the Fourier
 plane) → the baselines (what replaces a removed band) → the coalition images
 (``x_S = r + Σ_{i∈S} (x_i − r_i)``) → the value functions (``log_softmax(f(x_S))[y]`` and others)
-→ :class:`SpectralGame`, which evaluates them on a model. :class:`Game` is the contract the
+→ :class:`SpectralGame`, which evaluates them on a model. The baselines by name are in
+:mod:`~captum_iaside.game.baselines`. :class:`Game` is the contract the
 estimators rely on, and :class:`TableGame` a game given by its value table. These are grouped
 because together they are the definition of I-ASIDE's game (SPEC.md §1–3); nothing here knows how
 Shapley values are estimated.
 """
 
 from captum_iaside.game.bands import SpectralBands, as_bands
-from captum_iaside.game.baselines import (
-    Baseline,
-    BaselineSpec,
-    CallableBaseline,
-    ConstantBaseline,
-    GaussianBaseline,
-    MeanBaseline,
-    ShuffleBaseline,
-    TensorBaseline,
-    ZeroBaseline,
-    resolve_baseline,
-)
+from captum_iaside.game.baselines import Baseline, BaselineSpec, reference_images, resolve_baseline
 from captum_iaside.game.coalitions import coalition_matrix, compose
 from captum_iaside.game.protocol import Game
 from captum_iaside.game.spectral_game import SpectralGame
@@ -32,21 +22,15 @@ __all__ = [
     "VALUE_NAMES",
     "Baseline",
     "BaselineSpec",
-    "CallableBaseline",
-    "ConstantBaseline",
-    "GaussianBaseline",
     "Game",
-    "MeanBaseline",
-    "ShuffleBaseline",
     "SpectralBands",
     "SpectralGame",
     "TableGame",
-    "TensorBaseline",
     "ValueFunction",
-    "ZeroBaseline",
     "as_bands",
     "coalition_matrix",
     "compose",
+    "reference_images",
     "resolve_baseline",
     "resolve_target",
 ]

@@ -48,9 +48,13 @@ class MomentAccumulator:
         b = a if b is None else b
         return a.T @ b if self.covariance else (a * b).sum(dim=0)
 
+    @staticmethod
+    def _rows(rows: Tensor) -> Tensor:
+        return rows.detach().to(device="cpu", dtype=torch.float64)
+
     def update(self, rows: Tensor) -> None:
         r"""Add the rows of a ``(n, D)`` tensor."""
-        rows = rows.detach().to(device="cpu", dtype=torch.float64)
+        rows = self._rows(rows)
         n = rows.shape[0]
         if n == 0:
             return
@@ -60,12 +64,12 @@ class MomentAccumulator:
 
     def remove(self, rows: Tensor) -> None:
         r"""Take back rows added before (the exact inverse of :meth:`update`)."""
-        rows = rows.detach().to(device="cpu", dtype=torch.float64)
+        rows = self._rows(rows)
         n = rows.shape[0]
-        if n == 0:
-            return
-        if n == self.count:
+        if n == self.count:  # all of them (or none, of none)
             self.__init__(self.mean.numel(), self.covariance)
+            return
+        if n == 0:
             return
         mean = rows.mean(dim=0)
         self._combine(-n, mean, -self._co_moment(rows - mean))
