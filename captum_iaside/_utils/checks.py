@@ -7,8 +7,10 @@ value out of range, naming the argument and what was expected, and returns the v
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
+import torch
 from torch import Tensor
 
 
@@ -68,4 +70,59 @@ def check_images(x: object, name: str) -> Tensor:
         raise TypeError(f"{name} must be floating point, got dtype {x.dtype}")
     if x.shape[0] == 0:
         raise ValueError(f"{name} holds no image (batch size 0)")
+    if x.is_meta:
+        raise ValueError(f"{name} is a meta tensor (a shape without data); give real images")
     return x
+
+
+def check_dtype(value: Any, name: str) -> torch.dtype | None:
+    r"""``value`` if it is None or a :class:`torch.dtype`."""
+    if value is not None and not isinstance(value, torch.dtype):
+        raise TypeError(f"{name} must be a torch.dtype (e.g. torch.bfloat16) or None, got {type(value).__name__}")
+    return value
+
+
+def check_device(value: Any, name: str) -> torch.device | None:
+    r"""``value`` as a :class:`torch.device` that exists on this machine (None stays None)."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, torch.device)):
+        raise TypeError(f"{name} must be a str or torch.device, got {type(value).__name__}")
+    try:
+        device = torch.device(value)
+    except RuntimeError as exc:
+        raise ValueError(f"{name}={value!r} is not a device PyTorch knows (e.g. 'cpu', 'cuda', 'cuda:1')") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name}={value!r}, but no CUDA device is available here; use 'cpu'")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"{name}={value!r}, but only {torch.cuda.device_count()} CUDA device(s) are visible")
+    if device.type == "meta":
+        raise ValueError(f"{name}='meta' holds no data; use 'cpu' or 'cuda'")
+    return device
+
+
+def check_writable_file(value: Any, name: str) -> str | None:
+    r"""
+    ``value`` as the path of a file that can be written (None stays None): not empty, not a folder,
+    and in a folder that exists or can be made and is writable. Checked before any work.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file path (str or os.PathLike), got {type(value).__name__}")
+    path = os.fspath(value)
+    if not path:
+        raise ValueError(f"{name} is an empty path; give a file name such as 'run.ckpt'")
+    if os.path.isdir(path):
+        raise ValueError(
+            f"{name}={path!r} is a folder; give a file inside it, such as {os.path.join(path, 'run.ckpt')!r}"
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{name}={path!r} lies under {existing!r}, which is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}={path!r} cannot be written: the folder {existing!r} is not writable")
+    return path

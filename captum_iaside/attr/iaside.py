@@ -12,11 +12,11 @@ from captum.log import log_usage
 from torch import Tensor
 from tqdm import tqdm
 
-from captum_iaside._utils.checks import check_callable, check_images
+from captum_iaside._utils.checks import check_callable, check_dtype, check_images, check_int
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
 from captum_iaside.estimators.selection import resolve_estimator
 from captum_iaside.execution.forward_args import as_arg_tuple
-from captum_iaside.execution.model_state import warn_if_training
+from captum_iaside.execution.model_state import preserved_buffers, warn_if_training
 from captum_iaside.execution.workspace import Workspace
 from captum_iaside.game.bands import SpectralBands, as_bands
 from captum_iaside.game.baselines import BaselineSpec, ShuffleBaseline, reference_images, resolve_baseline
@@ -197,6 +197,8 @@ class IASIDE(PerturbationAttribution):
             inputs = inputs[0]
         workspace = Workspace(perturbations_per_eval)
         estimator, budget = resolve_estimator(estimator, budget, self.bands.n_bands)
+        check_int(seed, "seed")
+        check_dtype(autocast_dtype, "autocast_dtype")
         warn_if_training(self.forward_func, stacklevel=3)  # attribute <- log_usage's wrapper <- the caller
         check_images(inputs, "inputs")
         self.bands.index(*inputs.shape[-2:])  # a clear error if a band is empty at this size
@@ -210,7 +212,7 @@ class IASIDE(PerturbationAttribution):
         generator = torch.Generator().manual_seed(int(seed))
         inputs = inputs.detach()
         bar = tqdm(total=per_image, desc=self.get_name(), unit="coalition", disable=not show_progress)
-        with bar:
+        with bar, preserved_buffers([self.forward_func]):
             reference = reference_images(baseline, inputs, generator)
             game = SpectralGame(
                 self.forward_func,

@@ -37,12 +37,19 @@ def format_table(name: str, res: Any, bands: Any, confidence: float) -> str:
         ci = "" if res.values_ci is None else f"[{res.values_ci[0, i]:+.4f}, {res.values_ci[1, i]:+.4f}]"
         mark = " " if significant is None or bool(significant[i]) else "~"
         psi = f"{res.values[i]:>+9.4f} ± {res.stderr[i]:<7.4f}"
-        lines.append(f"{i:>4}  {edges[i]:.3f}-{edges[i + 1]:.3f}  {psi} {ci:>21} {mark}  {res.sid[i]:>6.3f}")
-    ci = "" if res.srs_ci is None else f" [{res.srs_ci[0]:.4f}, {res.srs_ci[1]:.4f}] {level} bootstrap CI"
-    lines.append(
-        f"SRS = {res.srs:.4f}{ci}; leans to {res.direction} bands (signed {res.signed_srs:+.4f}; "
-        f"M = {res.n_bands}: 0 uniform, {max_srs_of(res.n_bands):.4f} all on band 0)"
-    )
+        sid = f"{res.sid[i]:>6.3f}" if res.identified else f"{'n/a':>6}"
+        lines.append(f"{i:>4}  {edges[i]:.3f}-{edges[i + 1]:.3f}  {psi} {ci:>21} {mark}  {sid}")
+    if not res.identified:
+        lines.append(
+            "SID and SRS undefined: ψ is zero, or equal in every band to within rounding, so no band carries more "
+            f"of the prediction than another (v(∅) = {res.v_empty:.4g}, v(N) = {res.v_full:.4g})"
+        )
+    else:
+        ci = "" if res.srs_ci is None else f" [{res.srs_ci[0]:.4f}, {res.srs_ci[1]:.4f}] {level} bootstrap CI"
+        lines.append(
+            f"SRS = {res.srs:.4f}{ci}; leans to {res.direction} bands (signed {res.signed_srs:+.4f}; "
+            f"M = {res.n_bands}: 0 uniform, {max_srs_of(res.n_bands):.4f} all on band 0)"
+        )
     if significant is not None and not bool(significant.all()):
         lines.append("~ the interval holds 0: no evidence at this K that the band helps or hurts")
     return "\n".join(lines)
@@ -73,12 +80,16 @@ def write_report(
     example: Any,
     bands: Any,
 ) -> list:
-    r"""Write ``results.json``, ``results.csv`` and the pictures into ``out``; returns the file names."""
+    r"""
+    Write ``results.csv`` and ``results.json`` into ``out``, then the pictures (so a picture that fails
+    loses no number); returns the file names.
+    """
     import csv
     import json
 
     import matplotlib.pyplot as plt
 
+    from captum_iaside.results.importance import clean_float
     from captum_iaside.visualization.decomposition import plot_band_decomposition
     from captum_iaside.visualization.fourier import plot_fourier_importance
     from captum_iaside.visualization.importance import plot_spectral_importance
@@ -92,11 +103,6 @@ def write_report(
         files.append(name)
 
     names = [r["model"] for r in runs]
-    for name, res in zip(names, results, strict=True):
-        save(plot_spectral_importance(res, labels=[name])[0], f"sid_{slug(name)}.png")
-        save(plot_fourier_importance(res, title=f"ψ on the Fourier plane — {name}")[0], f"fourier_{slug(name)}.png")
-    save(plot_spectral_importance(list(results), labels=names)[0], "comparison.png")
-    save(plot_band_decomposition(example, bands)[0], "decomposition.png")
     edges = bands.band_edges()
     columns = ["model", "band", "radius_low", "radius_high", "psi", "stderr", "psi_low", "psi_high", "significant"]
     columns += ["sid", "share", "srs", "signed_srs", "n_samples"]
@@ -117,10 +123,10 @@ def write_report(
                         None if ci is None else float(ci[0, i]),
                         None if ci is None else float(ci[1, i]),
                         None if sig is None else bool(sig[i]),
-                        float(res.sid[i]),
-                        float(res.share[i]),
-                        res.srs,
-                        res.signed_srs,
+                        clean_float(float(res.sid[i])),
+                        clean_float(float(res.share[i])),
+                        clean_float(res.srs),
+                        clean_float(res.signed_srs),
                         res.n_samples,
                     ]
                 )
@@ -133,6 +139,17 @@ def write_report(
         "comparison": comparison,
         "files": sorted(files),
     }
-    with open(os.path.join(out, "results.json"), "w") as fh:
-        json.dump(report, fh, indent=2)
+
+    def write_json() -> None:
+        report["files"] = sorted(files)
+        with open(os.path.join(out, "results.json"), "w") as fh:
+            json.dump(report, fh, indent=2)
+
+    write_json()  # the numbers first
+    for name, res in zip(names, results, strict=True):
+        save(plot_spectral_importance(res, labels=[name])[0], f"sid_{slug(name)}.png")
+        save(plot_fourier_importance(res, title=f"ψ on the Fourier plane — {name}")[0], f"fourier_{slug(name)}.png")
+    save(plot_spectral_importance(list(results), labels=names)[0], "comparison.png")
+    save(plot_band_decomposition(example, bands)[0], "decomposition.png")
+    write_json()  # with the pictures listed
     return sorted(files)

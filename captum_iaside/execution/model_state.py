@@ -2,11 +2,13 @@ r"""The state of the user's model: I-ASIDE evaluates it as it is, and says when 
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 
 def warn_if_training(forward_func: Callable[..., Any], stacklevel: int, name: str | None = None) -> None:
@@ -24,3 +26,41 @@ def warn_if_training(forward_func: Callable[..., Any], stacklevel: int, name: st
             "values depend on their batch-mates; call model.eval() first",
             stacklevel=stacklevel + 1,
         )
+
+
+def check_input_dtype(forward_func: Callable[..., Any], inputs: Tensor, autocast_dtype: torch.dtype | None) -> None:
+    r"""
+    Refuse images whose floating dtype differs from the model's parameters (outside autocast), naming
+    both, rather than failing inside the model's first layer.
+    """
+    if autocast_dtype is not None or not isinstance(forward_func, nn.Module):
+        return
+    for p in forward_func.parameters():
+        if p.is_floating_point():
+            if inputs.dtype != p.dtype:
+                raise TypeError(
+                    f"the images are {inputs.dtype} but the model's parameters are {p.dtype}; cast one to the "
+                    f"other (images.to({p.dtype}) or model.to({inputs.dtype})), or pass autocast_dtype"
+                )
+            return
+
+
+@contextlib.contextmanager
+def preserved_buffers(models: Iterable[Callable[..., Any]]) -> Iterator[None]:
+    r"""
+    Restore every buffer of the models as it was: a batch-norm layer in training mode updates its
+    running statistics with every coalition batch, and the user's model must come back unchanged.
+    Only models with a module in training mode are copied.
+    """
+    saved = [
+        (b, b.detach().clone())
+        for m in models
+        if isinstance(m, nn.Module) and any(sub.training for sub in m.modules())
+        for b in m.buffers()
+    ]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, copy in saved:
+                buffer.copy_(copy)

@@ -9,7 +9,7 @@ from fractions import Fraction
 import torch
 from torch import Tensor
 
-from captum_iaside._utils.checks import check_images, check_int
+from captum_iaside._utils.checks import check_images, check_int, check_real
 
 _SHAPES = ("square", "circle")
 # Largest image side searched when naming the smallest size that gives every band a bin.
@@ -71,7 +71,7 @@ class SpectralBands:
         if shape not in _SHAPES:
             raise ValueError(f"shape must be one of {_SHAPES}, got {shape!r}")
         if edges is not None:
-            edges = [float(e) for e in edges]
+            edges = [check_real(e, "edges") for e in edges]
             if n_bands is not None and n_bands != len(edges) - 1:
                 raise ValueError(
                     f"n_bands={n_bands} disagrees with edges, which define {len(edges) - 1} bands (len(edges) - 1)"

@@ -215,6 +215,7 @@ def reference_images(baseline: Baseline, x: Tensor, generator: torch.Generator, 
     r = baseline(x, generator, donors)
     if not isinstance(r, Tensor):
         raise TypeError(f"the baseline returned {type(r).__name__}, expected a tensor")
+    r = r.detach()  # a baseline that requires grad (an nn.Parameter, say) is used as a constant
     if r.dim() == 3:
         r = r[None]
     if r.dim() != 4 or r.shape[1:] != x.shape[1:] or r.shape[0] not in (1, x.shape[0]):

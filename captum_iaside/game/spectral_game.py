@@ -24,6 +24,7 @@ from torch import Tensor
 
 from captum_iaside.errors import NonFiniteValueError
 from captum_iaside.execution.forward_args import has_per_image_args, repeat_args
+from captum_iaside.execution.model_state import check_input_dtype
 from captum_iaside.execution.workspace import Workspace, is_out_of_memory, preferred_memory_format
 from captum_iaside.game.bands import SpectralBands
 from captum_iaside.game.value_functions import ValueFunction, check_target_range
@@ -74,6 +75,7 @@ class SpectralGame:
         autocast_dtype: torch.dtype | None = None,
         memory_format: torch.memory_format | None = None,
     ) -> None:
+        check_input_dtype(forward_func, inputs, autocast_dtype)
         self.forward_func = forward_func
         self.n_bands = bands.n_bands
         self.n_images, c, h, w = inputs.shape
@@ -101,7 +103,7 @@ class SpectralGame:
         self._v_empty: Tensor | None = None
         self._v_full: Tensor | None = None
         if target is None:  # label-free: the forward that finds the predicted class is v(N)'s
-            out = self._forward(self._as_format(inputs), self.args)
+            out = self._forward(self._copy(inputs), self.args)
             self._check_first(out, self.n_images, None)
             if value.needs_target(out):
                 self.target = out.argmax(dim=1)
@@ -111,6 +113,11 @@ class SpectralGame:
     # ------------------------------------------------------------- helpers
     def _as_format(self, images: Tensor) -> Tensor:
         return images.contiguous(memory_format=self.memory_format)
+
+    def _copy(self, images: Tensor) -> Tensor:
+        # the caller's images and baseline go to the model as copies: a model that edits its input in
+        # place must not change them
+        return images.clone(memory_format=self.memory_format)
 
     def _count(self, images: int, coalitions: int) -> None:
         self.evaluations += images
@@ -128,6 +135,10 @@ class SpectralGame:
 
     def _value(self, out: Any, target: Tensor | None, n: int) -> Tensor:
         r"""Values of ``n`` images as an ordinary float64 tensor, NaN where the output is not finite."""
+        if isinstance(out, Tensor) and (out.dim() == 0 or out.shape[0] != n):  # every forward, not only the first
+            raise ValueError(
+                f"the model returned shape {tuple(out.shape)} for a forward of {n} images; expected ({n}, K) or ({n},)"
+            )
         with torch.inference_mode():
             v = self.value(out, target, n).to(torch.float64)
             if isinstance(out, Tensor) and out.is_floating_point() and out.dim() > 0:
@@ -139,6 +150,11 @@ class SpectralGame:
         if self._checked:
             return
         self.value.check_output(out, n)
+        if target is not None and isinstance(out, Tensor) and out.dim() == 1 and self.value.fn is None:
+            raise ValueError(
+                "a target was given, but the model returns one number per image (shape (N,)), which has no "
+                "classes to pick from; pass target=None (in a global run, use_labels=False)"
+            )
         self.output_classes = out.shape[1] if isinstance(out, Tensor) and out.dim() == 2 else None
         if self.value.needs_target(out):
             check_target_range(target, out)
@@ -150,12 +166,12 @@ class SpectralGame:
         if self._v_empty is None:
             b = self.n_images
             shared = self.reference.shape[0] == 1 and not has_per_image_args(self.args, b)
-            out = self._forward(self._as_format(self.reference), self.args) if shared else None
+            out = self._forward(self._copy(self.reference), self.args) if shared else None
             if shared and isinstance(out, Tensor) and out.dim() > 0 and out.shape[0] == 1:
                 out = out.expand(b, *out.shape[1:])
                 images = 1
             else:
-                out = self._forward(self._as_format(self.reference.expand(b, *self._shape)), self.args)
+                out = self._forward(self._copy(self.reference.expand(b, *self._shape)), self.args)
                 images = b + (1 if shared else 0)
             self._check_first(out, b, self.target)
             self._v_empty = self._value(out, self.target, b)
@@ -165,7 +181,7 @@ class SpectralGame:
     def v_full(self) -> Tensor:
         r"""``v(N)``: the values of the unperturbed images, ``(B,)`` float64 (evaluated once)."""
         if self._v_full is None:
-            out = self._forward(self._as_format(self.inputs), self.args)
+            out = self._forward(self._copy(self.inputs), self.args)
             self._check_first(out, self.n_images, self.target)
             self._v_full = self._value(out, self.target, self.n_images)
             self._count(self.n_images, 1)

@@ -71,6 +71,10 @@ class ValueFunction:
             raise ValueError(
                 f"the model returned shape {tuple(output.shape)} for {n} images; expected ({n}, K) or ({n},)"
             )
+        if output.dim() == 2 and output.shape[1] == 0:
+            raise ValueError(
+                f"the model returned no class scores (shape {tuple(output.shape)}); expected (N, K) with K >= 1"
+            )
         if output.dim() == 1 and self.name != "logit":
             raise ValueError(
                 f"value={self.name!r} needs class scores of shape (N, K), but the model returned "
@@ -124,6 +128,8 @@ def resolve_target(target: TargetSpec, n: int, device: torch.device) -> Tensor |
         target = torch.tensor(list(target), dtype=torch.int64)
     if not isinstance(target, Tensor):
         raise TypeError(f"target must be an int, a list of ints or an integer tensor, got {type(target).__name__}")
+    if target.dtype == torch.bool:
+        raise TypeError("target must hold integer class indices, got a bool tensor (not read as classes 0 and 1)")
     if target.is_floating_point() or target.is_complex():
         raise TypeError(f"target must hold integer class indices, got dtype {target.dtype}")
     if target.dim() == 0 or (target.dim() == 1 and target.shape[0] == 1):

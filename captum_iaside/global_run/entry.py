@@ -11,9 +11,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
+from torch import Tensor
+
 from captum_iaside._utils.checks import check_callable
 from captum_iaside.estimators.base import ShapleyEstimator
-from captum_iaside.execution.model_state import warn_if_training
+from captum_iaside.execution.model_state import preserved_buffers, warn_if_training
 from captum_iaside.game.bands import SpectralBands, as_bands
 from captum_iaside.game.baselines import BaselineSpec, resolve_baseline
 from captum_iaside.game.value_functions import ValueFunction, ValueSpec
@@ -35,6 +37,28 @@ def check_models(models: Any) -> dict[str, Callable[..., Any]]:
             raise TypeError(f"models must be keyed by str names, got the key {name!r}")
         check_callable(model, f"models[{name!r}]")
     return dict(models)
+
+
+def check_data(data: Any, names: list[str]) -> None:
+    r"""Refuse ``data`` that is not an iterable of batches (or a dict of them), saying what it must be."""
+    what = (
+        "data must be an iterable of batches — a DataLoader, or a list of image tensors (B, C, H, W) or of "
+        "(images, targets) pairs"
+    )
+    if data is None:
+        raise TypeError(f"{what}; got None")
+    if isinstance(data, Tensor):
+        raise TypeError(
+            f"{what}; got one tensor of shape {tuple(data.shape)}: pass [images], or "
+            "DataLoader(TensorDataset(images, labels), batch_size=...)"
+        )
+    if isinstance(data, dict):
+        for name in names:
+            if name in data:
+                check_data(data[name], [name])
+        return
+    if not isinstance(data, Iterable):
+        raise TypeError(f"{what}; got {type(data).__name__}")
 
 
 def options_from(arguments: Mapping[str, Any]) -> RunOptions:
@@ -66,6 +90,7 @@ def run_global(
         :class:`RunOutcome`: the merged statistics, the stop reason and the configuration.
     """
     models = check_models(models)
+    check_data(data, list(models))
     options = options_from(arguments)
     estimator: str | ShapleyEstimator | None = arguments["estimator"]
     for name, model in models.items():
@@ -75,4 +100,6 @@ def run_global(
     baseline = resolve_baseline(baseline)
     value = value if isinstance(value, ValueFunction) else ValueFunction(value)
     config = {"method": "I-ASIDE", "bands": bands.config(), "baseline": baseline.config(), "value": value.name}
-    return GlobalRun(models, bands, baseline, value, estimator, arguments["budget"], options, config).run(data)
+    run = GlobalRun(models, bands, baseline, value, estimator, arguments["budget"], options, config)
+    with preserved_buffers(models.values()):
+        return run.run(data)

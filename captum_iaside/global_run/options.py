@@ -7,7 +7,15 @@ from typing import Any
 
 import torch
 
-from captum_iaside._utils.checks import check_int, check_open_unit, check_positive, check_positive_int
+from captum_iaside._utils.checks import (
+    check_device,
+    check_dtype,
+    check_int,
+    check_open_unit,
+    check_positive,
+    check_positive_int,
+    check_writable_file,
+)
 from captum_iaside.execution.forward_args import as_arg_tuple
 
 
@@ -47,10 +55,10 @@ class RunOptions:
         check_open_unit(self.confidence, "confidence")
         if self.tolerance is not None:
             check_positive(self.tolerance, "tolerance")
-        if self.autocast_dtype is not None and not isinstance(self.autocast_dtype, torch.dtype):
-            raise TypeError(f"autocast_dtype must be a torch.dtype, got {type(self.autocast_dtype).__name__}")
+        check_dtype(self.autocast_dtype, "autocast_dtype")
         check_int(self.seed, "seed")
-        self.device = None if self.device is None else torch.device(self.device)
+        self.device = check_device(self.device, "device")
+        self.checkpoint = check_writable_file(self.checkpoint, "checkpoint")
 
     def fingerprint(self) -> dict[str, Any]:
         r"""The options that change the result (for checkpoints and ``config``)."""

@@ -339,7 +339,7 @@ class GlobalRun:
         spent = 0
         for name, (x, y) in inputs.items():
             device = opts.device or _device_of(self.models[name])
-            x = x.to(device, non_blocking=True)
+            x = x.detach().to(device, non_blocking=True)
             target = None
             if opts.use_labels and y is not None:
                 st.labelled = True

@@ -2,13 +2,14 @@ r"""The result of a paired comparison of models: each model's result and the pai
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
-from captum_iaside.results.importance import SpectralImportance, clean_list
+from captum_iaside.results.importance import SpectralImportance, clean_float, clean_list
 from captum_iaside.results.intervals import percentile_interval
 from captum_iaside.results.summaries import sid_rows, srs_rows
 
@@ -80,6 +81,8 @@ class SpectralComparison:
         """
         self._index(a, "a"), self._index(b, "b")
         estimate = self.results[a].srs - self.results[b].srs
+        if not (self.results[a].identified and self.results[b].identified):
+            return SRSDifference(math.nan, None)  # a score that is not defined has no difference
         if not self.replicates:
             return SRSDifference(estimate, None)
         beta = self.results[a].beta
@@ -113,7 +116,7 @@ class SpectralComparison:
             if name != reference:
                 est, ci = self.srs_difference(name, reference)
                 diff = self.values_difference(name, reference)
-                entry["srs_difference"] = {"estimate": est, "interval": None if ci is None else list(ci)}
+                entry["srs_difference"] = {"estimate": clean_float(est), "interval": None if ci is None else list(ci)}
                 entry["values_difference"] = {"values": clean_list(diff.values), "stderr": clean_list(diff.stderr)}
             out["models"][name] = entry
         return out

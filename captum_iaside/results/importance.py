@@ -11,6 +11,9 @@ from torch import Tensor
 
 from captum_iaside.results.summaries import spectral_importance_distribution, spectral_robustness_score
 
+#: Relative resolution below which ψ is taken as equal in every band (see :attr:`SpectralImportance.identified`).
+RESOLUTION = 1e-6
+
 
 def clean_float(v: float | None) -> float | None:
     return None if v is None or math.isnan(v) else float(v)
@@ -76,19 +79,47 @@ class SpectralImportance:
     by_class: dict[int, dict[str, Any]] | None = None
     stop_reason: str = ""
 
+    def __post_init__(self) -> None:
+        if not self.identified:  # intervals of a summary that is not defined
+            self.sid_ci, self.srs_ci = None, None
+
     @property
     def n_bands(self) -> int:
         r"""Number of bands ``M``."""
         return int(self.values.numel())
 
     @property
+    def identified(self) -> bool:
+        r"""
+        Whether the bands' ψ differ by more than rounding, so that the SID and the SRS are defined.
+
+        They are not when ψ is zero in every band, or equal in every band to within
+        :data:`RESOLUTION` of the values' own scale (``max(|v(∅)|, |v(N)|, max |ψ|)``) — a model
+        with a constant output, say, or ``value="correct"`` on a model that is always right. Then
+        :attr:`sid` is NaN, :attr:`srs` and :attr:`signed_srs` are NaN, :attr:`direction` is
+        ``"undefined"`` and the intervals of the SID and SRS are None: no band carries more of the
+        prediction than another, and a score computed from rounding noise would look like a finding.
+        """
+        v = self.values
+        if v.numel() == 0 or not bool(torch.isfinite(v).all()):
+            return False
+        ends = [abs(x) for x in (self.v_empty, self.v_full) if x is not None and math.isfinite(x)]
+        scale = max([*ends, float(v.abs().max())])
+        return float(v.max() - v.min()) > RESOLUTION * scale
+
+    @property
     def sid(self) -> Tensor:
-        r"""The paper's spectral importance distribution of ψ."""
+        r"""The paper's spectral importance distribution of ψ (NaN where it is not :attr:`identified`)."""
+        if not self.identified:
+            return torch.full_like(self.values, math.nan)
         return spectral_importance_distribution(self.values)
 
     @property
     def srs(self) -> float:
-        r"""The paper's spectral robustness score of :attr:`sid` (symmetric: see :attr:`signed_srs`)."""
+        r"""The paper's spectral robustness score of :attr:`sid` (symmetric: see :attr:`signed_srs`; NaN where
+        the SID is not :attr:`identified`)."""
+        if not self.identified:
+            return math.nan
         return spectral_robustness_score(self.sid, self.beta)
 
     @property
@@ -97,11 +128,18 @@ class SpectralImportance:
         The SRS without its absolute value: positive when the SID leans to low bands (the
         direction the paper reads as robust), negative when it leans to high bands.
         """
+        if not self.identified:
+            return math.nan
         return spectral_robustness_score(self.sid, self.beta, signed=True)
 
     @property
     def direction(self) -> str:
-        r"""``"low"`` or ``"high"``: the side of the spectrum the SID leans to (``"uniform"`` if neither)."""
+        r"""
+        ``"low"`` or ``"high"``: the side of the spectrum the SID leans to (``"uniform"`` if neither,
+        ``"undefined"`` where the SID is not :attr:`identified`).
+        """
+        if not self.identified:
+            return "undefined"
         s = self.signed_srs
         return "low" if s > 0 else "high" if s < 0 else "uniform"
 
@@ -122,7 +160,7 @@ class SpectralImportance:
         term with the normaliser held fixed, for error bars.
         """
         total = (self.values - self.values.min()).sum()
-        if total <= 0:
+        if total <= 0 or not self.identified:
             return torch.full_like(self.stderr, float("nan"))
         return self.stderr / total
 
@@ -150,12 +188,13 @@ class SpectralImportance:
             "stderr": clean_list(self.stderr),
             "values_ci": clean_list(self.values_ci),
             "significant": None if significant is None else significant.tolist(),
-            "sid": self.sid.tolist(),
+            "identified": self.identified,
+            "sid": clean_list(self.sid),
             "sid_stderr": clean_list(self.sid_stderr),
             "sid_ci": clean_list(self.sid_ci),
-            "srs": self.srs,
+            "srs": clean_float(self.srs),
             "srs_ci": None if self.srs_ci is None else list(self.srs_ci),
-            "signed_srs": self.signed_srs,
+            "signed_srs": clean_float(self.signed_srs),
             "direction": self.direction,
             "beta": self.beta,
             "share": clean_list(self.share),

@@ -95,18 +95,23 @@ def draw_fourier_plane(
     fig, ax = plt.subplots(figsize=(5.6, 4.6))
     # Captum draws the map scaled by max |value|; the colour bar gives real units. (outlier_perc=0
     # can select no threshold at all in Captum through rounding, a tiny positive one cannot.)
-    captum_viz.visualize_image_attr(
-        plane[..., None],
-        method="heat_map",
-        sign="all",
-        outlier_perc=1e-6,
-        show_colorbar=False,
-        plt_fig_axis=(fig, ax),
-        use_pyplot=False,
-        title=title,
-    )
-    scale = max(float(np.abs(plane).max()), 1e-12)
     cmap = LinearSegmentedColormap.from_list("RdWhGn", ["red", "white", "green"])
+    finite = np.isfinite(plane)
+    if finite.any() and float(np.abs(plane[finite]).max()) > 0:
+        captum_viz.visualize_image_attr(
+            np.where(finite, plane, 0.0)[..., None],
+            method="heat_map",
+            sign="all",
+            outlier_perc=1e-6,
+            show_colorbar=False,
+            plt_fig_axis=(fig, ax),
+            use_pyplot=False,
+            title=title,
+        )
+    else:  # Captum cannot scale an all-zero map: draw it plainly, and say so
+        ax.imshow(np.zeros_like(plane), cmap=cmap, vmin=-1.0, vmax=1.0)
+        ax.set_title(f"{title}\n(zero everywhere)" if finite.all() else f"{title}\n(not finite)")
+    scale = max(float(np.abs(plane[finite]).max()) if finite.any() else 0.0, 1e-12)
     fig.colorbar(ScalarMappable(Normalize(-scale, scale), cmap), ax=ax, label=colorbar_label)
     if band_index is not None:
         levels = np.arange(int(band_index.max())) + 0.5

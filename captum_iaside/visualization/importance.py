@@ -74,7 +74,9 @@ def plot_spectral_importance(
             width,
             yerr=err,
             capsize=3,
-            label=f"{name} (SRS {res.srs:.3f}, leans {res.direction})",
+            label=f"{name} (SRS {res.srs:.3f}, leans {res.direction})"
+            if res.identified
+            else f"{name} (SID and SRS undefined: ψ equal in every band)",
         )
     ax.set_xticks(x, band_ticks(bands_of(results[0])), fontsize=8)
     ax.set_xlabel("frequency band (normalised radius, low → high)")

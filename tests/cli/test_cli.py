@@ -1,12 +1,10 @@
 import csv
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 import torch
-from PIL import Image
 
 from captum_iaside import SpectralImportance
 from captum_iaside.cli.arguments import ESTIMATOR_CHOICES, VALUE_CHOICES
@@ -15,16 +13,7 @@ from captum_iaside.cli.report import RESULT_KEYS
 from captum_iaside.estimators.selection import ESTIMATORS
 from captum_iaside.game.value_functions import VALUE_NAMES
 
-
-def make_folder(root, n_per_class=2, size=20):
-    g = torch.Generator().manual_seed(0)
-    for cls in ["a", "b"]:
-        os.makedirs(root / cls)
-        for i in range(n_per_class):
-            pixels = torch.randint(0, 256, (size, size + 4, 3), generator=g, dtype=torch.uint8).numpy()
-            Image.fromarray(pixels).save(root / cls / f"{i}.png")
-    return root
-
+from .helpers import make_folder
 
 FACTORY = """
 import torch

@@ -118,7 +118,10 @@ def test_comparison_differences_and_bad_names():
     expected = (rows[:, :2] - rows[:, 2:]).std(0) / math.sqrt(3)
     assert torch.allclose(diff.stderr, expected)
     est, interval = comp.srs_difference("a", "b")
-    assert est == pytest.approx(a.srs - b.srs) and interval is None
+    assert math.isnan(est) and interval is None  # b's ψ is equal in every band: its SRS is undefined
+    c = SpectralImportance(torch.tensor([0.6, 0.4], dtype=torch.float64), torch.zeros(2), 3, 0.0, 1.0)
+    est, interval = SpectralComparison({"a": a, "c": c}).srs_difference("a", "c")
+    assert est == pytest.approx(a.srs - c.srs) and interval is None
     with pytest.raises(ValueError, match="a='c' is not a compared model"):
         comp.srs_difference("c", "b")
     with pytest.raises(ValueError, match="b=3 is not a compared model"):
