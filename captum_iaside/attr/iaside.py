@@ -328,8 +328,14 @@ class IASIDE(PerturbationAttribution):
                         every ``checkpoint_every`` batches. A run started again with the same
                         arguments resumes from it and ends with exactly the result of an
                         uninterrupted run; a finished checkpoint returns its result at once.
-                        A checkpoint written for another configuration, model (its weights
-                        are digested) or data is refused, naming what differs. With
+                        A checkpoint is refused, naming what differs and left untouched, when
+                        it was written for another configuration (every option, a tensor
+                        baseline by a digest of its values), another model (a digest of its
+                        weights, and what it does: ``v(∅)`` and ``v(N)`` of the first batch are
+                        evaluated again, two forwards, and must agree — so two plain functions,
+                        or two callable values or baselines, are told apart), or other data (a
+                        digest of every batch read, checked again as the resumed run skips it),
+                        or by another version of the checkpoint format. With
                         ``torch.distributed`` each rank writes ``PATH.rank<r>``.
                         Default: None
             checkpoint_every (int, optional): Batches between checkpoints.

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from captum_iaside._utils.checks import check_images
+from captum_iaside._utils.digest import tensor_digest
 
 
 class Baseline(ABC):
@@ -142,6 +143,10 @@ class TensorBaseline(Baseline):
 
     def __call__(self, x: Tensor, generator: torch.Generator, donors: Tensor | None = None) -> Tensor:
         return self.reference.to(device=x.device, dtype=x.dtype)
+
+    def config(self) -> dict:
+        r"""The name and a digest of the reference image (so a checkpoint knows one tensor from another)."""
+        return {"name": self.name, "shape": list(self.reference.shape), "digest": tensor_digest(self.reference)}
 
 
 class CallableBaseline(Baseline):

@@ -8,6 +8,7 @@ another model or other data.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -17,13 +18,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-
-def _digest_tensors(h: Any, tensors: list[tuple[str, Tensor]]) -> None:
-    for name, t in tensors:
-        t = t.detach()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
-        if t.numel():
-            h.update(t.to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+from captum_iaside import __version__
+from captum_iaside._utils.digest import update_digest
 
 
 def model_digest(forward_func: Callable[..., Any]) -> str:
@@ -36,7 +32,7 @@ def model_digest(forward_func: Callable[..., Any]) -> str:
     if isinstance(module, nn.Module):
         h.update(type(module).__qualname__.encode())
         state = list(module.state_dict(keep_vars=False).items())
-        _digest_tensors(h, state)
+        update_digest(h, state)
     else:
         h.update(f"{getattr(forward_func, '__module__', '')}.{getattr(forward_func, '__qualname__', '')}".encode())
     return h.hexdigest()[:16]
@@ -45,20 +41,27 @@ def model_digest(forward_func: Callable[..., Any]) -> str:
 def batch_digest(images: Tensor, targets: Any = None) -> str:
     r"""A SHA-256 digest of a batch of images (and targets): the data's identity in a fingerprint."""
     h = hashlib.sha256()
-    _digest_tensors(h, [("images", images)])
+    update_digest(h, [("images", images)])
     if isinstance(targets, Tensor):
-        _digest_tensors(h, [("targets", targets)])
+        update_digest(h, [("targets", targets)])
     elif targets is not None:
         h.update(repr(targets).encode())
     return h.hexdigest()[:16]
 
 
+#: The layout of a checkpoint's state; a checkpoint of another format is refused in one sentence.
+CHECKPOINT_FORMAT = 2
+
+
 def save_checkpoint(path: str, state: dict[str, Any]) -> None:
-    r"""Write ``state`` to ``path`` atomically (a temporary file, then :func:`os.replace`)."""
+    r"""
+    Write ``state`` to ``path`` atomically: into ``PATH.tmp`` (the same name every time, so a save
+    killed half-way leaves one file that the next save replaces), then :func:`os.replace`.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    torch.save(state, tmp)
+    tmp = f"{path}.tmp"
+    torch.save({"format": CHECKPOINT_FORMAT, "captum_iaside_version": __version__, **state}, tmp)
     os.replace(tmp, path)
 
 
@@ -70,13 +73,21 @@ def load_checkpoint(path: str, fingerprint: dict[str, Any]) -> dict[str, Any] | 
         ValueError: if the checkpoint was written for another configuration, model or data,
             naming what differs; the file is left as it is.
     """
+    for leftover in glob.glob(glob.escape(path) + ".tmp*"):  # of a save that was killed
+        os.remove(leftover)
     if not os.path.exists(path):
         return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated or foreign file: say so rather than overwrite it
         raise ValueError(f"checkpoint {path!r} cannot be read ({exc.__class__.__name__}); move it away") from exc
-    saved = state.get("fingerprint") if isinstance(state, dict) else None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        written = state.get("captum_iaside_version", "before 0.3") if isinstance(state, dict) else "unknown"
+        raise ValueError(
+            f"checkpoint {path!r} was written by another version of captum-iaside ({written}; this is "
+            f"{__version__}) and cannot be resumed; it was left untouched: delete it or pass another path"
+        )
+    saved = state.get("fingerprint")
     if saved != fingerprint:
         saved = saved or {}
         differ = sorted(k for k in set(saved) | set(fingerprint) if saved.get(k) != fingerprint.get(k))

@@ -119,6 +119,7 @@ class GlobalRun:
         self.options = options
         self.config = config
         self.rank, self.world_size = world()
+        self._checkpoint: str | None = None
         self.workspaces = {name: Workspace(options.perturbations_per_eval) for name in models}
         self._donors: dict[str, Tensor] = {}
 
@@ -162,6 +163,9 @@ class GlobalRun:
             checkpoint = f"{checkpoint}.rank{self.rank}"
         saved = load_checkpoint(checkpoint, fingerprint) if checkpoint is not None else None
         st = RunState.from_dict(saved["state"]) if saved is not None else self._fresh_state()
+        self._checkpoint = checkpoint
+        if saved is not None and st.probe is not None and first is not None:
+            self._check_probe(first, st)
         for name, ppe in st.perturbations_per_eval.items():
             if ppe is not None and self.workspaces[name].auto:
                 self.workspaces[name].perturbations_per_eval = ppe
@@ -265,6 +269,8 @@ class GlobalRun:
 
     def _not_done(self, batches: Iterable[dict[str, Any]], st: RunState) -> Iterator[tuple[int, dict[str, Any]]]:
         for k, batch in enumerate(batches):
+            if self._checkpoint is not None or st.pass_index > 0:
+                self._check_digest(k, batch, st)
             if k < st.batches_done:  # done before the checkpoint; its images serve as donors
                 self._donors = {n: split_batch(b)[0] for n, b in batch.items()}
                 continue
@@ -318,6 +324,78 @@ class GlobalRun:
             return design.budget
         return max(design.budget, (share - st.spent) // remaining)
 
+    def _check_digest(self, k: int, batch: dict[str, Any], st: RunState) -> None:
+        r"""
+        Digest batch ``k`` and compare it with the digest of the first pass (recorded as the batch is
+        first seen): a resumed run or a second pass on other data is refused, naming the first batch
+        that differs, before anything is written.
+        """
+        digest = "/".join(batch_digest(*split_batch(b)) for b in batch.values())
+        if k < len(st.batch_digests):
+            if digest != st.batch_digests[k]:
+                where = "the checkpoint was written with" if st.pass_index == 0 else "the first pass read"
+                raise ValueError(
+                    f"batch {k} of the data differs from the batch {k} {where}: resuming needs data that yield "
+                    f"the same batches in the same order (checkpoint {self._checkpoint!r} left untouched)"
+                )
+        elif st.pass_index == 0:
+            st.batch_digests.append(digest)
+
+    def _game(
+        self, name: str, x: Tensor, y: Any, n: int, k: int, st: RunState, pass_index: int | None = None, **kwargs: Any
+    ) -> SpectralGame:
+        r"""The game of the first ``n`` images ``x`` of batch ``k`` (of the current pass) for model ``name``."""
+        opts = self.options
+        device = x.device
+        target = None
+        if opts.use_labels and y is not None:
+            st.labelled = True
+            target = resolve_target(y[:n] if isinstance(y, (Tensor, list, tuple)) else y, n, device)
+        donors = self._donors.get(name)
+        p = st.pass_index if pass_index is None else pass_index
+        g_base = batch_generator(opts.seed, self.rank, p, k, BASELINE_STREAM)
+        reference = reference_images(
+            self.baseline, x, g_base, None if donors is None else donors.to(device, non_blocking=True)
+        )
+        return SpectralGame(
+            self.models[name],
+            self.bands,
+            x,
+            reference,
+            self.value,
+            target,
+            opts.additional_forward_args,
+            workspace=self.workspaces[name],
+            autocast_dtype=opts.autocast_dtype,
+            **kwargs,
+        )
+
+    def _check_probe(self, first: dict[str, Any], st: RunState) -> None:
+        r"""
+        Identify each model (and the value and baseline) by what it does: ``v(∅)`` and ``v(N)`` of the first
+        batch, stored when it was first evaluated, are computed again and must agree. A plain function
+        has no weights to digest; this is what tells two of them apart.
+        """
+        for name, batch in first.items():
+            stored = st.probe.get(name)
+            if stored is None:
+                continue
+            x, y = split_batch(batch)
+            n = stored["v_full"].shape[0]
+            device = self.options.device or _device_of(self.models[name])
+            game = self._game(name, x[:n].detach().to(device), y, n, 0, st, pass_index=0)
+            for key, now in (("v_empty", game.v_empty()), ("v_full", game.v_full())):
+                before = stored[key].to(torch.float64)
+                if not torch.allclose(now.cpu(), before, rtol=1e-4, atol=1e-5, equal_nan=True):
+                    gap = float((now.cpu() - before).abs().nan_to_num(float("inf")).max())
+                    what = "v(∅) (the baseline's value)" if key == "v_empty" else "v(N) (the image's value)"
+                    raise ValueError(
+                        f"checkpoint {self._checkpoint!r} was written for a model, value or baseline that behaves "
+                        f"differently: {what} of the first batch differs for model {name!r} (max |difference| "
+                        f"{gap:.3g}); it was left untouched: pass another checkpoint path or delete it"
+                    )
+        self._donors = {}
+
     def _evaluate(
         self,
         k: int,
@@ -331,7 +409,6 @@ class GlobalRun:
     ) -> None:
         opts = self.options
         m = self.bands.n_bands
-        g_base = batch_generator(opts.seed, self.rank, st.pass_index, k, BASELINE_STREAM)
         g_est = batch_generator(opts.seed, self.rank, st.pass_index, k, ESTIMATOR_STREAM)
         per_image = (2**m if budget is None else budget) * len(self.models)
         results: dict[str, BandShapley] = {}
@@ -340,29 +417,7 @@ class GlobalRun:
         for name, (x, y) in inputs.items():
             device = opts.device or _device_of(self.models[name])
             x = x.detach().to(device, non_blocking=True)
-            target = None
-            if opts.use_labels and y is not None:
-                st.labelled = True
-                target = resolve_target(y[:n] if isinstance(y, (Tensor, list, tuple)) else y, n, device)
-            donors = self._donors.get(name)
-            reference = reference_images(
-                self.baseline,
-                x,
-                clone_generator(g_base),
-                None if donors is None else donors.to(device, non_blocking=True),
-            )
-            game = SpectralGame(
-                self.models[name],
-                self.bands,
-                x,
-                reference,
-                self.value,
-                target,
-                self.options.additional_forward_args,
-                workspace=self.workspaces[name],
-                progress=lambda c, share=n / per_image: bar.update(c * share),
-                autocast_dtype=opts.autocast_dtype,
-            )
+            game = self._game(name, x, y, n, k, st, progress=lambda c, share=n / per_image: bar.update(c * share))
             try:
                 results[name] = design.estimator.estimate(game, budget, clone_generator(g_est))
             except NonFiniteValueError as exc:
@@ -382,6 +437,8 @@ class GlobalRun:
             # drawn for the whole batch as first seen, so an image keeps its weights on a second pass
             weights = torch.poisson(torch.ones(draw, opts.n_bootstrap, dtype=torch.float64), generator=g_boot)[:n]
         if st.pass_index == 0:
+            if k == 0 or st.probe is None:  # what identifies the models on resume
+                st.probe = {name: {"v_empty": r.v_empty.cpu(), "v_full": r.v_full.cpu()} for name, r in results.items()}
             self._add(results, weights, st)
             if design.second_pass:
                 st.store = st.store or {}

@@ -29,6 +29,8 @@ class RunState:
     second_pass: tuple[int, int] | None = None  # (remaining evaluations, images) it was planned with
     store: dict[int, dict[str, dict[str, Tensor | None]]] | None = None
     perturbations_per_eval: dict[str, int | None] = field(default_factory=dict)
+    batch_digests: list[str] = field(default_factory=list)  # of every batch of the first pass, in order
+    probe: dict[str, dict[str, Tensor]] | None = None  # v(∅) and v(N) of the first batch, per model
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +49,8 @@ class RunState:
             "second_pass": None if self.second_pass is None else list(self.second_pass),
             "store": self.store,
             "perturbations_per_eval": dict(self.perturbations_per_eval),
+            "batch_digests": list(self.batch_digests),
+            "probe": self.probe,
         }
 
     @classmethod
