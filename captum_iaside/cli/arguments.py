@@ -3,6 +3,7 @@ r"""The command line's arguments: the parser, its choices and the checks argpars
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 from captum_iaside import __version__
 
@@ -61,9 +62,22 @@ def _probability(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    r"""An argument parser whose errors are one line (and a pointer to ``--help``), not the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file path, got an empty string")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     r"""The argument parser of ``captum-iaside`` (also used to generate the CLI reference)."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="captum-iaside",
         description=(
             "Global spectral Shapley importance (I-ASIDE) of image classifiers: which frequency bands a "
@@ -150,9 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch.compile the models: measured 1.23x faster CPU forwards after about 40 s of compilation, "
         "so it pays on runs of several minutes",
     )
-    g.add_argument("--checkpoint", metavar="PATH", help="save the run there every batch; the same command resumes it")
+    g.add_argument(
+        "--checkpoint", type=_path, metavar="PATH", help="save the run there every batch; the same command resumes it"
+    )
     g = p.add_argument_group("output")
-    g.add_argument("--out", default="iaside-report", help="report folder")
+    g.add_argument("--out", type=_path, default="iaside-report", help="report folder")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p

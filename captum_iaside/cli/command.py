@@ -51,6 +51,37 @@ def _dataset(args: argparse.Namespace, loaded: Any) -> tuple[Any, int, tuple]:
     return dataset, res, (res, loaded.mean, loaded.std)
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    r"""The report folder and the checkpoint are checked before any work, so no result is lost at the end."""
+    from captum_iaside._utils.checks import check_writable_file
+
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ValueError(f"--out {args.out!r} is a file; give a folder for the report")
+    check_writable_file(os.path.join(args.out, "results.json"), "--out")
+    check_writable_file(args.checkpoint, "--checkpoint")
+
+
+def _probe(loaded: Any, spec: str, side: int, value: str) -> None:
+    r"""One forward of a blank image at the run's size: a model that cannot take it fails here, in one line."""
+    import torch
+
+    x = torch.zeros(1, 3, side, side)
+    try:
+        with torch.no_grad():
+            out = loaded.model(x)
+    except Exception as exc:  # the model's own error, whatever it is, in one line
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ValueError(
+            f"model {spec!r} cannot take {side} x {side} RGB images ({type(exc).__name__}: {first}); "
+            "pass --resolution with a size it takes"
+        ) from exc
+    logits = getattr(out, "logits", out)
+    shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+    classifier = len(shape) == 2 and shape[0] == 1 and shape[1] >= 1
+    if not classifier and not (value == "logit" and shape == (1,)):
+        raise ValueError(f"model {spec!r} is not an image classifier: for one image it returned {shape}, not (1, K)")
+
+
 def run(args: argparse.Namespace) -> int:
     r"""Run the analysis ``args`` describe and write the report (heavy imports happen here)."""
     import time
@@ -74,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     if args.bootstrap < 0:
         raise ValueError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
     device = _device(args.device)
+    _check_outputs(args)
     bands = SpectralBands(args.bands, shape=args.shape)
     baseline = GaussianBaseline(args.noise_std) if args.baseline == "gaussian" else args.baseline
     tuning = None if args.no_tune or device.type != "cpu" else tune_cpu()
@@ -90,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         dataset, res_px, key = _dataset(args, loaded)
         keys.add(key)
         bands.index(res_px, res_px)  # a clear error before any work if the bands do not fit
+        _probe(loaded, spec, res_px, args.value)
         model = loaded.model.to(device)
         if not args.no_tune:
             model = model.to(memory_format=torch.channels_last)
@@ -169,7 +202,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        if args.checkpoint:
+            hint = f"the work so far is in the checkpoint {args.checkpoint!r}: run the same command again to resume"
+        else:
+            hint = "nothing was saved; pass --checkpoint FILE to make a long run resumable"
+        print(f"{parser.prog}: interrupted; {hint}", file=sys.stderr)
         return 130
     except (ValueError, TypeError, OSError, MemoryError) as exc:  # bad input: one line, no traceback
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)

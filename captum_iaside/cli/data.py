@@ -71,15 +71,42 @@ def embedded_photos(transform: Callable[[Tensor], Tensor], names: Sequence[str] 
     return TensorDataset(torch.stack(images))
 
 
+#: PIL modes of more than 8 bits per sample, with the largest value they hold.
+_HIGH_DEPTH = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": 65535}
+
+
+def read_image(path: str) -> Any:
+    r"""
+    An image file as an RGB PIL image, or — for 16-bit files, which PIL's RGB conversion saturates — as a
+    ``(3, H, W)`` float tensor scaled to ``[0, 1]`` by the bit depth. A mode whose range cannot be known
+    (32-bit float, integers above 16 bits) raises a :class:`DataSpecError` naming the file.
+    """
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.mode in _HIGH_DEPTH:
+            a = np.asarray(im, dtype=np.int64)
+            if a.min() < 0 or a.max() > _HIGH_DEPTH[im.mode]:
+                raise DataSpecError(f"{path} holds {im.mode} values outside 0..65535; convert it to 8 or 16 bits")
+            x = torch.from_numpy(a.astype(np.float32) / _HIGH_DEPTH[im.mode])
+            return x[None].expand(3, -1, -1).clone()
+        if im.mode == "F":
+            raise DataSpecError(f"{path} is a 32-bit float image, whose range is unknown; convert it to 8 or 16 bits")
+        return im.convert("RGB")
+
+
 def _readable(path: str) -> str | None:
     r"""None if ``path`` opens as an image (its header is read), else why not."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
+            mode = im.mode
             im.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         return f"{type(exc).__name__}: {exc}"
+    if mode == "F":
+        return "a 32-bit float image, whose range is unknown; convert it to 8 or 16 bits"
     return None
 
 
@@ -102,6 +129,10 @@ def image_folder(path: str, transform: Callable[[Tensor], Tensor], skip_bad_file
     Returns:
         *Dataset* of ``(image, class index)`` pairs; classes are the sorted sub-folder names.
     """
+    if os.path.isfile(path):
+        raise DataSpecError(
+            f"data {path!r} is a file; give a folder of images in ImageFolder's layout (one sub-folder per class)"
+        )
     if not os.path.isdir(path):
         raise DataSpecError(f"data folder {path!r} does not exist")
     try:
@@ -117,7 +148,7 @@ class CheckedImageFolder(ImageFolder):
     r"""An :class:`~torchvision.datasets.ImageFolder` that names the files it cannot read (see :func:`image_folder`)."""
 
     def __init__(self, root: str, transform: Callable, skip_bad_files: bool = False) -> None:
-        super().__init__(root, transform=transform)
+        super().__init__(root, transform=transform, loader=read_image)
         self.skip_bad_files = skip_bad_files
         kept = []
         for sample in self.samples:
@@ -137,6 +168,8 @@ class CheckedImageFolder(ImageFolder):
     def __getitem__(self, index: int) -> Any:
         try:
             return super().__getitem__(index)
+        except DataSpecError:
+            raise
         except (OSError, SyntaxError, ValueError) as exc:
             path = self.samples[index][0]
             if not self.skip_bad_files:

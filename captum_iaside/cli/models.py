@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -77,7 +78,14 @@ def _load_torchvision(name: str, weights: str | None) -> LoadedModel:
             w = torchvision.models.get_model_weights(name)[weights]
         except (ValueError, KeyError) as exc:
             raise ModelSpecError(f"torchvision model {name!r} has no weights {weights!r}") from exc
-    model = torchvision.models.get_model(name, weights=w).eval()
+    try:
+        model = torchvision.models.get_model(name, weights=w).eval()
+    except (OSError, RuntimeError) as exc:  # URLError is an OSError: the weights must be downloaded
+        raise ModelSpecError(
+            f"the weights {weights!r} of torchvision:{name} could not be loaded ({type(exc).__name__}: {exc}); "
+            "without internet, pass --weights none for random weights, or one of the embedded models "
+            "(efficientnet-lite0|1|2)"
+        ) from exc
     if w is None:
         return LoadedModel(f"torchvision:{name}", model, 224, IMAGENET_MEAN, IMAGENET_STD)
     t = w.transforms()
@@ -114,10 +122,14 @@ def load_model(spec: str, weights: str | None = "DEFAULT") -> LoadedModel:
         return LoadedModel(os.path.basename(spec), model.eval(), 224, IMAGENET_MEAN, IMAGENET_STD)
     if ":" in spec and not spec.startswith((".", "/")):
         module_name, attr = spec.split(":", 1)
+        if os.getcwd() not in sys.path:  # "from the current directory", also from the console script
+            sys.path.insert(0, os.getcwd())
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ModelSpecError(f"cannot import module {module_name!r} for model {spec!r}: {exc}") from exc
+        except Exception as exc:  # any error while importing the module is one line
+            raise ModelSpecError(
+                f"cannot import module {module_name!r} for model {spec!r} ({type(exc).__name__}: {exc})"
+            ) from exc
         factory = getattr(module, attr, None)
         if not callable(factory):
             raise ModelSpecError(f"{module_name!r} has no callable {attr!r}")
@@ -125,6 +137,8 @@ def load_model(spec: str, weights: str | None = "DEFAULT") -> LoadedModel:
             made = factory()
         except TypeError as exc:
             raise ModelSpecError(f"{spec} must be callable without arguments: {exc}") from exc
+        except Exception as exc:  # whatever the factory raises, in one line
+            raise ModelSpecError(f"the factory {spec} raised {type(exc).__name__}: {exc}") from exc
         if isinstance(made, LoadedModel):
             return made
         if not isinstance(made, nn.Module):

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -141,11 +142,37 @@ class SpectralBands:
         return band
 
     def _smallest_square_size(self) -> int | None:
+        if self.edges is None:
+            return self._smallest_equal_width_side()
         for side in range(2, _MAX_SEARCHED_SIDE + 1):
             counts = torch.bincount(self._raw_index(side, side).flatten(), minlength=self.n_bands)
             if bool((counts > 0).all()):
                 return side
         return None
+
+    def _smallest_equal_width_side(self) -> int:
+        r"""
+        The smallest square side giving every equal-width band a bin, from the distinct radii alone
+        (milliseconds even for hundreds of bands). A bin at ``(ky, kx)`` of an ``n × n`` image has
+        ``r = 2·max(|ky|, |kx|)/n`` (square) or ``2·sqrt(ky² + kx²)/n`` (circle), and band
+        ``min(⌊r·M⌋, M − 1)``, decided in integers. The axis alone fills every band at ``n = 2M``.
+        """
+        m = self.n_bands
+        start = 2 * (m - 1) if self.shape == "square" else max(2, int(2 * math.sqrt(2 * m)) - 2)
+        for n in range(max(2, start), 2 * m + 1):
+            k = np.arange(n // 2 + 1, dtype=np.int64)
+            if self.shape == "square":
+                bands = (2 * m * k) // n
+            else:
+                s = np.unique(k[:, None] ** 2 + k[None, :] ** 2)
+                x = 4 * m * m * s
+                q = np.floor(np.sqrt(x.astype(np.float64))).astype(np.int64)
+                q -= q * q > x
+                q += (q + 1) * (q + 1) <= x  # q = isqrt(4 M² s) exactly
+                bands = q // n
+            if np.unique(np.minimum(bands, m - 1)).size == m:
+                return n
+        return 2 * m
 
     def index(self, h: int, w: int) -> Tensor:
         r"""

@@ -128,3 +128,19 @@ def test_bad_arguments(kwargs, exc, match):
 def test_decompose_bad_input(x, exc, match):
     with pytest.raises(exc, match=match):
         SpectralBands(4).decompose(x)
+
+
+@pytest.mark.parametrize("shape", ["square", "circle"])
+def test_the_smallest_size_hint_agrees_with_the_exact_index_and_is_quick(shape):
+    import time
+
+    for m in range(2, 17):
+        b = SpectralBands(m, shape=shape)
+        exact = next(
+            s for s in range(2, 64) if bool((torch.bincount(b._raw_index(s, s).flatten(), minlength=m) > 0).all())
+        )
+        assert b._smallest_square_size() == exact, m
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="smallest square size"):
+        SpectralBands(200, shape=shape).index(160, 160)
+    assert time.perf_counter() - start < 2.0

@@ -1,0 +1,117 @@
+"""Every bad input to the command line: exit 2 and one line, before any attribution."""
+
+import time
+import urllib.error
+
+import pytest
+import torch
+from torch import nn
+
+import captum_iaside.attr.compare
+from captum_iaside.cli.command import main
+
+from .helpers import make_folder
+
+FACTORIES = """
+import torch
+from torch import nn
+
+def runtime():
+    raise RuntimeError("weights are corrupt")
+
+def keyerror():
+    return {}["missing"]
+
+def fixed_size():
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2))
+
+def not_a_classifier():
+    return nn.Conv2d(3, 2, 3)
+"""
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    (tmp_path / "badfactories.py").write_text(FACTORIES)
+    (tmp_path / "brokenmodule.py").write_text("raise KeyError('broken at import')\n")
+    monkeypatch.chdir(tmp_path)  # module:factory imports from the current directory
+    calls = []
+    real = captum_iaside.attr.compare.run_global
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(captum_iaside.attr.compare, "run_global", counting)
+    make_folder(tmp_path / "data")
+    (tmp_path / "afile.txt").write_text("not a folder")
+    return tmp_path, calls
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--model", "badfactories:runtime"], "raised RuntimeError: weights are corrupt"),
+        (["--model", "badfactories:keyerror"], "raised KeyError"),
+        (["--model", "brokenmodule:make"], "cannot import module 'brokenmodule'"),
+        (["--model", "badfactories:fixed_size"], "cannot take 16 x 16 RGB images"),
+        (["--model", "badfactories:not_a_classifier"], "is not an image classifier"),
+        (["--checkpoint", ""], "expected a file path"),
+        (["--checkpoint", "afile.txt/run.ckpt"], "which is a file"),
+        (["--out", "afile.txt"], "is a file; give a folder"),
+        (["--data", "afile.txt"], "is a file; give a folder"),
+        (["--bands", "200"], "smallest square size that gives every band a bin is 398 x 398"),
+        (["--bands", "x"], "expected a positive integer"),
+        (["--no-such-flag"], "unrecognized arguments"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2_before_any_work(setup, capsys, extra, message):
+    root, calls = setup
+    args = ["--data", "data", "--resolution", "16", "--bands", "4", "--quiet", "--out", "rep"]
+    args = args + extra
+    if "--model" not in extra:
+        args += ["--model", "torchvision:resnet18", "--weights", "none"]
+    start = time.perf_counter()
+    try:
+        status = main(args)
+    except SystemExit as exc:  # argparse
+        status = exc.code
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and len(err.splitlines()) == 1 and message in err, err
+    assert not calls and time.perf_counter() - start < 20
+
+
+def test_a_torchscript_file_of_another_size_is_refused_before_the_work(setup, capsys):
+    root, calls = setup
+    scripted = torch.jit.script(nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2)))
+    scripted.save(str(root / "small.pt"))
+    args = ["--model", "small.pt", "--data", "data", "--resolution", "16", "--bands", "4", "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot take 16 x 16" in err and not calls
+
+
+def test_ctrl_c_says_whether_a_checkpoint_holds_the_work(setup, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(captum_iaside.attr.compare, "run_global", interrupted)
+    common = ["--data", "data", "--resolution", "16", "--bands", "4", "--quiet"]
+    common += ["--model", "torchvision:resnet18", "--weights", "none"]
+    assert main(common + ["--checkpoint", "run.ckpt"]) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    assert main(common) == 130
+    assert "nothing was saved; pass --checkpoint" in capsys.readouterr().err
+
+
+def test_offline_weights_say_what_to_do(setup, capsys, monkeypatch):
+    import torchvision
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.models, "get_model", offline)
+    args = ["--model", "torchvision:resnet18", "--data", "data", "--resolution", "16", "--bands", "4", "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--weights none" in err
