@@ -1,0 +1,108 @@
+"""Property-based tests over the core: what must hold for every size, band count, baseline and dtype."""
+
+import pytest
+import torch
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from captum_iaside import IASIDE, SpectralBands
+
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def bands_or_none(m, shape, h, w):
+    b = SpectralBands(m, shape=shape)
+    try:
+        return b, b.index(h, w)
+    except ValueError:  # a band without a bin at this size: refused by design
+        return b, None
+
+
+@FAST
+@given(h=st.integers(1, 24), w=st.integers(1, 24), m=st.integers(2, 6), shape=st.sampled_from(["square", "circle"]))
+def test_band_masks_partition_the_plane_and_are_conjugate_symmetric(h, w, m, shape):
+    bands, index = bands_or_none(m, shape, h, w)
+    assume(index is not None)
+    masks = bands.masks(h, w).to(torch.int64)
+    assert torch.equal(masks.sum(0), torch.ones(h, w, dtype=torch.int64))  # every bin in exactly one band
+    flipped = torch.roll(torch.flip(index, dims=(0, 1)), shifts=(1, 1), dims=(0, 1))  # bin (-u, -v)
+    assert torch.equal(index, flipped)
+    x = torch.randn(1, 2, h, w, dtype=torch.float64)
+    parts = bands.decompose(x)
+    assert torch.allclose(parts.sum(1), x, atol=1e-12)
+
+
+def tiny_model(channels: int, seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(channels, 3, 3, padding=1), nn.Tanh(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+@FAST
+@given(
+    h=st.integers(4, 12),
+    w=st.integers(4, 12),
+    m=st.integers(2, 4),
+    channels=st.integers(1, 3),
+    baseline=st.sampled_from(["zero", "shuffle", "gaussian", "mean", "tensor"]),
+    seed=st.integers(0, 2**16),
+)
+def test_efficiency_in_float64_and_nothing_the_user_passes_changes(h, w, m, channels, baseline, seed):
+    bands, index = bands_or_none(m, "square", h, w)
+    assume(index is not None)
+    model = tiny_model(channels, seed).double().eval()
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(3, channels, h, w, generator=g, dtype=torch.float64)
+    spec = torch.rand(1, channels, h, w, generator=g, dtype=torch.float64) if baseline == "tensor" else baseline
+    kept = (x.clone(), spec.clone() if baseline == "tensor" else spec, [p.clone() for p in model.parameters()])
+    phi, delta = IASIDE(model, bands=bands, baseline=spec).attribute(x, return_convergence_delta=True, seed=seed)
+    assert phi.dtype == torch.float64 and float(delta.abs().max()) < 1e-9
+    assert torch.equal(x, kept[0]) and not model.training
+    if baseline == "tensor":
+        assert torch.equal(spec, kept[1])
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), kept[2], strict=True))
+
+
+BAD = st.one_of(
+    st.integers(-5, 0),
+    st.floats(allow_nan=True),
+    st.text(max_size=3),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers()),
+)
+ARGUMENTS = ["n_samples", "max_evaluations", "checkpoint_every", "n_bootstrap", "seed", "tolerance", "confidence"]
+
+
+def valid(name, value):
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if name in ("n_samples", "max_evaluations", "tolerance") and value is None:
+        return True  # their default
+    if name == "tolerance":
+        return number and 0 < value < float("inf")
+    if name == "confidence":
+        return number and 0 < value < 1
+    if name == "n_bootstrap":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if name == "seed":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return False
+
+
+@FAST
+@given(name=st.sampled_from(ARGUMENTS), value=BAD)
+def test_every_rejected_run_argument_raises_a_clear_error_naming_it(name, value):
+    assume(not valid(name, value))
+    model = tiny_model(3, 0).eval()
+    data = [torch.zeros(2, 3, 8, 8)]
+    with pytest.raises((TypeError, ValueError)) as info:
+        IASIDE(model, bands=2).attribute_global(data, **{name: value})
+    assert name in str(info.value)
+
+
+@FAST
+@given(value=BAD)
+def test_every_rejected_band_count_raises_a_clear_error_naming_it(value):
+    with pytest.raises((TypeError, ValueError)) as info:
+        SpectralBands(value if value is not None else -1)
+    assert "n_bands" in str(info.value)
