@@ -83,7 +83,7 @@ def _load_torchvision(name: str, weights: str | None) -> LoadedModel:
     except (OSError, RuntimeError) as exc:  # URLError is an OSError: the weights must be downloaded
         raise ModelSpecError(
             f"the weights {weights!r} of torchvision:{name} could not be loaded ({type(exc).__name__}: {exc}); "
-            "without internet, pass --weights none for random weights, or one of the embedded models "
+            "without internet, pass --weights none (weights='none') for random weights, or an embedded model "
             "(efficientnet-lite0|1|2)"
         ) from exc
     if w is None:
