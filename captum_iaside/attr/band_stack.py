@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from captum_iaside._utils.checks import check_callable
 from captum_iaside.game.bands import SpectralBands, as_bands
 from captum_iaside.game.baselines import BaselineSpec, prepared_reference, resolve_baseline
+from captum_iaside.game.value_functions import scores_of
 
 
 class BandStackModel(nn.Module):
@@ -62,4 +63,4 @@ class BandStackModel(nn.Module):
     def forward(self, stack: Tensor, *args: Any) -> Tensor:
         if stack.dim() != 5 or stack.shape[1] != self.bands.n_bands:
             raise ValueError(f"stack must have shape (B, {self.bands.n_bands}, C, H, W), got {tuple(stack.shape)}")
-        return self.forward_func(stack.sum(dim=1), *args)
+        return scores_of(self.forward_func(stack.sum(dim=1), *args))

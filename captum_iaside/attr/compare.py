@@ -46,8 +46,12 @@ def compare_global(
     (common random numbers), and the bootstrap gives every image the same replicate weights for
     every model. Per-image differences between models are therefore paired: the between-image
     variance, the largest part of each model's own uncertainty, cancels in their differences.
-    Each model's result equals what :meth:`IASIDE.attribute_global
-    <captum_iaside.IASIDE.attribute_global>` returns for it with the same options.
+    Each model's result is exactly what :meth:`IASIDE.attribute_global
+    <captum_iaside.IASIDE.attribute_global>` returns for it with the same options and the same
+    batches in the same order: both run through one entry point and draw the same random streams
+    (tested to the last bit, with and without a budget). Data that yield another order on every pass —
+    a ``DataLoader(..., shuffle=True)`` without a seeded ``generator`` — give other images (under a
+    budget), other bootstrap weights per image and so other intervals, in either function.
 
     Args:
         models (dict): Name → model (or forward function returning class scores ``(B, K)``).

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from captum_iaside._utils.checks import check_callable, check_images
 from captum_iaside.game.bands import conjugate_representative
 from captum_iaside.game.baselines import BaselineSpec, prepared_reference, resolve_baseline
+from captum_iaside.game.value_functions import scores_of
 
 
 def spectrum_of(images: Tensor) -> Tensor:
@@ -96,4 +97,4 @@ class FourierModel(nn.Module):
         return spectrum_of(inputs), spectrum_of(reference)
 
     def forward(self, spectrum: Tensor, *args: Any) -> Tensor:
-        return self.forward_func(image_of(spectrum), *args)
+        return scores_of(self.forward_func(image_of(spectrum), *args))

@@ -20,6 +20,7 @@ from captum_iaside.execution.forward_args import as_arg_tuple
 from captum_iaside.game.bands import SpectralBands, as_bands
 from captum_iaside.game.baselines import BaselineSpec, prepared_reference, resolve_baseline
 from captum_iaside.game.coalitions import compose
+from captum_iaside.game.value_functions import scores_of
 
 _OUTPUTS = {
     "logits": lambda out: out,
@@ -105,4 +106,4 @@ class SpectralGates(nn.Module):
         return compose(reference, deltas, gates[:, None, :])[:, 0]
 
     def forward(self, gates: Tensor, deltas: Tensor, reference: Tensor, *args: Any) -> Tensor:
-        return _OUTPUTS[self.output](self.forward_func(self.images(gates, deltas, reference), *args))
+        return _OUTPUTS[self.output](scores_of(self.forward_func(self.images(gates, deltas, reference), *args)))

@@ -62,8 +62,9 @@ class IASIDE(PerturbationAttribution):
 
     Args:
         forward_func (callable): The model, or any function of the images (and of
-                    ``additional_forward_args``) returning class scores ``(B, K)`` or one
-                    number per image ``(B,)``.
+                    ``additional_forward_args``) returning class scores ``(B, K)`` — as a
+                    tensor, as the ``logits`` of a Hugging Face ``ModelOutput``, a dataclass or
+                    a dict, or as the first item of a tuple — or one number per image ``(B,)``.
         bands (int or SpectralBands, optional): The number of equal-width square bands ``M``,
                     or a :class:`SpectralBands`.
                     Default: 8

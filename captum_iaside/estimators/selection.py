@@ -23,7 +23,7 @@ ESTIMATORS: dict[str, Callable[[], ShapleyEstimator]] = {
 }
 
 
-def stratified_design() -> PermutationShapley:
+def stratified_permutation_estimator() -> PermutationShapley:
     r"""The per-image estimator of the global design: stratified permutations."""
     return PermutationShapley(antithetic=False, stratified=True)
 

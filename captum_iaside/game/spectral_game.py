@@ -27,7 +27,7 @@ from captum_iaside.execution.forward_args import has_per_image_args, repeat_args
 from captum_iaside.execution.model_state import check_input_dtype
 from captum_iaside.execution.workspace import Workspace, is_out_of_memory, preferred_memory_format
 from captum_iaside.game.bands import SpectralBands
-from captum_iaside.game.value_functions import ValueFunction, check_target_range
+from captum_iaside.game.value_functions import ValueFunction, check_target_range, scores_of
 
 
 class SpectralGame:
@@ -105,8 +105,9 @@ class SpectralGame:
         if target is None:  # label-free: the forward that finds the predicted class is v(N)'s
             out = self._forward(self._copy(inputs), self.args)
             self._check_first(out, self.n_images, None)
-            if value.needs_target(out):
-                self.target = out.argmax(dim=1)
+            scores = scores_of(out)
+            if isinstance(scores, Tensor) and scores.dim() == 2 and (value.fn is not None or value.needs_target(out)):
+                self.target = scores.argmax(dim=1)  # a callable value gets the predicted class too, never None
             self._v_full = self._value(out, self.target, self.n_images)
             self._count(self.n_images, 1)
 
@@ -131,7 +132,9 @@ class SpectralGame:
             else contextlib.nullcontext()
         )
         with torch.inference_mode(), autocast:
-            return self.forward_func(images, *args)
+            out = self.forward_func(images, *args)
+        # a named value reads class scores wherever the model zoo put them (logits, a tuple's first item)
+        return out if self.value.fn is not None else scores_of(out)
 
     def _value(self, out: Any, target: Tensor | None, n: int) -> Tensor:
         r"""Values of ``n`` images as an ordinary float64 tensor, NaN where the output is not finite."""

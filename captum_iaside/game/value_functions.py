@@ -12,7 +12,7 @@ A value function takes the model output for ``N`` images and their targets and r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -23,6 +23,29 @@ ValueSpec = str | ValueCallable
 TargetSpec = None | int | Tensor | list[int]
 
 VALUE_NAMES = ("log_prob", "prob", "logit", "correct")
+
+
+def scores_of(output: Any) -> Any:
+    r"""
+    The class scores in a model's output, as the model zoos return them: a tensor as it is; the ``logits``
+    of a Hugging Face ``ModelOutput``, a dataclass or a dict; the first item of a tuple or list whose first
+    item is a tensor. Anything else is returned unchanged (a callable value may read it).
+
+    Examples::
+
+        >>> scores_of({"logits": torch.zeros(2, 3)}).shape
+        torch.Size([2, 3])
+    """
+    if isinstance(output, Tensor):
+        return output
+    if isinstance(output, Mapping):
+        return output["logits"] if isinstance(output.get("logits"), Tensor) else output
+    logits = getattr(output, "logits", None)
+    if isinstance(logits, Tensor):
+        return logits
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], Tensor):
+        return output[0]
+    return output
 
 
 def _gather(scores: Tensor, target: Tensor) -> Tensor:

@@ -18,7 +18,7 @@ from captum_iaside._utils.checks import check_int
 from captum_iaside.estimators.base import ShapleyEstimator
 from captum_iaside.estimators.exact import MAX_EXACT_BANDS, ExactShapley
 from captum_iaside.estimators.permutation import PermutationShapley
-from captum_iaside.estimators.selection import as_estimator, resolve_estimator, stratified_design
+from captum_iaside.estimators.selection import as_estimator, resolve_estimator, stratified_permutation_estimator
 
 
 @dataclass(frozen=True)
@@ -124,13 +124,15 @@ def plan_global(
         est, b = resolve_estimator(explicit, budget, m)
         return GlobalDesign(est, b, n_images=_reach(f, b, m, n_images))
     if n_images is None:
-        return GlobalDesign(stratified_design(), m + 1, n_images=None, automatic=True, second_pass=True)
+        return GlobalDesign(stratified_permutation_estimator(), m + 1, n_images=None, automatic=True, second_pass=True)
     per_image = f // max(n_images, 1)
     if m <= MAX_EXACT_BANDS and per_image >= 2**m:
         return GlobalDesign(ExactShapley(), None, n_images=n_images, automatic=True)
     if per_image >= m + 1:
-        return GlobalDesign(stratified_design(), per_image, n_images=n_images, automatic=True, spread=True)
-    return GlobalDesign(stratified_design(), m + 1, n_images=f // (m + 1), automatic=True)
+        return GlobalDesign(
+            stratified_permutation_estimator(), per_image, n_images=n_images, automatic=True, spread=True
+        )
+    return GlobalDesign(stratified_permutation_estimator(), m + 1, n_images=f // (m + 1), automatic=True)
 
 
 def second_pass_design(remaining: int, n_images: int, n_bands: int) -> GlobalDesign | None:
@@ -142,7 +144,9 @@ def second_pass_design(remaining: int, n_images: int, n_bands: int) -> GlobalDes
     if n_bands <= MAX_EXACT_BANDS and per_image >= 2**n_bands:
         return GlobalDesign(ExactShapley(), None, n_images=n_images, automatic=True)
     if per_image >= n_bands + 1:
-        return GlobalDesign(stratified_design(), per_image, n_images=n_images, automatic=True, spread=True)
+        return GlobalDesign(
+            stratified_permutation_estimator(), per_image, n_images=n_images, automatic=True, spread=True
+        )
     return None
 
 

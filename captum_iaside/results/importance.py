@@ -1,4 +1,4 @@
-r"""Global spectral importance: accumulation over a data set and the paper's summaries."""
+r"""The result of a global run: ψ per band with its uncertainty, and the paper's summaries of it."""
 
 from __future__ import annotations
 

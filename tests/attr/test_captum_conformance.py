@@ -97,8 +97,14 @@ def test_custom_values_receive_whatever_the_model_returns(model, images):
     assert torch.allclose(phi, IASIDE(model, bands=4).attribute(images, target=2), atol=1e-6)
     res = IASIDE(DictModel(), bands=4, value=value).attribute_global([images], n_bootstrap=0)
     assert torch.allclose(res.values, phi.double().mean(0), atol=1e-6)
+    # a named value reads the dict's logits; a dict without them is a clear error
+    assert torch.allclose(
+        IASIDE(DictModel(), bands=4).attribute(images, target=1),
+        IASIDE(model, bands=4).attribute(images, target=1),
+        atol=1e-6,
+    )
     with pytest.raises(TypeError, match="the model returned dict; value='log_prob' needs a tensor"):
-        IASIDE(DictModel(), bands=4).attribute(images, target=1)
+        IASIDE(lambda x: {"features": model(x)}, bands=4).attribute(images, target=1)
 
 
 def test_sensitivity_max_with_scalar_baselines(model, images):

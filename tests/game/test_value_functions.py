@@ -54,3 +54,35 @@ def test_targets():
         resolve_target(True, 2, dev)
     with pytest.raises(ValueError, match="target 5 is out of range for a model with 3 classes"):
         check_target_range(torch.tensor([0, 5]), torch.zeros(2, 3))
+
+
+def test_class_scores_are_read_wherever_the_model_zoos_put_them(model):
+    from dataclasses import dataclass
+
+    from captum_iaside import IASIDE
+
+    @dataclass
+    class Output:  # as a Hugging Face ModelOutput: a dataclass with .logits
+        logits: torch.Tensor
+
+    x = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    expected = IASIDE(model, bands=4).attribute(x)
+    for wrap in (lambda t: {"logits": t}, lambda t: Output(t), lambda t: (t, "hidden states")):
+        ia = IASIDE(lambda images, wrap=wrap: wrap(model(images)), bands=4)
+        assert torch.allclose(ia.attribute(x), expected, atol=1e-6)  # label-free
+        assert torch.allclose(ia.attribute(x, target=2), IASIDE(model, bands=4).attribute(x, target=2), atol=1e-6)
+
+
+def test_a_callable_value_receives_the_predicted_class_label_free(model):
+    from captum_iaside import IASIDE
+
+    seen = []
+
+    def value(output, target):
+        seen.append(target)
+        return output.log_softmax(1).gather(1, target[:, None]).squeeze(1)
+
+    x = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    phi = IASIDE(model, bands=4, value=value).attribute(x)
+    assert all(t is not None for t in seen)
+    assert torch.allclose(phi, IASIDE(model, bands=4).attribute(x), atol=1e-6)
