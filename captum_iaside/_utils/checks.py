@@ -86,8 +86,8 @@ def check_device(value: Any, name: str) -> torch.device | None:
     r"""``value`` as a :class:`torch.device` that exists on this machine (None stays None)."""
     if value is None:
         return None
-    if not isinstance(value, (str, torch.device)):
-        raise TypeError(f"{name} must be a str or torch.device, got {type(value).__name__}")
+    if isinstance(value, bool) or not isinstance(value, (str, int, torch.device)):
+        raise TypeError(f"{name} must be a str, an int (a CUDA index) or a torch.device, got {type(value).__name__}")
     try:
         device = torch.device(value)
     except RuntimeError as exc:

@@ -23,15 +23,11 @@ from captum_iaside.cli.report import format_table, write_report
 def _device(spec: str) -> Any:
     import torch
 
+    from captum_iaside._utils.checks import check_device
+
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(spec)
-    except RuntimeError as exc:
-        raise ValueError(f"unknown device {spec!r}") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {spec!r} asked for, but CUDA is not available here")
-    return device
+    return check_device(spec, "--device")
 
 
 def _dataset(args: argparse.Namespace, loaded: Any) -> tuple[Any, int, tuple]:
@@ -61,22 +57,26 @@ def _check_outputs(args: argparse.Namespace) -> None:
     check_writable_file(args.checkpoint, "--checkpoint")
 
 
-def _probe(loaded: Any, spec: str, side: int, value: str) -> None:
-    r"""One forward of a blank image at the run's size: a model that cannot take it fails here, in one line."""
+def _probe(model: Any, spec: str, example: Any, value: str) -> None:
+    r"""
+    One forward of the run's first image, as the run will give it (its size, channels and device): a model
+    that cannot take it, or that returns no class scores, fails here in one line, before any work.
+    """
     import torch
 
-    x = torch.zeros(1, 3, side, side)
+    from captum_iaside.game.value_functions import scores_of
+
+    x = example[None]
     try:
         with torch.no_grad():
-            out = loaded.model(x)
+            out = scores_of(model(x))
     except Exception as exc:  # the model's own error, whatever it is, in one line
         first = (str(exc).strip().splitlines() or [""])[0]
         raise ValueError(
-            f"model {spec!r} cannot take {side} x {side} RGB images ({type(exc).__name__}: {first}); "
+            f"model {spec!r} cannot take the run's images {tuple(x.shape)} ({type(exc).__name__}: {first}); "
             "pass --resolution with a size it takes"
         ) from exc
-    logits = getattr(out, "logits", out)
-    shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
     classifier = len(shape) == 2 and shape[0] == 1 and shape[1] >= 1
     if not classifier and not (value == "logit" and shape == (1,)):
         raise ValueError(f"model {spec!r} is not an image classifier: for one image it returned {shape}, not (1, K)")
@@ -122,10 +122,10 @@ def run(args: argparse.Namespace) -> int:
         dataset, res_px, key = _dataset(args, loaded)
         keys.add(key)
         bands.index(res_px, res_px)  # a clear error before any work if the bands do not fit
-        _probe(loaded, spec, res_px, args.value)
         model = loaded.model.to(device)
         if not args.no_tune:
             model = model.to(memory_format=torch.channels_last)
+        _probe(model, spec, dataset[0][0].to(device), args.value)
         if args.compile:
             model = torch.compile(model)
         name = loaded.name if loaded.name not in models else spec

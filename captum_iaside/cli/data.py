@@ -77,9 +77,10 @@ _HIGH_DEPTH = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I
 
 def read_image(path: str) -> Any:
     r"""
-    An image file as an RGB PIL image, or — for 16-bit files, which PIL's RGB conversion saturates — as a
-    ``(3, H, W)`` float tensor scaled to ``[0, 1]`` by the bit depth. A mode whose range cannot be known
-    (32-bit float, integers above 16 bits) raises a :class:`DataSpecError` naming the file.
+    An image file as an RGB PIL image, as every transform takes it. PIL's RGB conversion saturates 16-bit
+    files (every value above 255 becomes white), so they are scaled by their bit depth to 8 bits first. A
+    mode whose range cannot be known (32-bit float, integers above 16 bits) raises a :class:`DataSpecError`
+    naming the file.
     """
     from PIL import Image
 
@@ -88,8 +89,8 @@ def read_image(path: str) -> Any:
             a = np.asarray(im, dtype=np.int64)
             if a.min() < 0 or a.max() > _HIGH_DEPTH[im.mode]:
                 raise DataSpecError(f"{path} holds {im.mode} values outside 0..65535; convert it to 8 or 16 bits")
-            x = torch.from_numpy(a.astype(np.float32) / _HIGH_DEPTH[im.mode])
-            return x[None].expand(3, -1, -1).clone()
+            eight = np.rint(a * (255 / _HIGH_DEPTH[im.mode])).astype(np.uint8)
+            return Image.fromarray(eight).convert("RGB")
         if im.mode == "F":
             raise DataSpecError(f"{path} is a 32-bit float image, whose range is unknown; convert it to 8 or 16 bits")
         return im.convert("RGB")

@@ -140,6 +140,7 @@ def load_model(spec: str, weights: str | None = "DEFAULT") -> LoadedModel:
         except Exception as exc:  # whatever the factory raises, in one line
             raise ModelSpecError(f"the factory {spec} raised {type(exc).__name__}: {exc}") from exc
         if isinstance(made, LoadedModel):
+            made.model.eval()
             return made
         if not isinstance(made, nn.Module):
             raise ModelSpecError(f"{spec} returned {type(made).__name__}, expected a torch.nn.Module")

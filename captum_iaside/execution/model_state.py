@@ -28,21 +28,26 @@ def warn_if_training(forward_func: Callable[..., Any], stacklevel: int, name: st
         )
 
 
-def check_input_dtype(forward_func: Callable[..., Any], inputs: Tensor, autocast_dtype: torch.dtype | None) -> None:
+def dtype_mismatch(
+    forward_func: Callable[..., Any], inputs: Tensor, autocast_dtype: torch.dtype | None
+) -> TypeError | None:
     r"""
-    Refuse images whose floating dtype differs from the model's parameters (outside autocast), naming
-    both, rather than failing inside the model's first layer.
+    The error to raise if the model's first forward fails while the images' floating dtype differs from
+    its parameters' (outside autocast), naming both; None when they agree. A model that casts its own
+    input (as Hugging Face models do) runs, so the mismatch alone is not refused.
     """
     if autocast_dtype is not None or not isinstance(forward_func, nn.Module):
-        return
+        return None
     for p in forward_func.parameters():
         if p.is_floating_point():
-            if inputs.dtype != p.dtype:
-                raise TypeError(
-                    f"the images are {inputs.dtype} but the model's parameters are {p.dtype}; cast one to the "
-                    f"other (images.to({p.dtype}) or model.to({inputs.dtype})), or pass autocast_dtype"
-                )
-            return
+            if inputs.dtype == p.dtype:
+                return None
+            return TypeError(
+                f"the images are {inputs.dtype} but the model's parameters are {p.dtype}, and the model failed on "
+                f"them; cast one to the other (images.to({p.dtype}) or model.to({inputs.dtype})), or pass "
+                "autocast_dtype"
+            )
+    return None
 
 
 @contextlib.contextmanager
@@ -53,14 +58,19 @@ def preserved_buffers(models: Iterable[Callable[..., Any]]) -> Iterator[None]:
     Only models with a module in training mode are copied.
     """
     saved = [
-        (b, b.detach().clone())
+        (module, name, buffer, buffer.detach().clone())
         for m in models
         if isinstance(m, nn.Module) and any(sub.training for sub in m.modules())
-        for b in m.buffers()
+        for module in m.modules()
+        for name, buffer in module.named_buffers(recurse=False)
     ]
     try:
         yield
     finally:
-        with torch.no_grad():
-            for buffer, copy in saved:
-                buffer.copy_(copy)
+        with torch.inference_mode():  # in place on ordinary and inference tensors alike
+            for module, name, buffer, copy in saved:
+                if getattr(module, name) is buffer:
+                    buffer.copy_(copy)
+                else:  # the module replaced the tensor (x = 0.9 x + ...): put the original back
+                    setattr(module, name, buffer)
+                    buffer.copy_(copy)

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from captum_iaside.errors import NonFiniteValueError
 from captum_iaside.execution.forward_args import has_per_image_args, repeat_args
-from captum_iaside.execution.model_state import check_input_dtype
+from captum_iaside.execution.model_state import dtype_mismatch
 from captum_iaside.execution.workspace import Workspace, is_out_of_memory, preferred_memory_format
 from captum_iaside.game.bands import SpectralBands
 from captum_iaside.game.value_functions import ValueFunction, check_target_range, scores_of
@@ -75,7 +75,7 @@ class SpectralGame:
         autocast_dtype: torch.dtype | None = None,
         memory_format: torch.memory_format | None = None,
     ) -> None:
-        check_input_dtype(forward_func, inputs, autocast_dtype)
+        self._mismatch = dtype_mismatch(forward_func, inputs, autocast_dtype)
         self.forward_func = forward_func
         self.n_bands = bands.n_bands
         self.n_images, c, h, w = inputs.shape
@@ -132,7 +132,12 @@ class SpectralGame:
             else contextlib.nullcontext()
         )
         with torch.inference_mode(), autocast:
-            out = self.forward_func(images, *args)
+            try:
+                out = self.forward_func(images, *args)
+            except Exception as exc:  # the first forward failing on images of another dtype: say so
+                if self._mismatch is not None and not self._checked:
+                    raise self._mismatch from exc
+                raise
         # a named value reads class scores wherever the model zoo put them (logits, a tuple's first item)
         return out if self.value.fn is not None else scores_of(out)
 

@@ -55,14 +55,28 @@ CHECKPOINT_FORMAT = 2
 
 def save_checkpoint(path: str, state: dict[str, Any]) -> None:
     r"""
-    Write ``state`` to ``path`` atomically: into ``PATH.tmp`` (the same name every time, so a save
-    killed half-way leaves one file that the next save replaces), then :func:`os.replace`.
+    Write ``state`` to ``path`` atomically: into ``PATH.tmp-PID``, then :func:`os.replace`. A save killed
+    half-way leaves that file behind; :func:`load_checkpoint` removes the ones of processes no longer running.
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    tmp = f"{path}.tmp"
+    tmp = f"{path}.tmp-{os.getpid()}"
     torch.save({"format": CHECKPOINT_FORMAT, "captum_iaside_version": __version__, **state}, tmp)
     os.replace(tmp, path)
+
+
+def _remove_leftovers(path: str) -> None:
+    r"""Remove ``PATH.tmp-PID`` files of saves that were killed (their process is gone), never a live one's."""
+    for leftover in glob.glob(glob.escape(path) + ".tmp-*"):
+        pid = leftover.rsplit("-", 1)[1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            os.remove(leftover)
+        except PermissionError:  # it exists, under another user
+            continue
 
 
 def load_checkpoint(path: str, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
@@ -73,8 +87,7 @@ def load_checkpoint(path: str, fingerprint: dict[str, Any]) -> dict[str, Any] | 
         ValueError: if the checkpoint was written for another configuration, model or data,
             naming what differs; the file is left as it is.
     """
-    for leftover in glob.glob(glob.escape(path) + ".tmp*"):  # of a save that was killed
-        os.remove(leftover)
+    _remove_leftovers(path)
     if not os.path.exists(path):
         return None
     try:

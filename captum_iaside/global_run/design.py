@@ -125,13 +125,9 @@ def plan_global(
         return GlobalDesign(est, b, n_images=_reach(f, b, m, n_images))
     if n_images is None:
         return GlobalDesign(stratified_permutation_estimator(), m + 1, n_images=None, automatic=True, second_pass=True)
-    per_image = f // max(n_images, 1)
-    if m <= MAX_EXACT_BANDS and per_image >= 2**m:
-        return GlobalDesign(ExactShapley(), None, n_images=n_images, automatic=True)
-    if per_image >= m + 1:
-        return GlobalDesign(
-            stratified_permutation_estimator(), per_image, n_images=n_images, automatic=True, spread=True
-        )
+    covering = _covering(f // max(n_images, 1), m, n_images)
+    if covering is not None:
+        return covering
     return GlobalDesign(stratified_permutation_estimator(), m + 1, n_images=f // (m + 1), automatic=True)
 
 
@@ -140,10 +136,17 @@ def second_pass_design(remaining: int, n_images: int, n_bands: int) -> GlobalDes
     The design of a second pass over ``n_images`` images with ``remaining`` evaluations, or
     None when they do not buy another permutation for every image.
     """
-    per_image = remaining // max(n_images, 1)
-    if n_bands <= MAX_EXACT_BANDS and per_image >= 2**n_bands:
+    return _covering(remaining // max(n_images, 1), n_bands, n_images)
+
+
+def _covering(per_image: int, m: int, n_images: int) -> GlobalDesign | None:
+    r"""
+    A design that reaches all ``n_images`` images with ``per_image`` evaluations each: exact values when
+    ``2^M`` fit, else stratified permutations spread over them; None below one permutation per image.
+    """
+    if m <= MAX_EXACT_BANDS and per_image >= 2**m:
         return GlobalDesign(ExactShapley(), None, n_images=n_images, automatic=True)
-    if per_image >= n_bands + 1:
+    if per_image >= m + 1:
         return GlobalDesign(
             stratified_permutation_estimator(), per_image, n_images=n_images, automatic=True, spread=True
         )

@@ -269,7 +269,7 @@ class GlobalRun:
 
     def _not_done(self, batches: Iterable[dict[str, Any]], st: RunState) -> Iterator[tuple[int, dict[str, Any]]]:
         for k, batch in enumerate(batches):
-            if self._checkpoint is not None or st.pass_index > 0:
+            if self._checkpoint is not None or self._designs[0].second_pass:
                 self._check_digest(k, batch, st)
             if k < st.batches_done:  # done before the checkpoint; its images serve as donors
                 self._donors = {n: split_batch(b)[0] for n, b in batch.items()}
@@ -386,7 +386,10 @@ class GlobalRun:
             game = self._game(name, x[:n].detach().to(device), y, n, 0, st, pass_index=0)
             for key, now in (("v_empty", game.v_empty()), ("v_full", game.v_full())):
                 before = stored[key].to(torch.float64)
-                if not torch.allclose(now.cpu(), before, rtol=1e-4, atol=1e-5, equal_nan=True):
+                # loose enough for another device or kernel (TF32 convolutions differ by ~1e-3), far tighter
+                # than two models differ
+                scale = max(1.0, float(before.abs().nan_to_num(0.0).max()))
+                if not torch.allclose(now.cpu(), before, rtol=5e-3, atol=5e-3 * scale, equal_nan=True):
                     gap = float((now.cpu() - before).abs().nan_to_num(float("inf")).max())
                     what = "v(∅) (the baseline's value)" if key == "v_empty" else "v(N) (the image's value)"
                     raise ValueError(
@@ -437,7 +440,7 @@ class GlobalRun:
             # drawn for the whole batch as first seen, so an image keeps its weights on a second pass
             weights = torch.poisson(torch.ones(draw, opts.n_bootstrap, dtype=torch.float64), generator=g_boot)[:n]
         if st.pass_index == 0:
-            if k == 0 or st.probe is None:  # what identifies the models on resume
+            if k == 0:  # what identifies the models on resume (a run whose batch 0 is empty has no probe)
                 st.probe = {name: {"v_empty": r.v_empty.cpu(), "v_full": r.v_full.cpu()} for name, r in results.items()}
             self._add(results, weights, st)
             if design.second_pass:

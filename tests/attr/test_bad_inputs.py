@@ -28,6 +28,19 @@ def test_images_of_another_dtype_than_the_model_are_refused_naming_both(model, d
         IASIDE(model, bands=4).attribute(images(dtype=dtype))
 
 
+def test_a_model_that_casts_its_own_input_is_not_refused(model):
+    class Casting(nn.Module):  # as Hugging Face models cast pixel_values to their weights' dtype
+        def __init__(self):
+            super().__init__()
+            self.net = model.double()
+
+        def forward(self, x):
+            return self.net(x.double())
+
+    phi = IASIDE(Casting(), bands=4).attribute(images())
+    assert phi.shape == (4, 4) and bool(torch.isfinite(phi).all())
+
+
 def test_an_output_of_the_wrong_shape_on_any_forward_is_named():
     calls = []
 
@@ -86,7 +99,7 @@ def test_a_target_for_a_model_with_one_output_per_image_is_an_error():
         ({"confidence": "x"}, TypeError, "confidence must be a real number"),
         ({"confidence": float("nan")}, ValueError, "confidence must be finite"),
         ({"device": "tpu"}, ValueError, "device='tpu' is not a device"),
-        ({"device": 3}, TypeError, "device must be a str or torch.device"),
+        ({"device": 3.0}, TypeError, "device must be a str, an int"),
         ({"device": "meta"}, ValueError, "meta"),
     ],
 )
@@ -135,3 +148,23 @@ def test_a_model_that_edits_its_input_in_place_does_not_change_the_callers_tenso
     IASIDE(editing, bands=4).attribute(x, baselines=reference, target=0)
     IASIDE(editing, bands=4).attribute_global([x], baselines=reference)
     assert torch.equal(x, x0) and torch.equal(reference, r0)
+
+
+def test_a_buffer_the_model_replaces_is_put_back():
+    class Ema(nn.Module):  # replaces its buffer rather than updating it in place
+        def __init__(self):
+            super().__init__()
+            self.net = tiny_cnn()
+            self.register_buffer("ema", torch.zeros(5))
+
+        def forward(self, x):
+            out = self.net(x)
+            if self.training:
+                self.ema = 0.9 * self.ema + 0.1 * out.mean(0)
+            return out
+
+    model = Ema().train()
+    original = model.ema
+    with pytest.warns(UserWarning, match="training mode"):
+        IASIDE(model, bands=4).attribute(images())
+    assert model.ema is original and torch.equal(model.ema, torch.zeros(5))

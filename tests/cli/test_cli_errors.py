@@ -54,7 +54,7 @@ def setup(tmp_path, monkeypatch):
         (["--model", "badfactories:runtime"], "raised RuntimeError: weights are corrupt"),
         (["--model", "badfactories:keyerror"], "raised KeyError"),
         (["--model", "brokenmodule:make"], "cannot import module 'brokenmodule'"),
-        (["--model", "badfactories:fixed_size"], "cannot take 16 x 16 RGB images"),
+        (["--model", "badfactories:fixed_size"], "cannot take the run's images (1, 3, 16, 16)"),
         (["--model", "badfactories:not_a_classifier"], "is not an image classifier"),
         (["--checkpoint", ""], "expected a file path"),
         (["--checkpoint", "afile.txt/run.ckpt"], "which is a file"),
@@ -88,7 +88,7 @@ def test_a_torchscript_file_of_another_size_is_refused_before_the_work(setup, ca
     args = ["--model", "small.pt", "--data", "data", "--resolution", "16", "--bands", "4", "--quiet"]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "cannot take 16 x 16" in err and not calls
+    assert len(err.splitlines()) == 1 and "cannot take the run's images (1, 3, 16, 16)" in err and not calls
 
 
 def test_ctrl_c_says_whether_a_checkpoint_holds_the_work(setup, capsys, monkeypatch):

@@ -18,8 +18,8 @@ def test_16_bit_images_are_scaled_by_their_depth_not_saturated(tmp_path):
     ds = image_folder(str(tmp_path), preprocess(8, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)))
     deep, shallow = (ds[i][0] for i in sorted(range(2), key=lambda i: ds.samples[i][0]))
     assert deep.shape == (3, 8, 8)
-    assert torch.allclose(deep[:, :, :4], torch.tensor(30000 / 65535), atol=1e-4)
-    assert torch.allclose(deep[:, :, 4:], torch.tensor(60000 / 65535), atol=1e-4)
+    assert torch.allclose(deep[:, :, :4], torch.tensor(30000 / 65535), atol=1 / 255)
+    assert torch.allclose(deep[:, :, 4:], torch.tensor(60000 / 65535), atol=1 / 255)
     assert torch.allclose(deep, shallow, atol=1 / 255)  # the same picture at 8 bits
 
 

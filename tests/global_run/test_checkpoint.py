@@ -110,12 +110,17 @@ def test_a_checkpoint_of_another_format_is_one_sentence_and_kept(tmp_path, model
 
 
 def test_temporary_files_of_killed_saves_do_not_accumulate(tmp_path, model):
+    import subprocess
+    import sys
+
     ckpt = str(tmp_path / "run.ckpt")
-    for leftover in (f"{ckpt}.tmp", f"{ckpt}.tmp-12345"):
-        open(leftover, "w").write("half a save")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    open(f"{ckpt}.tmp-{dead.stdout.strip()}", "w").write("half a save of a process that was killed")
+    live = f"{ckpt}.tmp-{os.getppid()}"  # a process that is running: its save may be under way
+    open(live, "w").write("a save under way")
     IASIDE(model, bands=4).attribute_global(batches(), checkpoint=ckpt, n_bootstrap=0)
     save_checkpoint(ckpt, torch.load(ckpt, weights_only=True))
-    assert sorted(os.listdir(tmp_path)) == ["run.ckpt"]
+    assert sorted(os.listdir(tmp_path)) == sorted(["run.ckpt", os.path.basename(live)])
 
 
 @pytest.mark.parametrize(
@@ -141,3 +146,37 @@ def test_an_unwritable_checkpoint_folder_is_found_before_any_work(tmp_path, mode
     folder.chmod(0o500)
     with pytest.raises(ValueError, match="not writable"):
         IASIDE(model, bands=4).attribute_global(batches(), checkpoint=str(folder / "run.ckpt"))
+
+
+def test_a_second_pass_over_data_in_another_order_is_refused_without_a_checkpoint(model):
+    data = batches()
+
+    class Rotating:  # a re-iterable whose order changes from one pass to the next
+        passes = 0
+
+        def __iter__(self):
+            self.passes += 1
+            k = self.passes - 1
+            return iter(data[k:] + data[:k])
+
+    with pytest.raises(ValueError, match="batch 0 of the data differs from the batch 0 the first pass read"):
+        IASIDE(model, bands=4).attribute_global(Rotating(), max_evaluations=200, n_bootstrap=0)
+    same = IASIDE(model, bands=4).attribute_global(stream_twice(data), max_evaluations=200, n_bootstrap=0)
+    assert same.config["passes"] == 2
+
+
+def stream_twice(data):
+    class Again:  # re-iterable, length unknown
+        def __iter__(self):
+            return iter(data)
+
+    return Again()
+
+
+def test_a_run_whose_first_batch_is_empty_resumes(tmp_path, model):
+    ckpt = str(tmp_path / "run.ckpt")
+    data = [(torch.empty(0, 3, 16, 16), torch.empty(0, dtype=torch.int64)), *batches()]
+    interrupted(IASIDE(model, bands=4), data, ckpt, stop=2)
+    resumed = IASIDE(model, bands=4).attribute_global(stream(data), checkpoint=ckpt, n_bootstrap=0)
+    fresh = IASIDE(model, bands=4).attribute_global(stream(data), n_bootstrap=0)
+    assert torch.equal(resumed.values, fresh.values)
