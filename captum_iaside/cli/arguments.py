@@ -91,10 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         action="append",
         metavar="SPEC",
-        help="efficientnet-lite0|1|2 (embedded weights), torchvision:NAME, a TorchScript file, or "
-        f"module:factory; repeat to compare models on the same images (default: {DEFAULT_MODEL})",
+        help="efficientnet-lite0|1|2 (embedded weights), torchvision:NAME, timm:NAME, hf:FOLDER_OR_ID, a TorchScript "
+        f"file, or module:factory; repeat to compare models on the same images (default: {DEFAULT_MODEL})",
     )
-    g.add_argument("--weights", default="DEFAULT", help="weights of torchvision models (DEFAULT, IMAGENET1K_V1, none)")
+    g.add_argument(
+        "--weights",
+        default="DEFAULT",
+        help="weights of torchvision and timm models (DEFAULT, IMAGENET1K_V1, none: random)",
+    )
     g.add_argument(
         "--data", default="embedded", help="'embedded' (bundled photos) or an image folder (one sub-folder per class)"
     )

@@ -1,4 +1,4 @@
-r"""Loading the models the command line names: embedded, torchvision, TorchScript or a factory.
+r"""Loading the models the command line names: embedded, torchvision, timm, Hugging Face, TorchScript or a factory.
 
 Every loader returns a :class:`LoadedModel`: the model in eval mode and the input pipeline it
 expects (resolution and normalisation), so images reach it exactly as in training.
@@ -6,6 +6,7 @@ expects (resolution and normalisation), so images reach it exactly as in trainin
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
@@ -29,7 +30,7 @@ class LoadedModel:
     resolution: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    #: torchvision's own transform of the weights, where they define one.
+    #: The weights' own transform of an image (torchvision's, timm's), where they define one.
     transform: Callable | None = None
 
 
@@ -94,16 +95,81 @@ def _load_torchvision(name: str, weights: str | None) -> LoadedModel:
     return LoadedModel(f"torchvision:{name}", model, size, mean, std, transform=t)
 
 
+def _no_weights(weights: str | None) -> bool:
+    return weights in (None, "none", "None")
+
+
+def _load_timm(name: str, weights: str | None) -> LoadedModel:
+    r"""A model of timm's registry with timm's data configuration (resolution, normalisation, crop)."""
+    try:
+        import timm
+        from timm.data import create_transform, resolve_data_config
+    except ImportError as exc:
+        raise ModelSpecError(f"timm:{name} needs timm: pip install timm (or captum-iaside[zoo])") from exc
+    if name not in timm.list_models():
+        close = difflib.get_close_matches(name, timm.list_models(), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ModelSpecError(f"timm has no model {name!r}{hint}")
+    torch.manual_seed(0)  # random weights (--weights none) are seeded, so a checkpointed run resumes
+    try:
+        model = timm.create_model(name, pretrained=not _no_weights(weights))
+    except (OSError, RuntimeError) as exc:  # the pretrained weights must be downloaded
+        raise ModelSpecError(
+            f"the pretrained weights of timm:{name} could not be loaded ({type(exc).__name__}); without internet, "
+            "pass --weights none (weights='none') for random weights"
+        ) from exc
+    config = resolve_data_config({}, model=model)
+    side = int(config["input_size"][-1])
+    mean, std = tuple(config["mean"]), tuple(config["std"])
+    return LoadedModel(f"timm:{name}", model.eval(), side, mean, std, transform=create_transform(**config))
+
+
+def _processor_side(size: object) -> int:
+    r"""The square side of a Hugging Face processor's ``size`` (an int, a dict or a ``SizeDict``), else 224."""
+    if isinstance(size, int):
+        return size
+    for key in ("height", "shortest_edge"):
+        value = getattr(size, key, None) or (size.get(key) if hasattr(size, "get") else None)
+        if value:
+            return int(value)
+    return 224
+
+
+def _load_hugging_face(path: str) -> LoadedModel:
+    r"""A Hugging Face image classifier (a local ``save_pretrained`` folder, or a hub id) with its processor's sizes."""
+    try:
+        from transformers import AutoImageProcessor, AutoModelForImageClassification
+    except ImportError as exc:
+        raise ModelSpecError(f"hf:{path} needs transformers: pip install transformers (or captum-iaside[zoo])") from exc
+    if not os.path.isdir(path) and os.path.exists(path):
+        raise ModelSpecError(f"hf:{path} is a file; give a folder written by save_pretrained, or a hub id")
+    try:
+        model = AutoModelForImageClassification.from_pretrained(path)
+        processor = AutoImageProcessor.from_pretrained(path)
+    except (OSError, ValueError, KeyError) as exc:
+        where = "folder" if os.path.isdir(path) else "hub id (offline, only local folders load)"
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ModelSpecError(f"hf:{path} is not a Hugging Face image classifier {where}: {first}") from exc
+    side = _processor_side(getattr(processor, "size", None))
+    mean = tuple(getattr(processor, "image_mean", None) or IMAGENET_MEAN)
+    std = tuple(getattr(processor, "image_std", None) or IMAGENET_STD)
+    return LoadedModel(f"hf:{os.path.basename(os.path.normpath(path))}", model.eval(), side, mean, std)
+
+
 def load_model(spec: str, weights: str | None = "DEFAULT") -> LoadedModel:
     r"""
     Load a model from a command-line specification.
 
     Args:
-        spec (str): ``efficientnet-lite0|1|2`` (embedded weights), ``torchvision:NAME``, the path
+        spec (str): ``efficientnet-lite0|1|2`` (embedded weights), ``torchvision:NAME``,
+                    ``timm:NAME`` (timm's registry, with timm's data configuration),
+                    ``hf:PATH_OR_ID`` (a Hugging Face image classifier: a ``save_pretrained`` folder,
+                    or a hub id where there is internet, with its processor's size), the path
                     of a TorchScript file, or ``module:factory`` (a callable returning a model,
                     imported from the current directory or the Python path).
         weights (str, optional): Weights of a torchvision model (``DEFAULT``, ``IMAGENET1K_V1``,
-                    ... or ``none``).
+                    ... or ``none``) or of a timm model (``none`` for random weights, seeded;
+                    anything else for the pretrained ones).
                     Default: ``"DEFAULT"``
 
     Returns:
@@ -114,6 +180,10 @@ def load_model(spec: str, weights: str | None = "DEFAULT") -> LoadedModel:
         return _load_efficientnet_lite(spec)
     if spec.startswith("torchvision:"):
         return _load_torchvision(spec.split(":", 1)[1], weights)
+    if spec.startswith("timm:"):
+        return _load_timm(spec.split(":", 1)[1], weights)
+    if spec.startswith("hf:"):
+        return _load_hugging_face(spec.split(":", 1)[1])
     if os.path.isfile(spec):
         try:
             model = torch.jit.load(spec, map_location="cpu")
@@ -146,6 +216,6 @@ def load_model(spec: str, weights: str | None = "DEFAULT") -> LoadedModel:
             raise ModelSpecError(f"{spec} returned {type(made).__name__}, expected a torch.nn.Module")
         return LoadedModel(spec, made.eval(), 224, IMAGENET_MEAN, IMAGENET_STD)
     raise ModelSpecError(
-        f"unknown model {spec!r}: expected efficientnet-lite0|1|2, torchvision:NAME, "
+        f"unknown model {spec!r}: expected efficientnet-lite0|1|2, torchvision:NAME, timm:NAME, hf:PATH, "
         "a TorchScript file or module:factory"
     )

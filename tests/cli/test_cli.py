@@ -254,3 +254,27 @@ def test_running_out_of_memory_on_the_cpu_is_one_line(tmp_path, capsys, monkeypa
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "out of memory" in err and "--batch-size" in err
+
+
+def test_timm_and_hugging_face_models_from_the_command_line(tmp_path, capsys):
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("timm")
+    torch.manual_seed(0)
+    config = transformers.ViTConfig(
+        image_size=32,
+        patch_size=8,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=3,
+    )
+    transformers.ViTForImageClassification(config).save_pretrained(tmp_path / "vit")
+    transformers.ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(tmp_path / "vit")
+    data = make_folder(tmp_path / "data")
+    out = tmp_path / "rep"
+    args = ["--model", f"hf:{tmp_path / 'vit'}", "--model", "timm:resnet18", "--weights", "none"]
+    args += ["--data", str(data), "--bands", "4", "--resolution", "32", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    report = read_report(out, 4, 2)
+    assert [r["model"] for r in report["models"]] == ["hf:vit", "timm:resnet18"]

@@ -38,3 +38,35 @@ def test_embedded_photos_are_normalised_squares():
 def test_bad_model_specs(spec, match):
     with pytest.raises(ModelSpecError, match=match):
         load_model(spec)
+
+
+def test_timm_models_come_with_timms_data_configuration():
+    pytest.importorskip("timm")
+    loaded = load_model("timm:resnet18", weights="none")
+    again = load_model("timm:resnet18", weights="none")
+    assert loaded.name == "timm:resnet18" and loaded.resolution == 224 and loaded.transform is not None
+    assert loaded.mean == pytest.approx((0.485, 0.456, 0.406))
+    assert all(torch.equal(p, q) for p, q in zip(loaded.model.parameters(), again.model.parameters(), strict=True))
+    with pytest.raises(ModelSpecError, match="timm has no model 'resnet181'; did you mean resnet18"):
+        load_model("timm:resnet181", weights="none")
+
+
+def test_hugging_face_folders_load_with_their_processors_size(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.ViTConfig(
+        image_size=32,
+        patch_size=8,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=3,
+    )
+    transformers.ViTForImageClassification(config).save_pretrained(tmp_path / "vit")
+    transformers.ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(tmp_path / "vit")
+    loaded = load_model(f"hf:{tmp_path / 'vit'}")
+    assert loaded.name == "hf:vit" and loaded.resolution == 32 and not loaded.model.training
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelSpecError, match="is not a Hugging Face image classifier folder"):
+        load_model(f"hf:{tmp_path / 'empty'}")
