@@ -14,3 +14,20 @@ def make_folder(root, n_per_class=2, size=20):
             pixels = torch.randint(0, 256, (size, size + 4, 3), generator=g, dtype=torch.uint8).numpy()
             Image.fromarray(pixels).save(root / cls / f"{i}.png")
     return root
+
+
+def tiny_vit_folder(folder, transformers):
+    r"""A randomly initialised (seeded) Hugging Face ViT image classifier of 32 px images, saved in ``folder``."""
+    torch.manual_seed(0)
+    config = transformers.ViTConfig(
+        image_size=32,
+        patch_size=8,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=3,
+    )
+    transformers.ViTForImageClassification(config).save_pretrained(folder)
+    transformers.ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder

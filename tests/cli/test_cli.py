@@ -13,7 +13,7 @@ from captum_iaside.cli.report import RESULT_KEYS
 from captum_iaside.estimators.selection import ESTIMATORS
 from captum_iaside.game.value_functions import VALUE_NAMES
 
-from .helpers import make_folder
+from .helpers import make_folder, tiny_vit_folder
 
 FACTORY = """
 import torch
@@ -259,18 +259,7 @@ def test_running_out_of_memory_on_the_cpu_is_one_line(tmp_path, capsys, monkeypa
 def test_timm_and_hugging_face_models_from_the_command_line(tmp_path, capsys):
     transformers = pytest.importorskip("transformers")
     pytest.importorskip("timm")
-    torch.manual_seed(0)
-    config = transformers.ViTConfig(
-        image_size=32,
-        patch_size=8,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        num_labels=3,
-    )
-    transformers.ViTForImageClassification(config).save_pretrained(tmp_path / "vit")
-    transformers.ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(tmp_path / "vit")
+    tiny_vit_folder(tmp_path / "vit", transformers)
     data = make_folder(tmp_path / "data")
     out = tmp_path / "rep"
     args = ["--model", f"hf:{tmp_path / 'vit'}", "--model", "timm:resnet18", "--weights", "none"]

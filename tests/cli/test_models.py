@@ -4,6 +4,8 @@ import torch
 from captum_iaside.cli.data import EMBEDDED_PHOTOS, embedded_photos, preprocess
 from captum_iaside.cli.models import LITE_RESOLUTION, ModelSpecError, load_model
 
+from .helpers import tiny_vit_folder
+
 EGYPTIAN_CAT, ESPRESSO = 285, 967
 
 
@@ -53,18 +55,7 @@ def test_timm_models_come_with_timms_data_configuration():
 
 def test_hugging_face_folders_load_with_their_processors_size(tmp_path):
     transformers = pytest.importorskip("transformers")
-    torch.manual_seed(0)
-    config = transformers.ViTConfig(
-        image_size=32,
-        patch_size=8,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        num_labels=3,
-    )
-    transformers.ViTForImageClassification(config).save_pretrained(tmp_path / "vit")
-    transformers.ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(tmp_path / "vit")
+    tiny_vit_folder(tmp_path / "vit", transformers)
     loaded = load_model(f"hf:{tmp_path / 'vit'}")
     assert loaded.name == "hf:vit" and loaded.resolution == 32 and not loaded.model.training
     (tmp_path / "empty").mkdir()
