@@ -74,7 +74,7 @@ def _load_torchvision(name: str, weights: str | None) -> LoadedModel:
     if name not in available:
         raise ModelSpecError(f"torchvision has no model {name!r}; e.g. resnet18, resnet50, vit_b_16")
     w = None
-    if weights not in (None, "none", "None"):
+    if not _no_weights(weights):
         try:
             w = torchvision.models.get_model_weights(name)[weights]
         except (ValueError, KeyError) as exc:

@@ -1,10 +1,14 @@
-r"""What an estimator may ask of a game: the contract between the game and the estimators."""
+r"""What an estimator may ask of a game: the contract between the game and the estimators, and the check of
+``v(∅)`` and ``v(N)`` every game makes for it."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+import torch
 from torch import Tensor
+
+from captum_iaside.errors import NonFiniteValueError
 
 
 class Game(Protocol):
@@ -31,3 +35,23 @@ class Game(Protocol):
     def check_ends(self) -> None:
         r"""Raise :class:`~captum_iaside.errors.NonFiniteValueError` if ``v(∅)`` or ``v(N)`` is not finite."""
         ...
+
+
+def check_finite_ends(v_empty: Tensor, v_full: Tensor, n_bands: int, subject: str, advice: str = "") -> None:
+    r"""
+    Raise :class:`~captum_iaside.errors.NonFiniteValueError` for the first image whose ``v(∅)`` or ``v(N)``
+    is not finite, naming the image and the coalition: what every game's ``check_ends`` does.
+    """
+    for members, what, v in (
+        ([], "empty coalition: the baseline", v_empty),
+        (list(range(n_bands)), "grand coalition: the image", v_full),
+    ):
+        bad = ~torch.isfinite(v)
+        if bool(bad.any()):
+            image = int(bad.nonzero()[0])
+            raise NonFiniteValueError(
+                f"{subject} is not finite for image {image} of the batch on the coalition of bands {members} "
+                f"(the {what}){advice}",
+                image,
+                members,
+            )

@@ -27,6 +27,7 @@ from captum_iaside.execution.forward_args import has_per_image_args, repeat_args
 from captum_iaside.execution.model_state import dtype_mismatch
 from captum_iaside.execution.workspace import Workspace, is_out_of_memory, preferred_memory_format
 from captum_iaside.game.bands import SpectralBands
+from captum_iaside.game.protocol import check_finite_ends
 from captum_iaside.game.value_functions import ValueFunction, check_target_range, scores_of
 
 
@@ -105,8 +106,8 @@ class SpectralGame:
         if target is None:  # label-free: the forward that finds the predicted class is v(N)'s
             out = self._forward(self._copy(inputs), self.args)
             self._check_first(out, self.n_images, None)
-            scores = scores_of(out)
-            if isinstance(scores, Tensor) and scores.dim() == 2 and (value.fn is not None or value.needs_target(out)):
+            scores = scores_of(out)  # a named value's output already is; a callable value's may hold them
+            if isinstance(scores, Tensor) and scores.dim() == 2:
                 self.target = scores.argmax(dim=1)  # a callable value gets the predicted class too, never None
             self._v_full = self._value(out, self.target, self.n_images)
             self._count(self.n_images, 1)
@@ -345,17 +346,10 @@ class SpectralGame:
 
     def check_ends(self) -> None:
         r"""Raise the same clear error as :meth:`values` if ``v(∅)`` or ``v(N)`` is not finite."""
-        everything = list(range(self.n_bands))
-        for members, what, v in (
-            ([], "empty coalition: the baseline", self.v_empty()),
-            (everything, "grand coalition: the image", self.v_full()),
-        ):
-            bad = ~torch.isfinite(v)
-            if bool(bad.any()):
-                image = int(bad.nonzero()[0])
-                raise NonFiniteValueError(
-                    f"the model output or its value is not finite for image {image} of the batch on the coalition "
-                    f"of bands {members} (the {what}); check the model and the baseline",
-                    image,
-                    members,
-                )
+        check_finite_ends(
+            self.v_empty(),
+            self.v_full(),
+            self.n_bands,
+            "the model output or its value",
+            "; check the model and the baseline",
+        )

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from captum_iaside._utils.coding import coalition_codes
-from captum_iaside.errors import NonFiniteValueError
+from captum_iaside.game.protocol import check_finite_ends
 
 
 class TableGame:
@@ -48,13 +48,7 @@ class TableGame:
 
     def check_ends(self) -> None:
         r"""Raise :class:`~captum_iaside.errors.NonFiniteValueError` if ``v(∅)`` or ``v(N)`` is not finite."""
-        for column, members in ((0, []), (-1, list(range(self.n_bands)))):
-            bad = ~torch.isfinite(self.table[:, column])
-            if bool(bad.any()):
-                image = int(bad.nonzero()[0])
-                raise NonFiniteValueError(
-                    f"the value is not finite for image {image} on the coalition of bands {members}", image, members
-                )
+        check_finite_ends(self.table[:, 0], self.table[:, -1], self.n_bands, "the value")
 
     def values(self, coalitions: Tensor | list[Tensor]) -> Tensor | list[Tensor]:
         r"""

@@ -341,10 +341,14 @@ class GlobalRun:
         elif st.pass_index == 0:
             st.batch_digests.append(digest)
 
+    def _device(self, name: str) -> torch.device:
+        r"""Where model ``name`` evaluates: ``device=``, else the device of its parameters."""
+        return self.options.device or _device_of(self.models[name])
+
     def _game(
-        self, name: str, x: Tensor, y: Any, n: int, k: int, st: RunState, pass_index: int | None = None, **kwargs: Any
+        self, name: str, x: Tensor, y: Any, n: int, k: int, pass_index: int, st: RunState, **kwargs: Any
     ) -> SpectralGame:
-        r"""The game of the first ``n`` images ``x`` of batch ``k`` (of the current pass) for model ``name``."""
+        r"""The game of the first ``n`` images ``x`` of batch ``k`` of pass ``pass_index`` for model ``name``."""
         opts = self.options
         device = x.device
         target = None
@@ -352,8 +356,7 @@ class GlobalRun:
             st.labelled = True
             target = resolve_target(y[:n] if isinstance(y, (Tensor, list, tuple)) else y, n, device)
         donors = self._donors.get(name)
-        p = st.pass_index if pass_index is None else pass_index
-        g_base = batch_generator(opts.seed, self.rank, p, k, BASELINE_STREAM)
+        g_base = batch_generator(opts.seed, self.rank, pass_index, k, BASELINE_STREAM)
         reference = reference_images(
             self.baseline, x, g_base, None if donors is None else donors.to(device, non_blocking=True)
         )
@@ -382,8 +385,7 @@ class GlobalRun:
                 continue
             x, y = split_batch(batch)
             n = stored["v_full"].shape[0]
-            device = self.options.device or _device_of(self.models[name])
-            game = self._game(name, x[:n].detach().to(device), y, n, 0, st, pass_index=0)
+            game = self._game(name, x[:n].detach().to(self._device(name)), y, n, 0, 0, st)
             for key, now in (("v_empty", game.v_empty()), ("v_full", game.v_full())):
                 before = stored[key].to(torch.float64)
                 # loose enough for another device or kernel (TF32 convolutions differ by ~1e-3), far tighter
@@ -397,7 +399,6 @@ class GlobalRun:
                         f"differently: {what} of the first batch differs for model {name!r} (max |difference| "
                         f"{gap:.3g}); it was left untouched: pass another checkpoint path or delete it"
                     )
-        self._donors = {}
 
     def _evaluate(
         self,
@@ -418,9 +419,11 @@ class GlobalRun:
         classes: dict[str, int | None] = {}
         spent = 0
         for name, (x, y) in inputs.items():
-            device = opts.device or _device_of(self.models[name])
+            device = self._device(name)
             x = x.detach().to(device, non_blocking=True)
-            game = self._game(name, x, y, n, k, st, progress=lambda c, share=n / per_image: bar.update(c * share))
+            game = self._game(
+                name, x, y, n, k, st.pass_index, st, progress=lambda c, share=n / per_image: bar.update(c * share)
+            )
             try:
                 results[name] = design.estimator.estimate(game, budget, clone_generator(g_est))
             except NonFiniteValueError as exc:
