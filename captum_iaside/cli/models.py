@@ -163,6 +163,10 @@ def _load_hugging_face(path: str, weights: str | None) -> LoadedModel:
         raise ModelSpecError(f"hf:{path} needs transformers: pip install transformers (or captum-iaside[zoo])") from exc
     if not os.path.isdir(path) and os.path.exists(path):
         raise ModelSpecError(f"hf:{path} is a file; give a folder written by save_pretrained, or a hub id")
+    from transformers.utils import logging as hf_logging
+
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # loading a folder is quick; its bar would break one-line errors
     try:
         if _no_weights(weights) or weights_file(weights) is not None:
             torch.manual_seed(0)
@@ -174,6 +178,9 @@ def _load_hugging_face(path: str, weights: str | None) -> LoadedModel:
         where = "folder" if os.path.isdir(path) else "hub id (offline, only local folders load)"
         first = (str(exc).strip().splitlines() or [""])[0]
         raise ModelSpecError(f"hf:{path} is not a Hugging Face image classifier {where}: {first}") from exc
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
     if weights_file(weights) is not None:
         load_weights(model, weights_file(weights), f"hf:{path}")
     side = _processor_side(getattr(processor, "size", None))
