@@ -2,21 +2,40 @@ r"""The data of a global run: batches split into images and targets, and how man
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+#: Keys of dict batches (the Hugging Face ``datasets`` convention first) holding the images and the labels.
+IMAGE_KEYS = ("pixel_values", "image", "images", "input")
+LABEL_KEYS = ("label", "labels", "target", "targets")
+
+
+def _first_key(batch: Mapping, keys: tuple[str, ...]) -> Any:
+    return next((batch[k] for k in keys if k in batch), None)
+
 
 def split_batch(batch: Any) -> tuple[Tensor, Any]:
-    r"""``(images, targets)`` of a batch that is an image tensor or an ``(images, targets, ...)`` sequence."""
+    r"""
+    ``(images, targets)`` of a batch that is an image tensor, an ``(images, targets, ...)`` sequence, or a
+    dict with the images under one of :data:`IMAGE_KEYS` and the labels (if any) under one of :data:`LABEL_KEYS`.
+    """
     if isinstance(batch, Tensor):
         return batch, None
     if isinstance(batch, (tuple, list)) and 1 <= len(batch) and isinstance(batch[0], Tensor):
         return batch[0], (batch[1] if len(batch) > 1 else None)
+    if isinstance(batch, Mapping):
+        images = _first_key(batch, IMAGE_KEYS)
+        if isinstance(images, Tensor):
+            return images, _first_key(batch, LABEL_KEYS)
+        raise TypeError(
+            f"data yields dict batches with keys {sorted(batch)}, but none of {list(IMAGE_KEYS)} holds an image tensor"
+        )
     raise TypeError(
-        f"data must yield image tensors or (images, targets) batches, got a batch of type {type(batch).__name__}"
+        "data must yield image tensors, (images, targets) batches or dicts with 'pixel_values' (and 'label'), "
+        f"got a batch of type {type(batch).__name__}"
     )
 
 
