@@ -20,14 +20,63 @@ from captum_iaside.cli.arguments import DEFAULT_MODEL, EMBEDDED_RESOLUTION, buil
 from captum_iaside.cli.report import format_table, write_report
 
 
-def _device(spec: str) -> Any:
+def _device(spec: str, local_rank: int, local_world: int) -> Any:
+    r"""The device of this process: under torchrun, ``cuda`` (and ``auto`` with GPUs) means ``cuda:LOCAL_RANK``."""
     import torch
 
     from captum_iaside._utils.checks import check_device
 
     if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return check_device(spec, "--device")
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    device = check_device(spec, "--device")
+    if local_world > 1 and device.type == "cuda" and device.index is None:
+        if torch.cuda.device_count() < local_world:
+            raise ValueError(
+                f"--device cuda under torchrun needs a GPU per rank: {local_world} ranks on this node, "
+                f"{torch.cuda.device_count()} GPU(s); start fewer ranks or pass --device cpu"
+            )
+        device = torch.device("cuda", local_rank)
+    return device
+
+
+def _start_distributed(device: Any) -> tuple[int, int]:
+    r"""
+    ``(rank, world_size)``: under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) the process group is
+    initialised from the environment, with nccl on GPUs and gloo otherwise; ``(0, 1)`` without it.
+    """
+    import torch
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0, 1
+    if not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _stop_distributed() -> None:
+    r"""Close the process group a torchrun launch opened (PyTorch warns at exit otherwise)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "torch" in sys.modules:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _shard(dataset: Any, samples: int | None, rank: int, world: int) -> Any:
+    r"""
+    The first ``samples`` images (all by default), and of them every ``world``-th from ``rank`` on. Unlike
+    :class:`~torch.utils.data.DistributedSampler`, no image is repeated to even out the shards: the run
+    merges shards of any size, and a repeated image would weigh twice.
+    """
+    from torch.utils.data import Subset
+
+    n = len(dataset) if samples is None else min(samples, len(dataset))
+    if n == len(dataset) and world == 1:
+        return dataset
+    return Subset(dataset, range(rank, n, world))
 
 
 def _dataset(args: argparse.Namespace, loaded: Any) -> tuple[Any, int, tuple]:
@@ -82,6 +131,10 @@ def _probe(model: Any, spec: str, example: Any, value: str) -> None:
         raise ValueError(f"model {spec!r} is not an image classifier: for one image it returned {shape}, not (1, K)")
 
 
+def _silent(*args: Any, **kwargs: Any) -> None:
+    r"""``print`` on ranks other than 0."""
+
+
 def run(args: argparse.Namespace) -> int:
     r"""Run the analysis ``args`` describe and write the report (heavy imports happen here)."""
     import time
@@ -104,15 +157,18 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--model names a model twice: {specs}")
     if args.bootstrap < 0:
         raise ValueError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
-    device = _device(args.device)
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
+    device = _device(args.device, int(os.environ.get("LOCAL_RANK", "0")), local_world)
     _check_outputs(args)
     bands = SpectralBands(args.bands, shape=args.shape)
     baseline = GaussianBaseline(args.noise_std) if args.baseline == "gaussian" else args.baseline
     tuning = None if args.no_tune or device.type != "cpu" else tune_cpu()
     resolution = args.resolution or EMBEDDED_RESOLUTION
+    rank, world = _start_distributed(device)
+    say = print if rank == 0 else _silent
     if args.data == "embedded" and args.model is None:
         own = "" if args.resolution else " (its own is 224 px: --resolution 224)"
-        print(
+        say(
             f"captum-iaside: embedded default — {DEFAULT_MODEL} (ImageNet) on {len(EMBEDDED_PHOTOS)} bundled photos "
             f"({', '.join(EMBEDDED_PHOTOS)}) at {resolution} px{own}, M = {args.bands} {args.shape} bands, "
             f"{args.baseline} baseline, {args.value} of the predicted class ({2**args.bands} coalitions per image)."
@@ -126,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
         model = loaded.model.to(device)
         if not args.no_tune:
             model = model.to(memory_format=torch.channels_last)
+        dataset = _shard(dataset, args.samples, rank, world)
         _probe(model, spec, dataset[0][0].to(device), args.value)
         if args.compile:
             model = torch.compile(model)
@@ -147,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
         bands=bands,
         baseline=baseline,
         value=args.value,
-        n_samples=args.samples,
+        n_samples=None,  # --samples is applied to the dataset, before it is sharded
         use_labels=args.labels == "folder",
         perturbations_per_eval=args.perturbations_per_eval,
         estimator=None if args.estimator == "auto" else args.estimator,
@@ -164,6 +221,8 @@ def run(args: argparse.Namespace) -> int:
         autocast_dtype=None if args.amp is None else getattr(torch, args.amp),
     )
     wall = time.perf_counter() - start
+    if rank != 0:  # every rank holds the merged results; rank 0 reports them
+        return 0
     runs, results = [], []
     for name, res in comparison.results.items():
         print(format_table(name, res, bands, args.confidence))
@@ -186,7 +245,8 @@ def run(args: argparse.Namespace) -> int:
     config.update(
         {
             "model": list(models),
-            "device": str(device),
+            "device": str(device) if world == 1 else f"{device.type} (one per rank)",
+            "world_size": world,
             "tuning": None if tuning is None else tuning.message,
             "paired_data": "shared" if shared else "per-model preprocessing of the same files",
         }
@@ -223,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    finally:
+        _stop_distributed()
 
 
 if __name__ == "__main__":

@@ -181,7 +181,9 @@ class GlobalRun:
         bar = tqdm(
             total=design.n_images,
             initial=st.images_done,
-            desc="I-ASIDE (global)",
+            desc="I-ASIDE (global)"
+            if self.world_size == 1
+            else f"I-ASIDE (global, rank 0's shard of {self.world_size})",
             unit="img",
             disable=not opts.show_progress or self.rank != 0,
         )

@@ -5,15 +5,26 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
+from typing import Any
 
 from captum.robust import FGSM, PGD, AttackComparator
 from torch import Tensor
 
+from captum_iaside.game.value_functions import scores_of
 from captum_iaside.robustness.corruptions import CORRUPTIONS, SEVERITIES, corrupt
 
 
 def _correct(output: Tensor, target: Tensor) -> Tensor:
     return (output.argmax(dim=1) == target).float()
+
+
+def _class_scores(model: Callable[..., Any]) -> Callable[[Tensor], Tensor]:
+    r"""``model`` returning its class scores as a tensor (a ``ModelOutput``'s or a dict's logits, a tuple's first)."""
+
+    def scores(x: Tensor) -> Tensor:
+        return scores_of(model(x))
+
+    return scores
 
 
 def attack_comparator(
@@ -27,8 +38,10 @@ def attack_comparator(
     r"""
     A :class:`captum.robust.AttackComparator` measuring accuracy under every corruption and
     severity (``"gaussian_noise@3"``) and under FGSM and PGD (L∞) at every ``ε`` (``"FGSM@0.03"``,
-    ``"PGD@0.03"``, PGD with step ``ε/4``). The model takes images in ``[0, 1]``.
+    ``"PGD@0.03"``, PGD with step ``ε/4``). The model takes images in ``[0, 1]`` and may return a tensor,
+    a ``ModelOutput`` or dict with ``logits``, or a tuple whose first item holds the scores.
     """
+    model = _class_scores(model)
     comparator = AttackComparator(model, metric=_correct)
     for name in corruptions:
         for s in severities:
