@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # what editors and type checkers see; at run time the names l
         TensorBaseline,
         ZeroBaseline,
     )
+    from captum_iaside.report.writer import write_report
     from captum_iaside.results.comparison import SpectralComparison
     from captum_iaside.results.importance import SpectralImportance
     from captum_iaside.results.summaries import spectral_importance_distribution, spectral_robustness_score
@@ -85,6 +86,8 @@ _EXPORTS = {
     "plot_band_saliency": "captum_iaside.visualization.saliency",
     "plot_spectral_snr": "captum_iaside.visualization.snr",
     "plot_robustness": "captum_iaside.visualization.robustness",
+    # the report
+    "write_report": "captum_iaside.report.writer",
     # robustness
     "corrupt": "captum_iaside.robustness.corruptions",
     "spectral_snr": "captum_iaside.robustness.snr",
@@ -126,6 +129,7 @@ __all__ = [
     "plot_band_saliency",
     "plot_spectral_snr",
     "plot_robustness",
+    "write_report",
     "corrupt",
     "spectral_snr",
     "robust_accuracy",

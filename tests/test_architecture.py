@@ -21,6 +21,7 @@ STAGES = [
     "attr",
     "robustness",
     "visualization",
+    "report",
     "cli",
 ]
 #: The one import against the flow, made lazily: ``SpectralImportance.plot()`` draws with the plots.

@@ -2,8 +2,8 @@ r"""The command line and what it reads and writes: arguments, model specs, image
 
 :mod:`~captum_iaside.cli.command` is the ``captum-iaside`` entry point, :mod:`~captum_iaside.cli.arguments`
 its parser, :mod:`~captum_iaside.cli.models` turns a model spec into a model with its preprocessing,
-:mod:`~captum_iaside.cli.data` reads the bundled photos and image folders, and
-:mod:`~captum_iaside.cli.report` writes the table, ``results.json``, ``results.csv`` and the pictures.
+:mod:`~captum_iaside.cli.data` reads the bundled photos and image folders; the report is written by
+:func:`captum_iaside.report.write_report`, as from Python.
 Importing this package imports nothing heavy, so ``captum-iaside --help`` answers at once.
 """
 

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from captum_iaside.cli.arguments import DEFAULT_MODEL, EMBEDDED_RESOLUTION, build_parser
-from captum_iaside.cli.report import format_table, write_report
 
 
 def _device(spec: str, local_rank: int, local_world: int) -> Any:
@@ -151,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
     from captum_iaside.execution.cpu import tune_cpu
     from captum_iaside.game.bands import SpectralBands
     from captum_iaside.game.baselines import GaussianBaseline
+    from captum_iaside.report.tables import format_table
+    from captum_iaside.report.writer import write_report
 
     specs = args.model or [DEFAULT_MODEL]
     if len(set(specs)) != len(specs):
@@ -223,18 +224,9 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - start
     if rank != 0:  # every rank holds the merged results; rank 0 reports them
         return 0
-    runs, results = [], []
     for name, res in comparison.results.items():
-        print(format_table(name, res, bands, args.confidence))
-        runs.append(
-            {"model": name, "resolution": resolutions[name], "wall_time_s": round(wall, 2), "result": res.to_dict()}
-        )
-        results.append(res)
-    paired = None
-    if len(results) > 1:
-        paired = comparison.to_dict()
-        for entry in paired["models"].values():
-            entry.pop("result")  # the results are in "models"
+        print(format_table(name, res))
+    if len(comparison.results) > 1:
         reference = comparison.names[0]
         print(f"\nPaired against {reference} (same images, baselines and coalitions):")
         for name in comparison.names[1:]:
@@ -251,7 +243,8 @@ def run(args: argparse.Namespace) -> int:
             "paired_data": "shared" if shared else "per-model preprocessing of the same files",
         }
     )
-    files = write_report(args.out, config, runs, results, paired, example, bands)
+    details = {name: {"resolution": resolutions[name], "wall_time_s": round(wall, 2)} for name in models}
+    files = write_report(comparison, args.out, example=example, config=config, details=details)
     print(f"\nattribution {wall:.1f} s; report written to {os.path.abspath(args.out)}/: {', '.join(files)}")
     return 0
 

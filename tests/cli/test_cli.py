@@ -9,9 +9,9 @@ import torch
 from captum_iaside import SpectralImportance
 from captum_iaside.cli.arguments import ESTIMATOR_CHOICES, VALUE_CHOICES
 from captum_iaside.cli.command import main
-from captum_iaside.cli.report import RESULT_KEYS
 from captum_iaside.estimators.selection import ESTIMATORS
 from captum_iaside.game.value_functions import VALUE_NAMES
+from captum_iaside.report import RESULT_KEYS
 
 from .helpers import make_folder, tiny_vit_folder
 
@@ -49,7 +49,7 @@ def test_embedded_model_end_to_end(tmp_path, capsys):
     assert report["models"][0]["model"] == "efficientnet-lite0"
     assert report["models"][0]["result"]["n_samples"] == 2
     for f in [
-        "comparison.png",
+        "report.html",
         "decomposition.png",
         "sid_efficientnet-lite0.png",
         "fourier_efficientnet-lite0.png",

@@ -1,0 +1,139 @@
+r"""``report.html``: one self-contained page (pictures embedded as PNG data) that reads like the printed report."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from captum_iaside.report.tables import score_line
+from captum_iaside.results.importance import SpectralImportance
+from captum_iaside.visualization.common import bands_of
+
+HOW_TO_READ = (
+    "ψ of a band is how much of the model's value ({value}: from v(∅), every band replaced by the baseline, to "
+    "v(N), the images themselves) that band carries, averaged over the images; the bands' ψ add up "
+    "to v(N) − v(∅), and a band whose interval holds 0 (marked ~) has no evidence of helping or hurting. "
+    "The SID shares ψ above the weakest band, and the SRS condenses it into one number: high when the "
+    "low bands carry the prediction, which the I-ASIDE paper reads as robustness to perturbations that hit "
+    "high frequencies (noise, blur, compression)."
+)
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; border-bottom: 1px solid #ccc; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: .6em 0; font-variant-numeric: tabular-nums; }
+th, td { padding: .2em .7em; border-bottom: 1px solid #eee; text-align: right; }
+th { background: #f4f4f4; } td.left, th.left { text-align: left; }
+figure { display: inline-block; margin: .5em 1em .5em 0; vertical-align: top; }
+figure img { max-width: 520px; border: 1px solid #ddd; } figcaption { font-size: .85em; color: #555; }
+pre { background: #f7f7f7; padding: .8em; overflow-x: auto; font-size: .8em; }
+.note { background: #eef5ff; padding: .6em .9em; border-left: 4px solid #4a7bd0; }
+"""
+
+
+@dataclass(frozen=True)
+class Picture:
+    r"""A picture of the report: its file name, its caption and its PNG bytes."""
+
+    file: str
+    caption: str
+    png: bytes
+
+
+def _figure(picture: Picture) -> str:
+    data = base64.b64encode(picture.png).decode("ascii")
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{escape(picture.caption)}">'
+        f"<figcaption>{escape(picture.caption)} ({escape(picture.file)})</figcaption></figure>"
+    )
+
+
+def _band_table(res: SpectralImportance) -> str:
+    edges = bands_of(res).band_edges()
+    level = f"{res.config.get('confidence', 0.95):.0%}"
+    head = "".join(f"<th>{h}</th>" for h in ("band", "radius", "ψ", "stderr", f"{level} interval", "", "SID"))
+    rows = []
+    significant = res.significant
+    for i in range(res.n_bands):
+        ci = "" if res.values_ci is None else f"[{res.values_ci[0, i]:+.4f}, {res.values_ci[1, i]:+.4f}]"
+        mark = "" if significant is None or bool(significant[i]) else "~"
+        sid = f"{res.sid[i]:.3f}" if res.identified else "n/a"
+        cells = (
+            i,
+            f"{edges[i]:.3f}–{edges[i + 1]:.3f}",
+            f"{res.values[i]:+.4f}",
+            f"{res.stderr[i]:.4f}",
+            ci,
+            mark,
+            sid,
+        )
+        rows.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _comparison_table(comparison: Mapping[str, Any]) -> str:
+    reference = comparison["reference"]
+    level = f"{comparison['confidence']:.0%}"
+    rows = []
+    for name, entry in comparison["models"].items():
+        if name == reference:
+            continue
+        diff = entry["srs_difference"]
+        ci = diff["interval"]
+        interval = "" if ci is None else f"[{ci[0]:+.4f}, {ci[1]:+.4f}]"
+        estimate = "n/a" if diff["estimate"] is None else f"{diff['estimate']:+.4f}"
+        rows.append(
+            f"<tr><td class='left'>{escape(name)} − {escape(reference)}</td><td>{estimate}</td><td>{interval}</td></tr>"
+        )
+    return (
+        f"<table><tr><th class='left'>models</th><th>ΔSRS</th><th>{level} paired bootstrap interval</th></tr>"
+        f"{''.join(rows)}</table><p>Paired: every model saw the same images, baselines and coalitions, so the "
+        "difference is far more precise than the two results' own intervals suggest.</p>"
+    )
+
+
+def html_page(
+    results: Mapping[str, SpectralImportance],
+    pictures: Mapping[str, Sequence[Picture]],
+    shared: Sequence[Picture],
+    comparison: Mapping[str, Any] | None,
+    config: Mapping[str, Any],
+    versions: Mapping[str, str],
+    docs_url: str | None,
+) -> str:
+    r"""
+    The whole page as a string (UTF-8, no external resource): each model's table, score and ``pictures[name]``,
+    the paired comparison, the ``shared`` pictures, the configuration and the versions.
+    """
+    first = next(iter(results.values()))
+    read = HOW_TO_READ.format(value=escape(str(first.config.get("value", "value"))))
+    where = "the “Interpreting results” page of the documentation"
+    link = f'<a href="{escape(docs_url)}">{where}</a>' if docs_url else f"{where} (docs/interpreting.md)"
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>I-ASIDE report — {escape(', '.join(results))}</title><style>{_STYLE}</style></head><body>",
+        "<h1>Global spectral importance (I-ASIDE)</h1>",
+        f"<p class='note'>{read} More in {link}.</p>",
+    ]
+    for name, res in results.items():
+        parts.append(f"<h2>{escape(name)}</h2>")
+        parts.append(
+            f"<p>K = {res.n_samples} images, v(∅) = {res.v_empty:.3f}, v(N) = {res.v_full:.3f}; "
+            f"<b>{escape(score_line(res))}</b></p>"
+        )
+        parts.append(_band_table(res))
+        parts.extend(_figure(p) for p in pictures.get(name, ()))
+    if comparison is not None:
+        parts.append("<h2>Comparison</h2>")
+        parts.append(_comparison_table(comparison))
+    if shared:
+        parts.append("<h2>All models and the bands</h2>")
+        parts.extend(_figure(p) for p in shared)
+    parts.append("<h2>Configuration and versions</h2>")
+    parts.append(f"<pre>{escape(json.dumps({'versions': dict(versions), 'config': dict(config)}, indent=2))}</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,187 @@
+r"""Writing a report: ``results.json`` and ``results.csv`` first, then the pictures, then ``report.html``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from torch import Tensor
+
+from captum_iaside import __version__
+from captum_iaside.report.html import Picture, html_page
+from captum_iaside.report.tables import CSV_COLUMNS, csv_rows
+from captum_iaside.results.comparison import SpectralComparison
+from captum_iaside.results.importance import SpectralImportance
+from captum_iaside.visualization.common import bands_of
+
+#: The keys of ``results.json``.
+RESULT_KEYS = ("captum_iaside_version", "versions", "config", "models", "comparison", "files")
+
+
+def slug(name: str) -> str:
+    r"""``name`` as a file-name part (letters, digits, ``_.-``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "model"
+
+
+def versions() -> dict[str, str]:
+    r"""The versions a result depends on."""
+    import platform
+
+    import captum
+    import torch
+    import torchvision
+
+    return {
+        "captum_iaside": __version__,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "captum": captum.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _documentation_url() -> str | None:
+    r"""The documentation's address from the installed package's metadata, where it names one."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        urls = metadata("captum-iaside").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        return None
+    for entry in urls:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() == "documentation":
+            return url.strip().rstrip("/") + "/interpreting.html"
+    return None
+
+
+def _named(results: Any) -> tuple[dict[str, SpectralImportance], dict[str, Any] | None]:
+    if isinstance(results, SpectralComparison):
+        paired = results.to_dict() if len(results.results) > 1 else None
+        if paired is not None:
+            for entry in paired["models"].values():
+                entry.pop("result")  # the results are in "models"
+        return dict(results.results), paired
+    if isinstance(results, SpectralImportance):
+        return {str(results.config.get("model", "model")): results}, None
+    if isinstance(results, Mapping) and results and all(isinstance(r, SpectralImportance) for r in results.values()):
+        return {str(k): v for k, v in results.items()}, None
+    raise TypeError(
+        "results must be a SpectralImportance, a SpectralComparison or a dict of name -> SpectralImportance, "
+        f"got {type(results).__name__}"
+    )
+
+
+def write_report(
+    results: SpectralImportance | SpectralComparison | Mapping[str, SpectralImportance],
+    out_dir: str,
+    example: Tensor | None = None,
+    config: Mapping[str, Any] | None = None,
+    details: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[str]:
+    r"""
+    Write the report of a global run into ``out_dir``, as the command line does: ``results.json`` and
+    ``results.csv`` first (so a picture that fails loses no number), then per model the SID bar chart
+    and ψ on the Fourier plane, the chart of all models, the band decomposition of ``example``, and
+    ``report.html`` — one self-contained page with the tables, the paired comparison, every picture, the
+    configuration and the versions.
+
+    Args:
+        results (SpectralImportance, SpectralComparison or dict): What
+                    :meth:`~captum_iaside.IASIDE.attribute_global` or
+                    :func:`~captum_iaside.compare_global` returned, or a dict of name → result. A
+                    comparison of several models adds its paired ΔSRS with intervals.
+        out_dir (str): The folder (made if missing).
+        example (Tensor, optional): One ``(C, H, W)`` image to draw the band decomposition of.
+                    Default: None (no decomposition picture)
+        config (dict, optional): The configuration to record (the command line's arguments).
+                    Default: the first result's configuration
+        details (dict, optional): Model name → extra fields recorded beside its result in
+                    ``results.json`` (e.g. ``{"resolution": 224}``).
+                    Default: None
+
+    Returns:
+        *list* of the file names written, sorted.
+
+    Examples::
+
+        >>> result = IASIDE(model, bands=8).attribute_global(loader)
+        >>> write_report(result, "iaside-report", example=images[0])
+        ['decomposition.png', 'fourier_model.png', 'report.html', 'results.csv', 'results.json', 'sid_model.png']
+    """
+    import matplotlib.pyplot as plt
+
+    from captum_iaside.visualization.decomposition import plot_band_decomposition
+    from captum_iaside.visualization.fourier import plot_fourier_importance
+    from captum_iaside.visualization.importance import plot_spectral_importance
+
+    named, paired = _named(results)
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"out_dir must be a folder path, got {type(out_dir).__name__}")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"out_dir {str(out_dir)!r} is a file; give a folder for the report")
+    os.makedirs(out_dir, exist_ok=True)
+    config = dict(next(iter(named.values())).config if config is None else config)
+    details = details or {}
+    files = ["results.csv", "results.json"]
+    with open(os.path.join(out_dir, "results.csv"), "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        for name, res in named.items():
+            writer.writerows(csv_rows(name, res))
+    report = {
+        "captum_iaside_version": __version__,
+        "versions": versions(),
+        "config": config,
+        "models": [
+            {"model": name, **dict(details.get(name, {})), "result": res.to_dict()} for name, res in named.items()
+        ],
+        "comparison": paired,
+        "files": sorted(files),
+    }
+
+    def write_json() -> None:
+        report["files"] = sorted(files)
+        with open(os.path.join(out_dir, "results.json"), "w") as fh:
+            json.dump(report, fh, indent=2)
+
+    write_json()  # the numbers first
+
+    def picture(fig: Any, file: str, caption: str) -> Picture:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110)
+        plt.close(fig)
+        with open(os.path.join(out_dir, file), "wb") as fh:
+            fh.write(buffer.getvalue())
+        files.append(file)
+        return Picture(file, caption, buffer.getvalue())
+
+    per_model = {}
+    for name, res in named.items():
+        per_model[name] = [
+            picture(plot_spectral_importance(res, labels=[name])[0], f"sid_{slug(name)}.png", f"ψ and SID — {name}"),
+            picture(
+                plot_fourier_importance(res, title=f"ψ on the Fourier plane — {name}")[0],
+                f"fourier_{slug(name)}.png",
+                f"ψ on the centred Fourier plane — {name}",
+            ),
+        ]
+    shared = []
+    if len(named) > 1:
+        fig = plot_spectral_importance(list(named.values()), labels=list(named))[0]
+        shared.append(picture(fig, "comparison.png", "SID of every model"))
+    if example is not None:
+        bands = bands_of(next(iter(named.values())))
+        fig = plot_band_decomposition(example, bands)[0]
+        shared.append(picture(fig, "decomposition.png", "the first image split into its frequency bands"))
+    files.append("report.html")
+    page = html_page(named, per_model, shared, paired, config, report["versions"], _documentation_url())
+    with open(os.path.join(out_dir, "report.html"), "w", encoding="utf-8") as fh:
+        fh.write(page)
+    write_json()  # with the pictures and the page listed
+    return sorted(files)
