@@ -12,6 +12,7 @@ from torch import Tensor
 
 from captum_iaside.game.value_functions import scores_of
 from captum_iaside.robustness.corruptions import CORRUPTIONS, SEVERITIES, corrupt
+from captum_iaside.robustness.imagenet_c import IMAGENET_C
 
 
 def _correct(output: Tensor, target: Tensor) -> Tensor:
@@ -29,7 +30,7 @@ def _class_scores(model: Callable[..., Any]) -> Callable[[Tensor], Tensor]:
 
 def attack_comparator(
     model: Callable[[Tensor], Tensor],
-    corruptions: Sequence[str] = tuple(CORRUPTIONS),
+    corruptions: Sequence[str] = IMAGENET_C,
     severities: Sequence[int] = SEVERITIES,
     epsilons: Sequence[float] = (),
     pgd_steps: int = 10,
@@ -41,6 +42,12 @@ def attack_comparator(
     ``"PGD@0.03"``, PGD with step ``ε/4``). The model takes images in ``[0, 1]`` and may return a tensor,
     a ``ModelOutput`` or dict with ``logits``, or a tuple whose first item holds the scores.
     """
+    unknown = [name for name in corruptions if name not in CORRUPTIONS]
+    if unknown:
+        raise ValueError(f"corruptions: unknown {unknown}; expected names of {list(CORRUPTIONS)}")
+    bad = [s for s in severities if s not in SEVERITIES]
+    if bad:
+        raise ValueError(f"severities must be among {SEVERITIES}, got {bad}")
     model = _class_scores(model)
     comparator = AttackComparator(model, metric=_correct)
     for name in corruptions:
@@ -65,7 +72,7 @@ def attack_comparator(
 def robust_accuracy(
     model: Callable[[Tensor], Tensor],
     data: Iterable[tuple[Tensor, Tensor]],
-    corruptions: Sequence[str] = tuple(CORRUPTIONS),
+    corruptions: Sequence[str] = IMAGENET_C,
     severities: Sequence[int] = SEVERITIES,
     epsilons: Sequence[float] = (),
     pgd_steps: int = 10,
@@ -76,8 +83,24 @@ def robust_accuracy(
     through :func:`attack_comparator`, averaged over all images of ``data`` (batches of images in
     ``[0, 1]`` and labels).
 
+    Args:
+        model (callable): Images in ``[0, 1]`` → class scores (a tensor, a ``ModelOutput`` or dict with
+                    ``logits``, or a tuple whose first item holds them).
+        data (iterable): Batches ``(images, labels)``.
+        corruptions (sequence of str, optional): Names of :data:`~captum_iaside.robustness.CORRUPTIONS`.
+                    Default: the 15 of ImageNet-C (:data:`~captum_iaside.robustness.IMAGENET_C`)
+        severities (sequence of int, optional): Severities 1–5 of every corruption.
+                    Default: ``(1, 2, 3, 4, 5)``
+        epsilons (sequence of float, optional): L∞ radii of FGSM and PGD.
+                    Default: ``()`` (no attack)
+        pgd_steps (int, optional): PGD steps (step size ``ε/4``).
+                    Default: 10
+        seed (int, optional): Seed of the random corruptions.
+                    Default: 0
+
     Returns:
-        *dict* name → accuracy in ``[0, 1]``.
+        *dict* name → accuracy in ``[0, 1]``: ``"clean"``, ``"fog@3"``, ``"FGSM@0.03"``, …; feed it to
+        :func:`~captum_iaside.robustness.robustness_report` for the corruption errors and the mCE.
     """
     comparator = attack_comparator(model, corruptions, severities, epsilons, pgd_steps, seed)
     totals: dict[str, float] = {}

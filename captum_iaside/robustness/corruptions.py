@@ -1,120 +1,62 @@
-r"""Common corruptions of images in ``[0, 1]``, batched and seeded, at severities 1–5.
+r"""Corruptions of images in ``[0, 1]``, batched and seeded, at severities 1–5: ImageNet-C's and two of ours.
 
-The noise, blur, contrast, JPEG and pixelation corruptions follow the spirit of ImageNet-C (Hendrycks &
-Dietterich, 2019, https://arxiv.org/abs/1903.12261) with parameters scaled for small images;
-``lowpass`` and ``highpass`` remove frequency bands of :class:`~captum_iaside.SpectralBands`. Every
-function maps ``(B, C, H, W)`` images in ``[0, 1]`` to images in ``[0, 1]`` and draws its randomness
+The 15 corruptions of ImageNet-C and its 4 extras (Hendrycks & Dietterich, 2019,
+https://arxiv.org/abs/1903.12261) come from ``imagecorruptions-imaug``
+(:mod:`~captum_iaside.robustness.imagenet_c`); ``lowpass`` and ``highpass`` are captum-iaside's own
+spectral filters, which remove frequency bands of :class:`~captum_iaside.SpectralBands`. Every
+corruption maps ``(B, C, H, W)`` images in ``[0, 1]`` to images in ``[0, 1]`` and draws its randomness
 from the ``seed`` it is given, so it can serve directly as an attack of
 :class:`captum.robust.AttackComparator`.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor
-from torchvision.transforms.v2 import functional as TF
 
 from captum_iaside._utils.checks import check_images
 from captum_iaside.game.bands import SpectralBands
+from captum_iaside.robustness.imagenet_c import IMAGENET_C, IMAGENET_C_EXTRA, imagenet_c
 
 SEVERITIES = (1, 2, 3, 4, 5)
-_GAUSSIAN_STD = (0.04, 0.08, 0.12, 0.18, 0.26)
-_SHOT_PHOTONS = (60.0, 25.0, 12.0, 5.0, 3.0)
-_IMPULSE_AMOUNT = (0.03, 0.06, 0.09, 0.17, 0.27)
-_BLUR_SIGMA = (0.5, 0.75, 1.0, 1.5, 2.0)
-_CONTRAST = (0.4, 0.3, 0.2, 0.1, 0.05)
-_JPEG_QUALITY = (25, 18, 15, 10, 7)
-_PIXELATE_BLOCK = (2, 3, 4, 5, 6)
 _FILTER_BANDS = SpectralBands(8)
 
 
-def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(seed))
-
-
-def _noise_like(x: Tensor, seed: int) -> Tensor:
-    return torch.randn(x.shape, generator=_generator(seed)).to(device=x.device, dtype=x.dtype)
-
-
-def gaussian_noise(x: Tensor, severity: int, seed: int = 0) -> Tensor:
-    r"""Additive white Gaussian noise, std 0.04 … 0.26."""
-    return (x + _GAUSSIAN_STD[severity - 1] * _noise_like(x, seed)).clamp(0, 1)
-
-
-def shot_noise(x: Tensor, severity: int, seed: int = 0) -> Tensor:
-    r"""Poisson (photon) noise with 60 … 3 photons at full intensity."""
-    lam = _SHOT_PHOTONS[severity - 1]
-    counts = torch.poisson(x.detach().cpu().double() * lam, generator=_generator(seed))
-    return (counts / lam).to(device=x.device, dtype=x.dtype).clamp(0, 1)
-
-
-def impulse_noise(x: Tensor, severity: int, seed: int = 0) -> Tensor:
-    r"""Salt-and-pepper noise on 3 % … 27 % of the values."""
-    g = _generator(seed)
-    hit = torch.rand(x.shape, generator=g) < _IMPULSE_AMOUNT[severity - 1]
-    salt = (torch.rand(x.shape, generator=g) < 0.5).to(x.dtype)
-    return torch.where(hit.to(x.device), salt.to(x.device), x)
-
-
-def gaussian_blur(x: Tensor, severity: int, seed: int = 0) -> Tensor:
-    r"""Gaussian blur with sigma 0.5 … 2 pixels."""
-    sigma = _BLUR_SIGMA[severity - 1]
-    size = 2 * int(torch.tensor(3 * sigma).ceil()) + 1
-    return TF.gaussian_blur(x, kernel_size=[size, size], sigma=[sigma, sigma])
-
-
-def contrast(x: Tensor, severity: int, seed: int = 0) -> Tensor:
-    r"""Contrast reduced to 40 % … 5 % around each image's mean."""
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return ((x - mean) * _CONTRAST[severity - 1] + mean).clamp(0, 1)
-
-
-def jpeg(x: Tensor, severity: int, seed: int = 0) -> Tensor:
-    r"""JPEG compression (torchvision's encoder) at quality 25 … 7."""
-    from torchvision.io import decode_jpeg, encode_jpeg
-
-    quality = _JPEG_QUALITY[severity - 1]
-    as_bytes = (x.detach().cpu() * 255).round().clamp(0, 255).to(torch.uint8)
-    with warnings.catch_warnings():  # torchvision 0.29 announces a move of its codecs to torchcodec
-        warnings.simplefilter("ignore", DeprecationWarning)
-        decoded = [decode_jpeg(encode_jpeg(img, quality=quality)) for img in as_bytes]
-    return (torch.stack(decoded).to(dtype=x.dtype) / 255).to(x.device)
-
-
-def pixelate(x: Tensor, severity: int, seed: int = 0) -> Tensor:
-    r"""Averages blocks of 2 … 6 pixels (blocks at the right and bottom edges may be cut)."""
-    b = _PIXELATE_BLOCK[severity - 1]
-    h, w = x.shape[-2:]
-    blocks = F.avg_pool2d(x, kernel_size=b, stride=b, ceil_mode=True)
-    return blocks.repeat_interleave(b, dim=-2).repeat_interleave(b, dim=-1)[..., :h, :w]
-
-
 def lowpass(x: Tensor, severity: int, seed: int = 0) -> Tensor:
-    r"""Removes the ``severity`` highest of 8 square frequency bands (severity 5 keeps bands 0–2)."""
+    r"""
+    captum-iaside's low-pass filter: removes the ``severity`` highest of 8 square frequency bands
+    (severity 5 keeps bands 0–2).
+    """
     parts = _FILTER_BANDS.decompose(x)
     return parts[:, : 8 - severity].sum(dim=1).clamp(0, 1)
 
 
 def highpass(x: Tensor, severity: int, seed: int = 0) -> Tensor:
-    r"""Removes the ``severity`` lowest of 8 square frequency bands, keeping each image's mean colour."""
+    r"""
+    captum-iaside's high-pass filter: removes the ``severity`` lowest of 8 square frequency bands, keeping
+    each image's mean colour.
+    """
     parts = _FILTER_BANDS.decompose(x)
     mean = x.mean(dim=(2, 3), keepdim=True)
     return (parts[:, severity:].sum(dim=1) + mean).clamp(0, 1)
 
 
-#: The corruptions by name: ``f(images, severity, seed) -> images``.
+def _standard(name: str) -> Callable[[Tensor, int, int], Tensor]:
+    def corruption(x: Tensor, severity: int, seed: int = 0) -> Tensor:
+        return imagenet_c(x, name, severity, seed)
+
+    corruption.__name__ = name
+    corruption.__doc__ = f"ImageNet-C's {name.replace('_', ' ')} (imagecorruptions-imaug)."
+    return corruption
+
+
+#: captum-iaside's own spectral filters, beside ImageNet-C's corruptions.
+SPECTRAL_FILTERS = ("lowpass", "highpass")
+
+#: Every corruption by name: ``f(images, severity, seed) -> images``; ImageNet-C's 15, its 4 extras, then ours.
 CORRUPTIONS: dict[str, Callable[[Tensor, int, int], Tensor]] = {
-    "gaussian_noise": gaussian_noise,
-    "shot_noise": shot_noise,
-    "impulse_noise": impulse_noise,
-    "gaussian_blur": gaussian_blur,
-    "contrast": contrast,
-    "jpeg": jpeg,
-    "pixelate": pixelate,
+    **{name: _standard(name) for name in IMAGENET_C + IMAGENET_C_EXTRA},
     "lowpass": lowpass,
     "highpass": highpass,
 }
@@ -125,8 +67,9 @@ def corrupt(images: Tensor, name: str, severity: int, seed: int = 0) -> Tensor:
     Apply the corruption ``name`` at ``severity`` (1–5) to images in ``[0, 1]``.
 
     Args:
-        images (Tensor): ``(B, C, H, W)`` in ``[0, 1]``; JPEG needs 1 or 3 channels.
-        name (str): One of :data:`CORRUPTIONS`.
+        images (Tensor): ``(B, C, H, W)`` in ``[0, 1]``; the ImageNet-C corruptions need 1 or 3 channels.
+        name (str): One of :data:`CORRUPTIONS`: ImageNet-C's names (``"gaussian_noise"``, ``"fog"``,
+                    ``"jpeg_compression"``, …) or ours (``"lowpass"``, ``"highpass"``).
         severity (int): 1 (mild) … 5 (severe).
         seed (int, optional): Seed of the random corruptions.
                     Default: 0
@@ -145,4 +88,4 @@ def corrupt(images: Tensor, name: str, severity: int, seed: int = 0) -> Tensor:
         raise ValueError(f"unknown corruption {name!r}; expected one of {list(CORRUPTIONS)}")
     if severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {SEVERITIES}, got {severity!r}")
-    return CORRUPTIONS[name](images, severity, seed)
+    return CORRUPTIONS[name](images, severity, seed=seed)

@@ -10,28 +10,47 @@ from typing import Any
 
 from captum_iaside.results.importance import SpectralImportance
 from captum_iaside.robustness.corruptions import CORRUPTIONS
+from captum_iaside.robustness.imagenet_c import IMAGENET_C
 
 
 @dataclass
 class RobustnessReport:
-    r"""SRS next to robust accuracy for several models, with correlations across models."""
+    r"""
+    SRS next to robust accuracy for several models, with correlations across models; with a reference
+    model, the corruption errors normalised by its own (CE), their mean over ImageNet-C's corruptions
+    (mCE) and the relative mCE (Hendrycks & Dietterich, 2019).
+    """
 
     rows: list[dict[str, Any]]
     correlations: dict[str, dict[str, float]] = field(default_factory=dict)
+    reference: str | None = None
 
     def table(self) -> str:
         r"""A plain-text table: one row per model."""
         head = f"{'model':<24} {'SRS':>6} {'SRS 95% CI':>16} {'clean':>6} {'corrupt':>8} {'adv':>6}"
+        if self.reference is not None:
+            head += f" {'mCE':>7} {'rel. mCE':>9}"
         lines = [head]
         for r in self.rows:
             ci = "" if r["srs_ci"] is None else f"[{r['srs_ci'][0]:.3f}, {r['srs_ci'][1]:.3f}]"
             adv = "" if r["adversarial_accuracy"] is None else f"{r['adversarial_accuracy']:.3f}"
-            lines.append(
+            line = (
                 f"{r['model']:<24} {r['srs']:>6.3f} {ci:>16} {r['clean_accuracy']:>6.3f} "
                 f"{r['corruption_accuracy']:>8.3f} {adv:>6}"
             )
+            if self.reference is not None:
+                line += f" {r['mce']:>7.1%} {r['relative_mce']:>9.1%}"
+            lines.append(line)
+        if self.reference is not None:
+            lines.append(
+                f"mCE and relative mCE over {len(self.rows[0]['mce_corruptions'])} ImageNet-C corruptions, "
+                f"normalised by {self.reference} (100% = as robust as it)"
+            )
         for name, c in self.correlations.items():
-            lines.append(f"SRS vs {name}: Spearman {c['spearman']:+.3f}, Pearson {c['pearson']:+.3f}")
+            if math.isnan(c["spearman"]):
+                lines.append(f"SRS vs {name}: no correlation (it needs 3 or more models whose values differ)")
+            else:
+                lines.append(f"SRS vs {name}: Spearman {c['spearman']:+.3f}, Pearson {c['pearson']:+.3f}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,43 +71,107 @@ def _correlations(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
     return {"spearman": float(spearmanr(x, y).statistic), "pearson": float(pearsonr(x, y).statistic)}
 
 
+def _by_corruption(acc: dict[str, float]) -> dict[str, dict[int, float]]:
+    r"""``{"fog": {1: 0.8, 3: 0.6}, ...}`` from ``{"fog@1": 0.8, "fog@3": 0.6, ...}``."""
+    out: dict[str, dict[int, float]] = {}
+    for key, value in acc.items():
+        name, _, severity = key.partition("@")
+        if name in CORRUPTIONS and severity.isdigit():
+            out.setdefault(name, {})[int(severity)] = value
+    return out
+
+
+def corruption_errors(
+    accuracies: dict[str, float], reference: dict[str, float] | None = None
+) -> dict[str, dict[str, float]]:
+    r"""
+    Corruption errors of one model, per corruption (Hendrycks & Dietterich, 2019, §3): the error summed
+    over severities, ``E_c = Σ_s (1 − acc_{c,s})``; with a reference model, ``CE_c = E_c / E_c^ref`` and the
+    relative ``Σ_s (E_{c,s} − E_clean) / Σ_s (E^ref_{c,s} − E^ref_clean)``, over the severities both measured.
+
+    Args:
+        accuracies (dict): :func:`robust_accuracy` output of the model.
+        reference (dict, optional): :func:`robust_accuracy` output of the reference model.
+                    Default: None
+
+    Returns:
+        *dict* corruption → ``{"error": mean error over severities, "ce": ..., "relative_ce": ...}``
+        (the last two with a reference; NaN where the reference makes no error to normalise by).
+    """
+    own, ref = _by_corruption(accuracies), _by_corruption(reference or {})
+    out = {}
+    for name, by_severity in own.items():
+        entry = {"error": sum(1 - a for a in by_severity.values()) / len(by_severity)}
+        if reference is not None:
+            shared = sorted(set(by_severity) & set(ref.get(name, {})))
+            err = sum(1 - by_severity[s] for s in shared)
+            err_ref = sum(1 - ref[name][s] for s in shared)
+            rel = sum(accuracies["clean"] - by_severity[s] for s in shared)
+            rel_ref = sum(reference["clean"] - ref[name][s] for s in shared)
+            entry["ce"] = err / err_ref if shared and err_ref > 0 else math.nan
+            entry["relative_ce"] = rel / rel_ref if shared and rel_ref > 0 else math.nan
+        out[name] = entry
+    return out
+
+
 def robustness_report(
     results: dict[str, SpectralImportance],
     accuracies: dict[str, dict[str, float]],
+    reference: str | None = None,
 ) -> RobustnessReport:
     r"""
     Put each model's SRS (with its bootstrap interval) next to its clean, mean corruption and mean
-    adversarial accuracy, and correlate SRS with them across models (Spearman and Pearson; needs at
-    least three models).
+    adversarial accuracy and its corruption errors, and correlate SRS with them across models (Spearman
+    and Pearson; needs at least three models). With ``reference``, each model's errors are normalised by
+    that model's: the CE per corruption, the mCE (their mean over ImageNet-C's 15 corruptions, as many as
+    were measured) and the relative mCE, as Hendrycks & Dietterich (2019) define them with AlexNet as
+    the reference.
 
     Args:
         results (dict): Model name → its global :class:`SpectralImportance`.
-        accuracies (dict): Model name → :func:`robust_accuracy` output.
+        accuracies (dict): Model name → :func:`robust_accuracy` output; every model of ``results``, and
+                    the reference (which needs no result).
+        reference (str, optional): The model whose errors normalise the others'.
+                    Default: None (no CE, mCE)
 
     Returns:
         :class:`RobustnessReport`.
     """
-    if set(results) != set(accuracies):
-        raise ValueError("results and accuracies must name the same models")
+    missing = [name for name in results if name not in accuracies]
+    if missing or not results:
+        raise ValueError(f"results and accuracies must name the same models; no accuracies for {missing}")
+    extra = [name for name in accuracies if name not in results and name != reference]
+    if extra:
+        raise ValueError(f"results and accuracies must name the same models; no result for {extra}")
+    if reference is not None and reference not in accuracies:
+        raise ValueError(f"reference {reference!r} is not a model of accuracies: {list(accuracies)}")
     rows = []
     for name, res in results.items():
         acc = accuracies[name]
         corr = [v for k, v in acc.items() if k.split("@")[0] in CORRUPTIONS]
         adv = [v for k, v in acc.items() if k.startswith(("FGSM@", "PGD@"))]
-        rows.append(
-            {
-                "model": name,
-                "srs": res.srs,
-                "srs_ci": None if res.srs_ci is None else list(res.srs_ci),
-                "sid": res.sid.tolist(),
-                "clean_accuracy": acc["clean"],
-                "corruption_accuracy": sum(corr) / len(corr) if corr else math.nan,
-                "adversarial_accuracy": sum(adv) / len(adv) if adv else None,
-                "accuracies": dict(acc),
-            }
-        )
+        errors = corruption_errors(acc, None if reference is None else accuracies[reference])
+        row = {
+            "model": name,
+            "srs": res.srs,
+            "srs_ci": None if res.srs_ci is None else list(res.srs_ci),
+            "sid": res.sid.tolist(),
+            "clean_accuracy": acc["clean"],
+            "corruption_accuracy": sum(corr) / len(corr) if corr else math.nan,
+            "adversarial_accuracy": sum(adv) / len(adv) if adv else None,
+            "corruption_errors": errors,
+            "accuracies": dict(acc),
+        }
+        if reference is not None:
+            standard = [c for c in IMAGENET_C if c in errors]
+            row["mce_corruptions"] = standard
+            row["mce"] = sum(errors[c]["ce"] for c in standard) / len(standard) if standard else math.nan
+            row["relative_mce"] = (
+                sum(errors[c]["relative_ce"] for c in standard) / len(standard) if standard else math.nan
+            )
+        rows.append(row)
     srs = [r["srs"] for r in rows]
     correlations = {"corruption accuracy": _correlations(srs, [r["corruption_accuracy"] for r in rows])}
     if all(r["adversarial_accuracy"] is not None for r in rows):
         correlations["adversarial accuracy"] = _correlations(srs, [r["adversarial_accuracy"] for r in rows])
-    return RobustnessReport(rows, correlations)
+    return RobustnessReport(rows, correlations, reference)

@@ -102,3 +102,39 @@ def test_report_from_real_iaside_results():
 def test_snr_plot():
     fig, axes = plot_spectral_snr({"noise": torch.linspace(20, -5, 8), "blur": torch.linspace(30, -20, 8)})
     assert axes[0].get_ylabel() == "SNR (dB)" and len(axes[0].lines) >= 2
+
+
+def test_corruption_errors_and_mce_as_hendrycks_and_dietterich_define_them():
+    from captum_iaside.robustness.report import corruption_errors
+
+    model = {"clean": 0.9, "fog@1": 0.8, "fog@3": 0.6, "snow@1": 0.7, "snow@3": 0.5, "lowpass@1": 0.85}
+    ref = {"clean": 0.8, "fog@1": 0.6, "fog@3": 0.4, "snow@1": 0.6, "snow@3": 0.2, "lowpass@1": 0.5}
+    errors = corruption_errors(model, ref)
+    assert errors["fog"]["error"] == pytest.approx((0.2 + 0.4) / 2)
+    assert errors["fog"]["ce"] == pytest.approx((0.2 + 0.4) / (0.4 + 0.6))
+    assert errors["snow"]["relative_ce"] == pytest.approx(((0.9 - 0.7) + (0.9 - 0.5)) / ((0.8 - 0.6) + (0.8 - 0.2)))
+    results = {n: fake_result(n, p) for n, p in (("model", 0.3), ("ref", 0.6))}
+    report = robustness_report(results, {"model": model, "ref": ref}, reference="ref")
+    row, own = report.rows[0], report.rows[1]
+    assert row["mce_corruptions"] == ["snow", "fog"]  # ImageNet-C's, in its order; our lowpass is not in the mCE
+    assert row["mce"] == pytest.approx((errors["fog"]["ce"] + errors["snow"]["ce"]) / 2)
+    assert row["relative_mce"] == pytest.approx((errors["fog"]["relative_ce"] + errors["snow"]["relative_ce"]) / 2)
+    assert own["mce"] == pytest.approx(1.0) and own["relative_mce"] == pytest.approx(1.0)
+    assert "mCE" in report.table() and "normalised by ref" in report.table()
+    alone = robustness_report({"model": results["model"]}, {"model": model, "ref": ref}, reference="ref")
+    assert alone.rows[0]["mce"] == pytest.approx(row["mce"])  # the reference needs no result
+    with pytest.raises(ValueError, match="reference 'alexnet' is not a model"):
+        robustness_report(results, {"model": model, "ref": ref}, reference="alexnet")
+
+
+def test_robust_accuracy_reads_the_scores_of_model_outputs():
+    model = tiny_cnn()
+    x = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    y = model(x).argmax(1)
+    plain = robust_accuracy(model, [(x, y)], corruptions=["fog"], severities=(2,), epsilons=(0.05,))
+    wrapped = robust_accuracy(
+        lambda t: {"logits": model(t)}, [(x, y)], corruptions=["fog"], severities=(2,), epsilons=(0.05,)
+    )
+    assert wrapped == pytest.approx(plain)
+    with pytest.raises(ValueError, match="corruptions: unknown \\['jpeg'\\]"):
+        robust_accuracy(model, [(x, y)], corruptions=["jpeg"])
