@@ -3,7 +3,7 @@ r"""Accuracy under corruptions and attacks, through :class:`captum.robust.Attack
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -28,31 +28,29 @@ def _class_scores(model: Callable[..., Any]) -> Callable[[Tensor], Tensor]:
     return scores
 
 
-def attack_comparator(
-    model: Callable[[Tensor], Tensor],
-    corruptions: Sequence[str] = IMAGENET_C,
-    severities: Sequence[int] = SEVERITIES,
-    epsilons: Sequence[float] = (),
-    pgd_steps: int = 10,
-    seed: int = 0,
-) -> AttackComparator:
-    r"""
-    A :class:`captum.robust.AttackComparator` measuring accuracy under every corruption and
-    severity (``"gaussian_noise@3"``) and under FGSM and PGD (L∞) at every ``ε`` (``"FGSM@0.03"``,
-    ``"PGD@0.03"``, PGD with step ``ε/4``). The model takes images in ``[0, 1]`` and may return a tensor,
-    a ``ModelOutput`` or dict with ``logits``, or a tuple whose first item holds the scores.
-    """
+def _check_names(corruptions: Sequence[str], severities: Sequence[int]) -> None:
     unknown = [name for name in corruptions if name not in CORRUPTIONS]
     if unknown:
         raise ValueError(f"corruptions: unknown {unknown}; expected names of {list(CORRUPTIONS)}")
     bad = [s for s in severities if s not in SEVERITIES]
     if bad:
         raise ValueError(f"severities must be among {SEVERITIES}, got {bad}")
+
+
+def _comparator(
+    model: Callable[..., Any],
+    corrupt_fn: Callable[..., Tensor],
+    corruptions: Sequence[str],
+    severities: Sequence[int],
+    epsilons: Sequence[float],
+    pgd_steps: int,
+    seed: int,
+) -> AttackComparator:
     model = _class_scores(model)
     comparator = AttackComparator(model, metric=_correct)
     for name in corruptions:
         for s in severities:
-            comparator.add_attack(partial(corrupt, name=name, severity=s, seed=seed), name=f"{name}@{s}")
+            comparator.add_attack(partial(corrupt_fn, name=name, severity=s, seed=seed), name=f"{name}@{s}")
     for eps in epsilons:
         comparator.add_attack(
             FGSM(model, lower_bound=0.0, upper_bound=1.0),
@@ -69,23 +67,60 @@ def attack_comparator(
     return comparator
 
 
-def robust_accuracy(
+def attack_comparator(
     model: Callable[[Tensor], Tensor],
+    corruptions: Sequence[str] = IMAGENET_C,
+    severities: Sequence[int] = SEVERITIES,
+    epsilons: Sequence[float] = (),
+    pgd_steps: int = 10,
+    seed: int = 0,
+) -> AttackComparator:
+    r"""
+    A :class:`captum.robust.AttackComparator` measuring accuracy under every corruption and
+    severity (``"gaussian_noise@3"``) and under FGSM and PGD (L∞) at every ``ε`` (``"FGSM@0.03"``,
+    ``"PGD@0.03"``, PGD with step ``ε/4``). The model takes images in ``[0, 1]`` and may return a tensor,
+    a ``ModelOutput`` or dict with ``logits``, or a tuple whose first item holds the scores.
+    """
+    _check_names(corruptions, severities)
+    return _comparator(model, corrupt, corruptions, severities, epsilons, pgd_steps, seed)
+
+
+class _BatchCorruptions:
+    r"""``corrupt`` remembered for the batch at hand, so several models are scored on the same corrupted images."""
+
+    def __init__(self) -> None:
+        self.batch: tuple[int, tuple[int, ...]] | None = None
+        self.done: dict[tuple[str, int, int], Tensor] = {}
+
+    def __call__(self, images: Tensor, name: str, severity: int, seed: int) -> Tensor:
+        batch = (images.data_ptr(), tuple(images.shape))
+        if batch != self.batch:
+            self.batch, self.done = batch, {}
+        key = (name, severity, seed)
+        if key not in self.done:
+            self.done[key] = corrupt(images, name, severity, seed)
+        return self.done[key]
+
+
+def robust_accuracy(
+    model: Callable[..., Any] | Mapping[str, Callable[..., Any]],
     data: Iterable[tuple[Tensor, Tensor]],
     corruptions: Sequence[str] = IMAGENET_C,
     severities: Sequence[int] = SEVERITIES,
     epsilons: Sequence[float] = (),
     pgd_steps: int = 10,
     seed: int = 0,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     r"""
     Accuracy on clean images (``"clean"``), under each corruption and severity, and under FGSM / PGD,
-    through :func:`attack_comparator`, averaged over all images of ``data`` (batches of images in
-    ``[0, 1]`` and labels).
+    through :class:`captum.robust.AttackComparator`, averaged over all images of ``data`` (batches of
+    images in ``[0, 1]`` and labels). Several models given as a dict are scored on the same corrupted
+    images, each corruption computed once per batch.
 
     Args:
-        model (callable): Images in ``[0, 1]`` → class scores (a tensor, a ``ModelOutput`` or dict with
-                    ``logits``, or a tuple whose first item holds them).
+        model (callable or dict): Images in ``[0, 1]`` → class scores (a tensor, a ``ModelOutput`` or
+                    dict with ``logits``, or a tuple whose first item holds them); or a dict name → such a
+                    model.
         data (iterable): Batches ``(images, labels)``.
         corruptions (sequence of str, optional): Names of :data:`~captum_iaside.robustness.CORRUPTIONS`.
                     Default: the 15 of ImageNet-C (:data:`~captum_iaside.robustness.IMAGENET_C`)
@@ -99,25 +134,40 @@ def robust_accuracy(
                     Default: 0
 
     Returns:
-        *dict* name → accuracy in ``[0, 1]``: ``"clean"``, ``"fog@3"``, ``"FGSM@0.03"``, …; feed it to
-        :func:`~captum_iaside.robustness.robustness_report` for the corruption errors and the mCE.
+        *dict* name → accuracy in ``[0, 1]``: ``"clean"``, ``"fog@3"``, ``"FGSM@0.03"``, …; for a dict of
+        models, model name → such a dict. Feed it to :func:`~captum_iaside.robustness.robustness_report`
+        for the corruption errors and the mCE.
+
+    Examples::
+
+        >>> acc = robust_accuracy({"a": model_a, "b": model_b}, loader, corruptions=["fog", "gaussian_noise"])
+        >>> acc["a"]["fog@3"], acc["b"]["clean"]
     """
-    comparator = attack_comparator(model, corruptions, severities, epsilons, pgd_steps, seed)
-    totals: dict[str, float] = {}
+    _check_names(corruptions, severities)
+    named = dict(model) if isinstance(model, Mapping) else {"": model}
+    if not named:
+        raise ValueError("model is an empty dict; give a model or a dict name -> model")
+    shared = _BatchCorruptions()
+    comparators = {
+        name: _comparator(m, shared, corruptions, severities, epsilons, pgd_steps, seed) for name, m in named.items()
+    }
+    totals: dict[str, dict[str, float]] = {name: {} for name in named}
     seen = 0
     for x, y in data:
-        # per-example results, summed here: the comparator's own summary() weighs every batch
-        # equally, whatever its size. The attacks need input gradients; Captum switches them on for
-        # each attack step and says so, which is expected here.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Input Tensor 0 did not already require gradients", UserWarning)
-            results = comparator.evaluate(x, target=y)
-        for key, value in results.items():
-            correct = value["mean"] if isinstance(value, dict) else value
-            name = "clean" if key == "Original" else key
-            totals[name] = totals.get(name, 0.0) + float(correct.sum())
-        comparator.reset()
+        for name, comparator in comparators.items():
+            # per-example results, summed here: the comparator's own summary() weighs every batch
+            # equally, whatever its size. The attacks need input gradients; Captum switches them on for
+            # each attack step and says so, which is expected here.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Input Tensor 0 did not already require gradients", UserWarning)
+                results = comparator.evaluate(x, target=y)
+            for key, value in results.items():
+                correct = value["mean"] if isinstance(value, dict) else value
+                label = "clean" if key == "Original" else key
+                totals[name][label] = totals[name].get(label, 0.0) + float(correct.sum())
+            comparator.reset()
         seen += x.shape[0]
     if seen == 0:
         raise ValueError("data yielded no images")
-    return {name: total / seen for name, total in totals.items()}
+    accuracies = {name: {k: total / seen for k, total in t.items()} for name, t in totals.items()}
+    return accuracies if isinstance(model, Mapping) else accuracies[""]

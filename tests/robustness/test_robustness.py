@@ -138,3 +138,26 @@ def test_robust_accuracy_reads_the_scores_of_model_outputs():
     assert wrapped == pytest.approx(plain)
     with pytest.raises(ValueError, match="corruptions: unknown \\['jpeg'\\]"):
         robust_accuracy(model, [(x, y)], corruptions=["jpeg"])
+
+
+def test_several_models_are_scored_on_the_same_corrupted_images(monkeypatch):
+    import captum_iaside.robustness.accuracy as accuracy
+
+    calls = []
+    real = accuracy.corrupt
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(accuracy, "corrupt", counting)
+    models = {"a": tiny_cnn(seed=0), "b": tiny_cnn(seed=1)}
+    x = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    y = models["a"](x).argmax(1)
+    both = robust_accuracy(models, [(x[:4], y[:4]), (x[4:], y[4:])], corruptions=["fog", "contrast"], severities=(1, 4))
+    assert len(calls) == 2 * 2 * 2  # corruptions x severities x batches, not x models
+    calls.clear()
+    alone = robust_accuracy(
+        models["b"], [(x[:4], y[:4]), (x[4:], y[4:])], corruptions=["fog", "contrast"], severities=(1, 4)
+    )
+    assert both["b"] == pytest.approx(alone) and set(both) == {"a", "b"}
