@@ -122,8 +122,8 @@ def robust_accuracy(
                     dict with ``logits``, or a tuple whose first item holds them); or a dict name → such a
                     model.
         data (iterable): Batches ``(images, labels)``.
-        corruptions (sequence of str, optional): Names of :data:`~captum_iaside.robustness.CORRUPTIONS`.
-                    Default: the 15 of ImageNet-C (:data:`~captum_iaside.robustness.IMAGENET_C`)
+        corruptions (sequence of str, optional): Names of :data:`~captum_iaside.robustness.corruptions.CORRUPTIONS`.
+                    Default: the 15 of ImageNet-C (:data:`~captum_iaside.robustness.imagenet_c.IMAGENET_C`)
         severities (sequence of int, optional): Severities 1–5 of every corruption.
                     Default: ``(1, 2, 3, 4, 5)``
         epsilons (sequence of float, optional): L∞ radii of FGSM and PGD.
@@ -135,7 +135,7 @@ def robust_accuracy(
 
     Returns:
         *dict* name → accuracy in ``[0, 1]``: ``"clean"``, ``"fog@3"``, ``"FGSM@0.03"``, …; for a dict of
-        models, model name → such a dict. Feed it to :func:`~captum_iaside.robustness.robustness_report`
+        models, model name → such a dict. Feed it to :func:`~captum_iaside.robustness.report.robustness_report`
         for the corruption errors and the mCE.
 
     Examples::

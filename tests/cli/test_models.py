@@ -128,3 +128,18 @@ def test_random_weights_are_seeded_for_every_zoo(factory):
     for spec in ("torchvision:resnet18", "zoo_factories:sized"):
         a, b = load_model(spec, weights="none"), load_model(spec, weights="none")
         assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True)), spec
+
+
+def test_a_hugging_face_architecture_takes_random_or_local_weights(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    folder = tiny_vit_folder(tmp_path / "vit", transformers)
+    own = load_model(f"hf:{folder}").model
+    random_a, random_b = (
+        load_model(f"hf:{folder}", weights="none").model,
+        load_model(f"hf:{folder}", weights="none").model,
+    )
+    assert all(torch.equal(p, q) for p, q in zip(random_a.parameters(), random_b.parameters(), strict=True))
+    assert not all(torch.equal(p, q) for p, q in zip(own.parameters(), random_a.parameters(), strict=True))
+    torch.save(own.state_dict(), tmp_path / "own.pt")
+    again = load_model(f"hf:{folder}", weights=str(tmp_path / "own.pt")).model
+    assert all(torch.equal(p, q) for p, q in zip(own.parameters(), again.parameters(), strict=True))
