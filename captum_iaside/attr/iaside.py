@@ -280,7 +280,8 @@ class IASIDE(PerturbationAttribution):
         intervals hold both the between-image and the estimator's within-image variance.
 
         With an initialised ``torch.distributed`` process group, each rank attributes the
-        batches its own ``data`` yields (e.g. through a ``DistributedSampler``), the budget is
+        batches its own ``data`` yields (its shard of the images; a ``DistributedSampler`` repeats images to
+        even out shards, which weighs them twice unless the data divide evenly), the budget is
         split evenly between ranks, and the statistics of all ranks are merged, so every rank
         returns the global result. Ranks whose data end first wait for the others.
 

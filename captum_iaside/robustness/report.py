@@ -54,8 +54,8 @@ class RobustnessReport:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        r"""JSON-serialisable content."""
-        return {"rows": self.rows, "correlations": self.correlations}
+        r"""JSON-serialisable content (with the reference model that normalises the mCE)."""
+        return {"rows": self.rows, "correlations": self.correlations, "reference": self.reference}
 
     def to_json(self, path: str) -> None:
         r"""Write :meth:`to_dict` to ``path``."""
@@ -85,9 +85,10 @@ def corruption_errors(
     accuracies: dict[str, float], reference: dict[str, float] | None = None
 ) -> dict[str, dict[str, float]]:
     r"""
-    Corruption errors of one model, per corruption (Hendrycks & Dietterich, 2019, §3): the error summed
-    over severities, ``E_c = Σ_s (1 − acc_{c,s})``; with a reference model, ``CE_c = E_c / E_c^ref`` and the
-    relative ``Σ_s (E_{c,s} − E_clean) / Σ_s (E^ref_{c,s} − E^ref_clean)``, over the severities both measured.
+    Corruption errors of one model, per corruption (Hendrycks & Dietterich, 2019, §3): the error
+    ``E_{c,s} = 1 − acc_{c,s}`` at each severity; with a reference model,
+    ``CE_c = Σ_s E_{c,s} / Σ_s E^ref_{c,s}`` and the relative
+    ``Σ_s (E_{c,s} − E_clean) / Σ_s (E^ref_{c,s} − E^ref_clean)``, over the severities both measured.
 
     Args:
         accuracies (dict): :func:`robust_accuracy` output of the model.
@@ -95,7 +96,7 @@ def corruption_errors(
                     Default: None
 
     Returns:
-        *dict* corruption → ``{"error": mean error over severities, "ce": ..., "relative_ce": ...}``
+        *dict* corruption → ``{"error": the mean of E_{c,s} over severities, "ce": ..., "relative_ce": ...}``
         (the last two with a reference; NaN where the reference makes no error to normalise by).
     """
     own, ref = _by_corruption(accuracies), _by_corruption(reference or {})
@@ -124,8 +125,8 @@ def robustness_report(
     adversarial accuracy and its corruption errors, and correlate SRS with them across models (Spearman
     and Pearson; needs at least three models). With ``reference``, each model's errors are normalised by
     that model's: the CE per corruption, the mCE (their mean over ImageNet-C's 15 corruptions, as many as
-    were measured) and the relative mCE, as Hendrycks & Dietterich (2019) define them with AlexNet as
-    the reference.
+    were measured and the reference erred on; the row's ``mce_corruptions`` names them) and the relative
+    mCE, as Hendrycks & Dietterich (2019) define them with AlexNet as the reference.
 
     Args:
         results (dict): Model name → its global :class:`SpectralImportance`.
@@ -163,11 +164,13 @@ def robustness_report(
             "accuracies": dict(acc),
         }
         if reference is not None:
-            standard = [c for c in IMAGENET_C if c in errors]
+            # ImageNet-C's corruptions measured for both, whose CE is defined (the reference erred on them)
+            standard = [c for c in IMAGENET_C if c in errors and math.isfinite(errors[c]["ce"])]
+            relative = [c for c in standard if math.isfinite(errors[c]["relative_ce"])]
             row["mce_corruptions"] = standard
             row["mce"] = sum(errors[c]["ce"] for c in standard) / len(standard) if standard else math.nan
             row["relative_mce"] = (
-                sum(errors[c]["relative_ce"] for c in standard) / len(standard) if standard else math.nan
+                sum(errors[c]["relative_ce"] for c in relative) / len(relative) if relative else math.nan
             )
         rows.append(row)
     srs = [r["srs"] for r in rows]

@@ -61,6 +61,12 @@ def test_two_ranks_give_the_results_of_one_process(folder):
     ]
 
 
+def test_a_rank_without_images_still_takes_part(folder):
+    launch(folder, 2, "--out", "one-image", "--samples", "1", "--bootstrap", "0")
+    res, config = result(folder, "one-image")
+    assert res["n_samples"] == 1 and config["world_size"] == 2
+
+
 def test_two_ranks_share_a_budget(folder):
     launch(folder, 2, "--out", "budget", "--max-evaluations", "60", "--bootstrap", "50")
     res, config = result(folder, "budget")
@@ -79,8 +85,11 @@ def test_cuda_ranks_get_their_local_gpu_or_one_line(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    assert _device("cuda", 1, 2) == torch.device("cuda", 1) and _device("auto", 0, 2) == torch.device("cuda", 0)
-    assert _device("cuda", 1, 1) == torch.device("cuda")  # a single process keeps the current GPU
+    assert _device("cuda", 1, 2, 2) == torch.device("cuda", 1) and _device("auto", 0, 2, 2) == torch.device("cuda", 0)
+    assert _device("cuda", 0, 1, 1) == torch.device("cuda")  # a single process keeps the current GPU
+    assert _device("cuda", 0, 1, 4) == torch.device("cuda", 0)  # one rank per node on 4 nodes
+    with pytest.raises(ValueError, match="would put all 2 ranks of this node on one GPU"):
+        _device("cuda:1", 0, 2, 2)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(ValueError, match="needs a GPU per rank: 4 ranks on this node, 1 GPU"):
-        _device("cuda", 0, 4)
+        _device("cuda", 0, 4, 4)

@@ -1,3 +1,6 @@
+import re
+import sys
+
 import pytest
 import torch
 from torch import nn
@@ -96,7 +99,8 @@ def test_a_state_dict_file_loads_into_any_architecture(factory):
     from safetensors.torch import save_file
 
     save_file(state, str(factory / "w.safetensors"))
-    for file in ("plain.pt", "ddp.pth", "w.safetensors"):
+    save_file({f"module.{k}": v for k, v in state.items()}, str(factory / "ddp.safetensors"))
+    for file in ("plain.pt", "ddp.pth", "w.safetensors", "ddp.safetensors"):
         loaded = load_model("zoo_factories:sized", weights=str(factory / file))
         assert all(torch.equal(loaded.model.state_dict()[k], v) for k, v in state.items()), file
     resnet = torchvision_resnet_state(factory)
@@ -125,14 +129,18 @@ def test_a_pickled_model_loads_only_when_allowed(factory):
 
 
 def test_random_weights_are_seeded_for_every_zoo(factory):
-    for spec in ("torchvision:resnet18", "zoo_factories:sized"):
-        a, b = load_model(spec, weights="none"), load_model(spec, weights="none")
+    for spec, weights in (("torchvision:resnet18", "none"), ("zoo_factories:sized", "DEFAULT")):
+        a, b = load_model(spec, weights=weights), load_model(spec, weights=weights)
         assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True)), spec
 
 
 def test_a_hugging_face_architecture_takes_random_or_local_weights(tmp_path):
     transformers = pytest.importorskip("transformers")
     folder = tiny_vit_folder(tmp_path / "vit", transformers)
+    trained = load_model(f"hf:{folder}").model
+    with torch.no_grad():
+        trained.classifier.bias.add_(1.0)  # weights no random initialisation gives
+    trained.save_pretrained(folder)
     own = load_model(f"hf:{folder}").model
     random_a, random_b = (
         load_model(f"hf:{folder}", weights="none").model,
@@ -143,3 +151,36 @@ def test_a_hugging_face_architecture_takes_random_or_local_weights(tmp_path):
     torch.save(own.state_dict(), tmp_path / "own.pt")
     again = load_model(f"hf:{folder}", weights=str(tmp_path / "own.pt")).model
     assert all(torch.equal(p, q) for p, q in zip(own.parameters(), again.parameters(), strict=True))
+
+
+def test_loading_leaves_the_callers_random_state_alone(factory):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    load_model("torchvision:resnet18", weights="none")
+    load_model("zoo_factories:sized")
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_weights_a_model_cannot_take_are_one_line(factory):
+    (factory / "broken.safetensors").write_bytes(b"not a safetensors file")
+    cases = [
+        ("zoo_factories:sized", str(factory / "broken.safetensors"), "is not a readable safetensors file"),
+        ("zoo_factories:sized", "none", "builds its own weights"),
+        ("efficientnet-lite0", "IMAGENET1K_V1", "takes --weights DEFAULT, none or a state-dict file"),
+    ]
+    if pytest.importorskip("timm"):
+        cases.append(("timm:resnet18", "IMAGENET1K_V1", "name it in the model: timm:resnet18.TAG"))
+    for spec, weights, message in cases:
+        with pytest.raises(ModelSpecError, match=re.escape(message)):
+            load_model(spec, weights=weights)
+    assert str(factory) not in sys.path  # the current directory was importable only while loading
+
+
+def test_hugging_face_processors_that_crop_give_the_crop_size():
+    from captum_iaside.cli.models import _processor_side
+
+    transformers = pytest.importorskip("transformers")
+    deit = transformers.DeiTImageProcessor(size={"height": 256, "width": 256}, crop_size={"height": 224, "width": 224})
+    assert _processor_side(deit) == 224
+    assert _processor_side(transformers.ViTImageProcessor(size={"height": 384, "width": 384})) == 384

@@ -74,3 +74,6 @@ def test_small_grey_images_take_every_imagenet_c_corruption():
     for name in IMAGENET_C + IMAGENET_C_EXTRA:
         out = corrupt(grey, name, 3)
         assert out.shape == grey.shape and 0 <= float(out.min()) <= float(out.max()) <= 1, name
+        quantised = (grey * 255).round() / 255
+        if name != "saturate":  # saturation leaves a grey image as it is
+            assert (out - quantised).abs().max() > 0.02, name

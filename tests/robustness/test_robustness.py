@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from captum.robust import FGSM  # noqa: E402
@@ -54,7 +55,8 @@ def test_robust_accuracy_equals_direct_computation():
         return float((model(images).argmax(1) == y).float().mean())
 
     assert acc["clean"] == pytest.approx(direct(x))
-    noisy = torch.cat([corrupt(b, "gaussian_noise", 5, seed=0) for b, _ in batches])
+    seeds = [int(np.random.SeedSequence([0, k]).generate_state(1)[0]) for k in range(2)]  # (seed, batch index)
+    noisy = torch.cat([corrupt(b, "gaussian_noise", 5, seed=s) for (b, _), s in zip(batches, seeds, strict=True)])
     assert acc["gaussian_noise@5"] == pytest.approx(direct(noisy))
     adv = torch.cat([FGSM(model, lower_bound=0.0, upper_bound=1.0).perturb(b, 0.05, t) for b, t in batches])
     assert acc["FGSM@0.05"] == pytest.approx(direct(adv))
@@ -161,3 +163,46 @@ def test_several_models_are_scored_on_the_same_corrupted_images(monkeypatch):
         models["b"], [(x[:4], y[:4]), (x[4:], y[4:])], corruptions=["fog", "contrast"], severities=(1, 4)
     )
     assert both["b"] == pytest.approx(alone) and set(both) == {"a", "b"}
+
+
+def test_a_reused_batch_buffer_is_corrupted_anew_and_batches_get_their_own_noise():
+    model = tiny_cnn()
+    g = torch.Generator().manual_seed(7)
+    first, second = torch.rand(4, 3, 32, 32, generator=g), torch.rand(4, 3, 32, 32, generator=g)
+    buffer = first.clone()
+
+    def refilled():  # one buffer, refilled in place, as some loaders do
+        for images in (first, second):
+            buffer.copy_(images)
+            yield buffer, model(images).argmax(1)
+
+    models = {"a": model, "b": tiny_cnn(seed=1)}
+    shared = robust_accuracy(models, refilled(), corruptions=["gaussian_noise"], severities=(5,))
+    apart = robust_accuracy(
+        models,
+        [(first.clone(), model(first).argmax(1)), (second.clone(), model(second).argmax(1))],
+        corruptions=["gaussian_noise"],
+        severities=(5,),
+    )
+    assert shared == apart
+    from captum_iaside.robustness.accuracy import _BatchCorruptions
+
+    cache = _BatchCorruptions(n_models=1)
+    cache.next_batch()
+    a = cache(first, "gaussian_noise", 3, 0)
+    cache.next_batch()
+    b = cache(first, "gaussian_noise", 3, 0)
+    assert not torch.equal(a, b) and not cache.done  # a fresh draw per batch, nothing held for one model
+
+
+def test_dict_batches_and_a_report_that_names_its_reference():
+    model = tiny_cnn()
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(8))
+    y = model(x).argmax(1)
+    acc = robust_accuracy(model, [{"pixel_values": x, "label": y}], corruptions=["fog"], severities=(1,))
+    assert acc["clean"] == 1.0
+    res = fake_result("m", 0.5)
+    report = robustness_report({"m": res}, {"m": acc, "ref": {"clean": 1.0, "fog@1": 0.5}}, reference="ref")
+    assert report.to_dict()["reference"] == "ref" and report.rows[0]["mce_corruptions"] == ["fog"]
+    with pytest.raises(ValueError, match="labelled batches"):
+        robust_accuracy(model, [x], corruptions=["fog"], severities=(1,))
