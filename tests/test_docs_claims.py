@@ -51,3 +51,20 @@ def test_the_largest_srs_for_each_band_count_and_the_symmetric_spreads():
     assert spectral_robustness_score(low) == pytest.approx(0.2216, abs=5e-5)
     assert spectral_robustness_score(high) == pytest.approx(spectral_robustness_score(low), abs=1e-12)
     assert spectral_robustness_score([0.0] * 7 + [1.0]) == pytest.approx(0.3002, abs=5e-5)
+
+
+def test_tutorial_4_reads_the_numbers_its_cells_printed():
+    import json
+    import os
+    import re
+
+    path = os.path.join(os.path.dirname(__file__), "..", "tutorials", "04_robustness.ipynb")
+    cells = json.load(open(path))["cells"]
+    printed = "".join(
+        "".join(out.get("text", "")) for cell in cells if cell["cell_type"] == "code" for out in cell.get("outputs", [])
+    )
+    reading = "".join(cells[-1]["source"])
+    numbers = re.findall(r"[+−-]0\.\d{3}|\d+\.\d %", reading)
+    assert len(numbers) >= 12
+    for number in numbers:
+        assert number.replace("−", "-").replace(" %", "%") in printed, number

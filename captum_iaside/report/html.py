@@ -106,8 +106,20 @@ def html_page(
     docs_url: str | None,
 ) -> str:
     r"""
-    The whole page as a string (UTF-8, no external resource): each model's table, score and ``pictures[name]``,
-    the paired comparison, the ``shared`` pictures, the configuration and the versions.
+    The whole page as a string (UTF-8, no external resource).
+
+    Args:
+        results (dict): Model name → its :class:`~captum_iaside.SpectralImportance`, in the page's order.
+        pictures (dict): Model name → its pictures, shown under its table.
+        shared (sequence of Picture): Pictures of all models or of the bands, shown after the comparison.
+        comparison (dict, optional): :meth:`SpectralComparison.to_dict
+                    <captum_iaside.SpectralComparison.to_dict>` without the results, for two or more models.
+        config (dict): The configuration, shown as JSON.
+        versions (dict): Package versions, shown as JSON.
+        docs_url (str, optional): The address of the interpreting page, linked where known.
+
+    Returns:
+        *str*: the HTML page.
     """
     first = next(iter(results.values()))
     read = HOW_TO_READ.format(value=escape(str(first.config.get("value", "value"))))

@@ -39,7 +39,7 @@ class RobustnessReport:
                 f"{r['corruption_accuracy']:>8.3f} {adv:>6}"
             )
             if self.reference is not None:
-                line += f" {r['mce']:>7.1%} {r['relative_mce']:>9.1%}"
+                line += f" {_percent(r['mce']):>7} {_percent(r['relative_mce']):>9}"
             lines.append(line)
         if self.reference is not None:
             lines.append(
@@ -61,6 +61,10 @@ class RobustnessReport:
         r"""Write :meth:`to_dict` to ``path``."""
         with open(path, "w") as fh:
             json.dump(self.to_dict(), fh, indent=2)
+
+
+def _percent(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.1%}"
 
 
 def _correlations(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
