@@ -270,7 +270,7 @@ class Const(nn.Module):
         (lambda ia, x: ia.attribute(x, perturbations_per_eval=0), ValueError, "perturbations_per_eval"),
         (lambda ia, x: ia.attribute_global([]), ValueError, "data yielded no images"),
         (lambda ia, x: ia.attribute_global([x], n_samples=0), ValueError, "n_samples must be at least 1"),
-        (lambda ia, x: ia.attribute_global([{"x": x}]), TypeError, "data must yield"),
+        (lambda ia, x: ia.attribute_global([{"x": x}]), TypeError, r"dict batches with keys \['x'\], but none of"),
     ],
 )
 def test_bad_input_errors(model, images, call, exc, match):
