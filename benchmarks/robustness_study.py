@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from captum_iaside import IASIDE, SpectralBands
 from captum_iaside.robustness.accuracy import robust_accuracy
-from captum_iaside.robustness.corruptions import CORRUPTIONS, SPECTRAL_FILTERS, corrupt
+from captum_iaside.robustness.corruptions import SPECTRAL_FILTERS, corrupt
 from captum_iaside.robustness.imagenet_c import IMAGENET_C
 from captum_iaside.robustness.report import robustness_report
 from captum_iaside.robustness.snr import spectral_snr
@@ -155,7 +155,7 @@ def main() -> int:
     report = out["report"]
     os.makedirs(args.out, exist_ok=True)
     test_x = out["test"][0][:500]
-    snr = {f"{c}@3": spectral_snr(test_x, corrupt(test_x, c, 3)) for c in CORRUPTIONS}
+    snr = {f"{c}@3": spectral_snr(test_x, corrupt(test_x, c, 3)) for c in IMAGENET_C + SPECTRAL_FILTERS}
     for fig, name in [
         (plot_spectral_snr(snr)[0], "snr.png"),
         (plot_robustness(report)[0], "srs_vs_corruption.png"),

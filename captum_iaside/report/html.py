@@ -30,6 +30,7 @@ th, td { padding: .2em .7em; border-bottom: 1px solid #eee; text-align: right; }
 th { background: #f4f4f4; } td.left, th.left { text-align: left; }
 figure { display: inline-block; margin: .5em 1em .5em 0; vertical-align: top; }
 figure img { max-width: 520px; border: 1px solid #ddd; } figcaption { font-size: .85em; color: #555; }
+figure.wide { display: block; } figure.wide img { max-width: 100%; }
 pre { background: #f7f7f7; padding: .8em; overflow-x: auto; font-size: .8em; }
 .note { background: #eef5ff; padding: .6em .9em; border-left: 4px solid #4a7bd0; }
 """
@@ -44,10 +45,11 @@ class Picture:
     png: bytes
 
 
-def _figure(picture: Picture) -> str:
+def _figure(picture: Picture, wide: bool = False) -> str:
     data = base64.b64encode(picture.png).decode("ascii")
+    kind = " class='wide'" if wide else ""
     return (
-        f'<figure><img src="data:image/png;base64,{data}" alt="{escape(picture.caption)}">'
+        f'<figure{kind}><img src="data:image/png;base64,{data}" alt="{escape(picture.caption)}">'
         f"<figcaption>{escape(picture.caption)} ({escape(picture.file)})</figcaption></figure>"
     )
 
@@ -91,8 +93,9 @@ def _comparison_table(comparison: Mapping[str, Any]) -> str:
         )
     return (
         f"<table><tr><th class='left'>models</th><th>ΔSRS</th><th>{level} paired bootstrap interval</th></tr>"
-        f"{''.join(rows)}</table><p>Paired: every model saw the same images, baselines and coalitions, so the "
-        "difference is far more precise than the two results' own intervals suggest.</p>"
+        f"{''.join(rows)}</table><p>Paired: every model saw the same images, baselines and coalitions, and the "
+        "interval resamples the images of both at once, so it accounts for what the two results share; read the "
+        "difference from this interval, not from the overlap of the two results' own.</p>"
     )
 
 
@@ -144,7 +147,7 @@ def html_page(
         parts.append(_comparison_table(comparison))
     if shared:
         parts.append("<h2>All models and the bands</h2>")
-        parts.extend(_figure(p) for p in shared)
+        parts.extend(_figure(p, wide=True) for p in shared)
     parts.append("<h2>Configuration and versions</h2>")
     parts.append(f"<pre>{escape(json.dumps({'versions': dict(versions), 'config': dict(config)}, indent=2))}</pre>")
     parts.append("</body></html>")

@@ -100,7 +100,7 @@ def write_report(
         example (Tensor, optional): One ``(C, H, W)`` image to draw the band decomposition of.
                     Default: None (no decomposition picture)
         config (dict, optional): The configuration to record (the command line's arguments).
-                    Default: the first result's configuration
+                    Default: the result's configuration (for several, each model's by name)
         details (dict, optional): Model name → extra fields recorded beside its result in
                     ``results.json`` (e.g. ``{"resolution": 224}``).
                     Default: None
@@ -126,7 +126,10 @@ def write_report(
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(f"out_dir {str(out_dir)!r} is a file; give a folder for the report")
     os.makedirs(out_dir, exist_ok=True)
-    config = dict(next(iter(named.values())).config if config is None else config)
+    if config is None:  # the results' own: one model's, or every model's by name
+        first = next(iter(named.values())).config
+        config = dict(first) if len(named) == 1 else {name: res.config for name, res in named.items()}
+    config = dict(config)
     details = details or {}
     files = ["results.csv", "results.json"]
     with open(os.path.join(out_dir, "results.csv"), "w", newline="") as fh:

@@ -29,14 +29,26 @@ def plot_spectral_snr(snr: dict[str, Tensor], bands: SpectralBands | None = None
         raise ValueError("snr is empty")
     m = len(next(iter(snr.values())))
     bands = bands or SpectralBands(m)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name, values in snr.items():
-        ax.plot(np.arange(m), torch.as_tensor(values, dtype=torch.float64).numpy(), marker="o", label=name)
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    # up to 10 lines take the default colours; more get one colour each from a map and alternate markers and
+    # dashes, so no two lines look alike
+    many = len(snr) > 10
+    colours = plt.get_cmap("turbo")(np.linspace(0.05, 0.95, len(snr))) if many else [None] * len(snr)
+    markers, dashes = "osD^v<>ph*", ("-", "--", ":")
+    for k, (name, values) in enumerate(snr.items()):
+        ax.plot(
+            np.arange(m),
+            torch.as_tensor(values, dtype=torch.float64).numpy(),
+            marker=markers[k % len(markers)] if many else "o",
+            linestyle=dashes[k % len(dashes)] if many else "-",
+            color=colours[k],
+            label=name,
+        )
     ax.set_xticks(np.arange(m), band_ticks(bands), fontsize=8)
     ax.set_xlabel("frequency band (normalised radius, low → high)")
     ax.set_ylabel("SNR (dB)")
     ax.set_title("Signal-to-noise ratio of perturbations per band")
     ax.axhline(0, color="black", linewidth=0.6)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=1 + len(snr) // 12, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the plot
     fig.tight_layout()
     return fig, np.array([ax])

@@ -39,7 +39,7 @@ def test_a_dict_batch_without_images_names_its_keys():
 
 def test_a_hugging_face_classifier_needs_no_wrapper(tmp_path):
     transformers = pytest.importorskip("transformers")
-    from tests.cli.helpers import tiny_vit_folder
+    from cli.helpers import tiny_vit_folder
 
     model = transformers.AutoModelForImageClassification.from_pretrained(tiny_vit_folder(tmp_path, transformers))
     g = torch.Generator().manual_seed(1)
