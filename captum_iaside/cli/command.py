@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -189,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
     resolution = args.resolution or EMBEDDED_RESOLUTION
     rank, world = _start_distributed(device)
     say = print if rank == 0 else _silent
+    if rank != 0:  # rank 0 speaks for all: the same warnings from every rank would only repeat it
+        warnings.simplefilter("ignore")
     if args.data == "embedded" and args.model is None:
         own = "" if args.resolution else f" (its own is {LITE_RESOLUTION[DEFAULT_MODEL]} px: --resolution to change)"
         say(

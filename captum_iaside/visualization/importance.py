@@ -83,7 +83,13 @@ def plot_spectral_importance(
     ax.set_ylabel("SID" if kind == "sid" else "ψ (mean Shapley value)")
     what = "Spectral importance distribution" if kind == "sid" else "Spectral importance ψ"
     bars = f"{results[0].config.get('confidence', 0.95):.0%} bootstrap intervals" if intervals else "±1 s.e."
-    ax.set_title(f"{what}, {bars} (K = {', '.join(str(r.n_samples) for r in results)})")
+    counts = sorted({r.n_samples for r in results})
+    k = (
+        f"{counts[0]}" + (" each" if len(results) > 1 else "")
+        if len(counts) == 1
+        else ", ".join(str(r.n_samples) for r in results)
+    )
+    ax.set_title(f"{what}, {bars} (K = {k})", fontsize=10)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.legend(fontsize=8)
     if many:

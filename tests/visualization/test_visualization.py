@@ -177,3 +177,20 @@ def test_robustness_labels_of_close_points_do_not_overlap():
     # a point on its own keeps its label next to it, without a leader line
     far = ax.texts[-1]
     assert far.arrow_patch is None and max(abs(v) for v in far.xyann) <= 6
+
+
+def test_the_title_names_a_shared_image_count_once():
+    import torch
+
+    from captum_iaside import SpectralImportance
+    from captum_iaside.visualization import plot_spectral_importance
+
+    def result(n):
+        return SpectralImportance(torch.tensor([0.5, 0.2, 0.1, 0.0]), torch.full((4,), 0.01), n, -2.0, -1.2)
+
+    _, axes = plot_spectral_importance([result(500)] * 7)
+    assert axes[0].get_title().endswith("(K = 500 each)")
+    _, axes = plot_spectral_importance([result(500), result(300)])
+    assert axes[0].get_title().endswith("(K = 500, 300)")
+    _, axes = plot_spectral_importance(result(40))
+    assert axes[0].get_title().endswith("(K = 40)")
