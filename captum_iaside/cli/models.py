@@ -93,9 +93,7 @@ def _load_torchvision(name: str, weights: str | None, model_args: Mapping[str, A
 
     available = torchvision.models.list_models()
     if name not in available:
-        close = difflib.get_close_matches(name, available, n=3)
-        hint = f"did you mean {', '.join(close)}?" if close else "e.g. resnet18, resnet50, vit_b_16"
-        raise ModelSpecError(f"torchvision has no model {name!r}; {hint}")
+        raise _unknown("torchvision", name, available, "resnet18, resnet50, vit_b_16")
     file, w = weights_file(weights), None
     if not _no_weights(weights) and file is None:
         try:
@@ -121,6 +119,13 @@ def _load_torchvision(name: str, weights: str | None, model_args: Mapping[str, A
     return LoadedModel(f"torchvision:{name}", model, size, mean, std, transform=t)
 
 
+def _unknown(zoo: str, name: str, available: list[str], examples: str = "") -> ModelSpecError:
+    r"""The error for a name ``zoo`` lacks: with the names closest to it, else with ``examples`` where given."""
+    close = difflib.get_close_matches(name, available, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else (f"; e.g. {examples}" if examples else "")
+    return ModelSpecError(f"{zoo} has no model {name!r}{hint}")
+
+
 def _no_weights(weights: str | None) -> bool:
     return weights in (None, "none", "None")
 
@@ -132,10 +137,9 @@ def _load_timm(name: str, weights: str | None, model_args: Mapping[str, Any]) ->
         from timm.data import create_transform, resolve_data_config
     except ImportError as exc:
         raise ModelSpecError(f"timm:{name} needs timm: pip install timm (or captum-iaside[zoo])") from exc
-    if name not in timm.list_models():
-        close = difflib.get_close_matches(name, timm.list_models(), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ModelSpecError(f"timm has no model {name!r}{hint}")
+    available = timm.list_models()
+    if name not in available:
+        raise _unknown("timm", name, available)
     file = weights_file(weights)
     try:
         pretrained = not _no_weights(weights) and file is None
@@ -361,32 +365,48 @@ def _load_factory(spec: str, weights: str | None, model_args: Mapping[str, Any])
         if not isinstance(made, nn.Module):
             raise ModelSpecError(f"{spec} returned {type(made).__name__}, expected a torch.nn.Module")
         loaded = LoadedModel(spec, made, 224, IMAGENET_MEAN, IMAGENET_STD)
-    if weights_file(weights) is not None:
-        load_weights(loaded.model, weights_file(weights), spec)
+    file = weights_file(weights)
+    if file is not None:
+        load_weights(loaded.model, file, spec)
     loaded.model.eval()
     return loaded
 
 
-def _check_weights(spec: str, weights: str | None) -> None:
+def _spec_kind(spec: str) -> str:
     r"""
-    ``weights`` as ``spec`` can take them: ``DEFAULT``, ``none`` or a state-dict file; torchvision also
-    takes its weight names; a TorchScript file holds its own and a factory builds its own.
+    Which loader ``spec`` names, in the order :func:`load_model` tries them: ``"lite"``, ``"torchvision"``,
+    ``"timm"``, ``"hf"``, ``"file"`` (TorchScript, or a pickle), ``"factory"`` (``module:factory``) or
+    ``"unknown"``.
     """
-    if weights is None or weights == "DEFAULT" or spec.startswith("torchvision:"):
+    if spec in LITE_RESOLUTION:
+        return "lite"
+    for prefix in ("torchvision", "timm", "hf"):
+        if spec.startswith(f"{prefix}:"):
+            return prefix
+    if os.path.isfile(spec):
+        return "file"
+    if ":" in spec and not spec.startswith((".", "/")):
+        return "factory"
+    return "unknown"
+
+
+def _check_weights(spec: str, kind: str, weights: str | None) -> None:
+    r"""
+    ``weights`` as a ``kind`` of model can take them: ``DEFAULT``, ``none`` or a state-dict file; torchvision
+    also takes its weight names; a TorchScript file holds its own and a factory builds its own.
+    """
+    if weights is None or weights == "DEFAULT" or kind == "torchvision":
         return
     file, none = weights_file(weights) is not None, _no_weights(weights)
-    if os.path.isfile(spec) and (file or none):
+    if kind == "file" and (file or none):
         raise ModelSpecError(f"{spec} holds its own weights; --weights FILE or none needs an architecture as --model")
-    is_factory = ":" in spec and not spec.startswith(("timm:", "hf:", ".", "/")) and not os.path.isfile(spec)
-    if is_factory and none:
+    if kind == "factory" and none:
         raise ModelSpecError(
             f"{spec} builds its own weights: --weights takes DEFAULT (as it builds them) or a state-dict file"
         )
     if not (file or none):
         hint = (
-            f"; for one of timm's pretrained tags, name it in the model: timm:{spec[5:]}.TAG"
-            if spec.startswith("timm:")
-            else ""
+            f"; for one of timm's pretrained tags, name it in the model: timm:{spec[5:]}.TAG" if kind == "timm" else ""
         )
         raise ModelSpecError(
             f"{spec} takes --weights DEFAULT, none or a state-dict file, not {weights!r} (weight names are "
@@ -435,24 +455,23 @@ def load_model(
         (224, 10)
     """
     model_args = dict(model_args or {})
-    _check_weights(spec, weights)
-    takes_args = spec.startswith(("torchvision:", "timm:")) or (
-        ":" in spec and not spec.startswith(("hf:", ".", "/")) and not os.path.isfile(spec)
-    )
-    if model_args and not takes_args:
+    kind = _spec_kind(spec)
+    _check_weights(spec, kind, weights)
+    if model_args and kind not in ("torchvision", "timm", "factory"):
         raise ModelSpecError(f"{spec} takes no --model-arg; only torchvision:, timm: and module:factory models do")
-    if spec in LITE_RESOLUTION:
+    name = spec.split(":", 1)[1] if kind in ("torchvision", "timm", "hf") else spec
+    if kind == "lite":
         return _load_efficientnet_lite(spec, weights)
-    if spec.startswith("torchvision:"):
-        return _load_torchvision(spec.split(":", 1)[1], weights, model_args)
-    if spec.startswith("timm:"):
-        return _load_timm(spec.split(":", 1)[1], weights, model_args)
-    if spec.startswith("hf:"):
-        return _load_hugging_face(spec.split(":", 1)[1], weights)
-    if os.path.isfile(spec):
+    if kind == "torchvision":
+        return _load_torchvision(name, weights, model_args)
+    if kind == "timm":
+        return _load_timm(name, weights, model_args)
+    if kind == "hf":
+        return _load_hugging_face(name, weights)
+    if kind == "file":
         model = _load_file(spec, allow_pickle)
         return LoadedModel(os.path.basename(spec), model.eval(), 224, IMAGENET_MEAN, IMAGENET_STD)
-    if ":" in spec and not spec.startswith((".", "/")):
+    if kind == "factory":
         return _load_factory(spec, weights, model_args)
     raise ModelSpecError(
         f"unknown model {spec!r}: expected efficientnet-lite0|1|2, torchvision:NAME, timm:NAME, hf:PATH, "
