@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from captum_iaside.report.tables import score_line
+from captum_iaside.report.tables import band_rows, level, score_line
 from captum_iaside.results.importance import SpectralImportance
-from captum_iaside.visualization.common import bands_of
 
 HOW_TO_READ = (
     "ψ of a band is how much of the model's value ({value}: from v(∅), every band replaced by the baseline, to "
@@ -55,24 +54,10 @@ def _figure(picture: Picture, wide: bool = False) -> str:
 
 
 def _band_table(res: SpectralImportance) -> str:
-    edges = bands_of(res).band_edges()
-    level = f"{res.config.get('confidence', 0.95):.0%}"
-    head = "".join(f"<th>{h}</th>" for h in ("band", "radius", "ψ", "stderr", f"{level} interval", "", "SID"))
+    head = "".join(f"<th>{h}</th>" for h in ("band", "radius", "ψ", "stderr", f"{level(res)} interval", "", "SID"))
     rows = []
-    significant = res.significant
-    for i in range(res.n_bands):
-        ci = "" if res.values_ci is None else f"[{res.values_ci[0, i]:+.4f}, {res.values_ci[1, i]:+.4f}]"
-        mark = "" if significant is None or bool(significant[i]) else "~"
-        sid = f"{res.sid[i]:.3f}" if res.identified else "n/a"
-        cells = (
-            i,
-            f"{edges[i]:.3f}–{edges[i + 1]:.3f}",
-            f"{res.values[i]:+.4f}",
-            f"{res.stderr[i]:.4f}",
-            ci,
-            mark,
-            sid,
-        )
+    for r in band_rows(res):
+        cells = (r.band, f"{r.low:.3f}–{r.high:.3f}", r.psi, r.stderr, r.interval, "~" if r.uncertain else "", r.sid)
         rows.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
