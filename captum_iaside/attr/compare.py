@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from captum_iaside.estimators.base import ShapleyEstimator
 from captum_iaside.game.bands import SpectralBands
@@ -38,6 +39,7 @@ def compare_global(
     device: str | torch.device | None = None,
     show_progress: bool = False,
     autocast_dtype: torch.dtype | None = None,
+    strata: str | Tensor | None = "auto",
 ) -> SpectralComparison:
     r"""
     Global I-ASIDE of several models on the same images, with paired uncertainty.
@@ -70,6 +72,10 @@ def compare_global(
         tolerance (float, optional): Stop once every model's ``max(stderr) / range(ψ)`` is at
                     most this.
                     Default: None
+        strata (str, Tensor or None, optional): As for ``attribute_global``; every model reads the
+                    same images in the same stratified order (with one data set per model, each
+                    a DataLoader over a map-style dataset or a list of batches, of the same length).
+                    Default: ``"auto"``
 
     The other arguments are those of :meth:`IASIDE.attribute_global
     <captum_iaside.IASIDE.attribute_global>`, with the same meaning.

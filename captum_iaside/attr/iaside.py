@@ -259,6 +259,7 @@ class IASIDE(PerturbationAttribution):
         device: str | torch.device | None = None,
         show_progress: bool = False,
         autocast_dtype: torch.dtype | None = None,
+        strata: str | Tensor | None = "auto",
     ) -> SpectralImportance:
         r"""
         Global I-ASIDE over a data set: ``ψ = E_x φ(x)`` with its standard error and intervals.
@@ -354,6 +355,24 @@ class IASIDE(PerturbationAttribution):
             autocast_dtype (torch.dtype, optional): Evaluate the model under
                         :func:`torch.autocast` with this dtype (e.g. ``torch.bfloat16`` on a GPU).
                         Default: None
+            strata (str, Tensor or None, optional): Strata of the images. The images a budget
+                        reaches then represent every stratum in proportion to its share ``W_h``
+                        of the data, and ψ is estimated as ``Σ_h W_h ψ̂_h`` from the per-stratum
+                        means, with a variance from the spread *within* strata only (the spread
+                        between classes, most of the between-image variance on real models, drops
+                        out; the bootstrap resamples within strata). ``"target"``: the data's
+                        labels, known before the run from a DataLoader over a ``TensorDataset``,
+                        ``ImageFolder``, a torchvision data set with ``.targets`` or a ``Subset``
+                        of one (any sampler, ``DistributedSampler`` included), or from a list of
+                        ``(images, labels)`` batches; the run then reads the images in a
+                        stratified order drawn from ``seed``. A tensor: one stratum id per image
+                        of a DataLoader's dataset (by index), or of other data in the order they
+                        yield them (a stream, whose order cannot be chosen, is post-stratified
+                        with the weights the tensor gives). ``"auto"``: ``"target"`` when the
+                        labels are known before the run and ``use_labels=True``, else None.
+                        Strata that the run reaches with fewer than two images are pooled into
+                        one. ``result.config["strata"]`` says what was done.
+                        Default: ``"auto"``
 
         Returns:
             :class:`SpectralImportance` with ``values`` (ψ), ``stderr``, ``values_ci``,

@@ -1,15 +1,20 @@
 r"""Streaming statistics of a global run, in memory independent of the number of images.
 
-Per-image Shapley estimates ``φ̂(x)`` arrive batch by batch. Their moments give ψ and its standard
-error; an online Poisson bootstrap over images (Hanley & MacGibbon, 2006) gives intervals for ψ,
-SID and SRS. Because each ``φ̂(x)`` is an unbiased estimate of ``φ(x)`` drawn independently per
-image, the spread of ``φ̂`` over images holds both the between-image variance and the estimator's
-within-image noise, so the standard errors and intervals cover both. Accumulators merge (for
-``torch.distributed``) and save to plain tensors (for checkpoints).
+Per-image Shapley estimates ``φ̂(x)`` arrive batch by batch, each with its image's stratum (one
+stratum for an unstratified run). Their per-stratum moments give ψ̂ = Σ_h W_h ψ̂_h and its standard
+error (Σ_h W_h² s_h² / n_h); an online Poisson bootstrap over images within strata (Hanley &
+MacGibbon, 2006) gives intervals for ψ, SID and SRS. Because each ``φ̂(x)`` is an unbiased estimate
+of ``φ(x)`` drawn independently per image, the spread of ``φ̂`` over images holds both the
+between-image variance and the estimator's within-image noise, so the standard errors and intervals
+cover both. Strata with fewer than
+two images are pooled into one (collapsed strata, Cochran 1977, §5A.12), so a stratum with one image
+or none still has a variance. Accumulators merge (for ``torch.distributed``) and save to plain
+tensors (for checkpoints).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -110,11 +115,109 @@ class MomentAccumulator:
         return torch.sqrt(self.variance() / max(self.count, 1))
 
 
+@dataclass
+class StratumGroup:
+    r"""A stratum, or the strata with fewer than two images pooled, with its weight ``W`` and members."""
+
+    weight: float
+    members: list[int]
+
+
+@dataclass
+class Estimate:
+    r"""The stratified estimate of one model: ψ̂ (``values``), its standard error and the mean ``v(∅)``, ``v(N)``."""
+
+    values: Tensor
+    stderr: Tensor
+    v_empty: float
+    v_full: float
+
+
+def stratum_groups(counts: dict[int, int], population: dict[int, int] | None) -> tuple[list[StratumGroup], float]:
+    r"""
+    The groups a stratified estimate sums over: each stratum with at least two images alone, the others
+    pooled into one (treated as a simple random sample of their images), with weights ``W_h = N_h / N``
+    renormalised over the groups that have images.
+
+    Args:
+        counts (dict): Stratum id → images seen.
+        population (dict, optional): Stratum id → images in the data (None: one unweighted stratum).
+
+    Returns:
+        ``(groups, missing)``: the groups, and the weight share of strata no image was seen of (left out).
+    """
+    if population is None:
+        return [StratumGroup(1.0, sorted(counts))], 0.0
+    total = sum(population.values())
+    alone = [h for h in sorted(population) if counts.get(h, 0) >= 2]
+    pooled = [h for h in sorted(population) if counts.get(h, 0) < 2]
+    groups = [StratumGroup(population[h] / total, [h]) for h in alone]
+    seen = [h for h in pooled if counts.get(h, 0) > 0]
+    missing = sum(population[h] for h in pooled if h not in seen) / total
+    if seen:
+        groups.append(StratumGroup(sum(population[h] for h in pooled) / total - missing, seen))
+    kept = sum(g.weight for g in groups)
+    for g in groups:
+        g.weight /= kept
+    return groups, missing
+
+
+def merged(accs: list[MomentAccumulator]) -> MomentAccumulator:
+    r"""One accumulator of everything ``accs`` have seen."""
+    out = MomentAccumulator(accs[0].mean.numel(), accs[0].covariance)
+    for a in accs:
+        out.merge(a)
+    return out
+
+
+def stratified_covariance(groups: list[StratumGroup], accs: dict[int, MomentAccumulator]) -> Tensor:
+    r"""
+    ``Σ_g W_g² S_g / n_g``: the (co)variance of a stratified mean from per-stratum moments (a pooled
+    group of one image takes the pooled within-group variance of the others; NaN where there is none).
+    """
+    parts = [(g.weight, merged([accs[h] for h in g.members])) for g in groups]
+    single = [a for _, a in parts if a.count < 2]
+    pooled = None
+    if single:
+        rest = [a for _, a in parts if a.count >= 2]
+        dof = sum(a.count - 1 for a in rest)
+        pooled = sum(a.m2 for a in rest) / dof if rest else None
+    total = torch.zeros_like(parts[0][1].m2)
+    for w, a in parts:
+        within = a.m2 / (a.count - 1) if a.count >= 2 else pooled
+        if within is None:
+            return torch.full_like(total, float("nan"))
+        total = total + w * w * within / a.count
+    return total
+
+
+class _Stratum:
+    r"""The statistics of one stratum: moments of ``(φ̂, v(∅), v(N))`` and the bootstrap sums of ``φ̂``."""
+
+    def __init__(self, n_bands: int, n_bootstrap: int) -> None:
+        self.moments = MomentAccumulator(n_bands + 2)
+        self.boot_sum = torch.zeros(n_bootstrap, n_bands, dtype=torch.float64)
+        self.boot_weight = torch.zeros(n_bootstrap, dtype=torch.float64)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "moments": self.moments.state_dict(),
+            "boot_sum": self.boot_sum.clone(),
+            "boot_weight": self.boot_weight.clone(),
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> _Stratum:
+        out = cls.__new__(cls)
+        out.moments = MomentAccumulator.from_state_dict(state["moments"])
+        out.boot_sum, out.boot_weight = state["boot_sum"].clone(), state["boot_weight"].clone()
+        return out
+
+
 class GlobalAccumulator:
     r"""
-    The sufficient statistics of one model's global run: moments of ``φ̂`` and of
-    ``(v(∅), v(N))``, replicate sums of the online Poisson bootstrap and optional per-class
-    moments.
+    The sufficient statistics of one model's global run, per stratum: moments of ``φ̂`` and of
+    ``(v(∅), v(N))``, replicate sums of the online Poisson bootstrap, and optional per-class moments.
 
     Args:
         n_bands (int): ``M``.
@@ -122,23 +225,32 @@ class GlobalAccumulator:
                     Default: 200
         by_class (bool, optional): Keep per-class moments of ``φ̂``.
                     Default: False
+        population (dict, optional): Stratum id → images in the data, for a stratified run (the
+                    weights ``W_h = N_h / N``).
+                    Default: None (unstratified)
     """
 
-    def __init__(self, n_bands: int, n_bootstrap: int = 200, by_class: bool = False) -> None:
+    def __init__(
+        self, n_bands: int, n_bootstrap: int = 200, by_class: bool = False, population: dict[int, int] | None = None
+    ) -> None:
         self.n_bands = n_bands
         self.n_bootstrap = n_bootstrap
-        self.phi = MomentAccumulator(n_bands)
-        self.ends = MomentAccumulator(2)  # v(∅), v(N)
-        self.boot_sum = torch.zeros(n_bootstrap, n_bands, dtype=torch.float64)
-        self.boot_weight = torch.zeros(n_bootstrap, dtype=torch.float64)
+        self.population = None if population is None else dict(population)
+        self.strata: dict[int, _Stratum] = {}
         self.classes: dict[int, MomentAccumulator] | None = {} if by_class else None
 
     @property
     def count(self) -> int:
         r"""Images seen."""
-        return self.phi.count
+        return sum(s.moments.count for s in self.strata.values())
 
-    def update(self, shapley: BandShapley, weights: Tensor | None = None, remove: bool = False) -> None:
+    def counts(self) -> dict[int, int]:
+        r"""Images seen per stratum."""
+        return {h: s.moments.count for h, s in self.strata.items()}
+
+    def update(
+        self, shapley: BandShapley, weights: Tensor | None = None, strata: Tensor | None = None, remove: bool = False
+    ) -> None:
         r"""
         Add a batch (or, with ``remove=True``, take back a batch added before).
 
@@ -146,17 +258,25 @@ class GlobalAccumulator:
             shapley (BandShapley): The batch's estimates.
             weights (Tensor, optional): ``(B, R)`` Poisson bootstrap weights of its images (the
                         same for every model of a paired comparison).
+            strata (Tensor, optional): ``(B,)`` stratum ids of its images (None: stratum 0).
             remove (bool, optional): Take the batch back instead.
                         Default: False
         """
         phi = shapley.values.detach().to("cpu", torch.float64)
-        ends = torch.stack([shapley.v_empty, shapley.v_full], dim=1).to("cpu", torch.float64)
+        rows = torch.cat([phi, torch.stack([shapley.v_empty, shapley.v_full], dim=1).to("cpu", torch.float64)], dim=1)
+        ids = torch.zeros(phi.shape[0], dtype=torch.int64) if strata is None else strata.to("cpu", torch.int64)
+        if self.population is not None:
+            unknown = sorted(set(ids.tolist()) - set(self.population))
+            if unknown:
+                raise ValueError(f"images of strata {unknown} arrived, which the data's strata do not hold")
         sign = -1.0 if remove else 1.0
-        for acc, rows in ((self.phi, phi), (self.ends, ends)):
-            acc.remove(rows) if remove else acc.update(rows)
-        if self.n_bootstrap:
-            self.boot_sum += sign * (weights.T @ phi)
-            self.boot_weight += sign * weights.sum(dim=0)
+        for h in ids.unique().tolist():
+            rows_h = ids == h
+            stratum = self.strata.setdefault(int(h), _Stratum(self.n_bands, self.n_bootstrap))
+            stratum.moments.remove(rows[rows_h]) if remove else stratum.moments.update(rows[rows_h])
+            if self.n_bootstrap:
+                stratum.boot_sum += sign * (weights[rows_h].T @ phi[rows_h])
+                stratum.boot_weight += sign * weights[rows_h].sum(dim=0)
         if self.classes is not None:
             if shapley.target is None:
                 raise ValueError("by_class=True needs class targets (a model with class scores)")
@@ -166,11 +286,15 @@ class GlobalAccumulator:
                 acc.remove(phi[targets == c]) if remove else acc.update(phi[targets == c])
 
     def merge(self, other: GlobalAccumulator) -> None:
-        r"""Add everything ``other`` has seen."""
-        self.phi.merge(other.phi)
-        self.ends.merge(other.ends)
-        self.boot_sum += other.boot_sum
-        self.boot_weight += other.boot_weight
+        r"""Add everything ``other`` has seen (another rank's images: its strata's sizes add to these)."""
+        for h, s in other.strata.items():
+            mine = self.strata.setdefault(h, _Stratum(self.n_bands, self.n_bootstrap))
+            mine.moments.merge(s.moments)
+            mine.boot_sum += s.boot_sum
+            mine.boot_weight += s.boot_weight
+        if self.population is not None and other.population is not None:
+            for h, n in other.population.items():
+                self.population[h] = self.population.get(h, 0) + n
         if self.classes is not None and other.classes is not None:
             for c, acc in other.classes.items():
                 self.classes.setdefault(c, MomentAccumulator(self.n_bands)).merge(acc)
@@ -180,44 +304,73 @@ class GlobalAccumulator:
         return {
             "n_bands": self.n_bands,
             "n_bootstrap": self.n_bootstrap,
-            "phi": self.phi.state_dict(),
-            "ends": self.ends.state_dict(),
-            "boot_sum": self.boot_sum.clone(),
-            "boot_weight": self.boot_weight.clone(),
+            "population": self.population,
+            "strata": {h: s.state_dict() for h, s in self.strata.items()},
             "classes": None if self.classes is None else {c: a.state_dict() for c, a in self.classes.items()},
         }
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> GlobalAccumulator:
         r"""Inverse of :meth:`state_dict`."""
-        acc = cls(int(state["n_bands"]), int(state["n_bootstrap"]), state["classes"] is not None)
-        acc.phi = MomentAccumulator.from_state_dict(state["phi"])
-        acc.ends = MomentAccumulator.from_state_dict(state["ends"])
-        acc.boot_sum, acc.boot_weight = state["boot_sum"].clone(), state["boot_weight"].clone()
+        population = None if state["population"] is None else {int(h): int(n) for h, n in state["population"].items()}
+        acc = cls(int(state["n_bands"]), int(state["n_bootstrap"]), state["classes"] is not None, population)
+        acc.strata = {int(h): _Stratum.from_state_dict(s) for h, s in state["strata"].items()}
         if state["classes"] is not None:
             acc.classes = {int(c): MomentAccumulator.from_state_dict(a) for c, a in state["classes"].items()}
         return acc
 
+    def groups(self) -> tuple[list[StratumGroup], float]:
+        r"""The stratum groups of the estimate and the weight share of unseen strata (:func:`stratum_groups`)."""
+        return stratum_groups(self.counts(), self.population)
+
+    def estimate(self) -> Estimate:
+        r"""ψ̂ and its standard error over everything seen (NaN standard errors with fewer than two images)."""
+        m = self.n_bands
+        groups, _ = self.groups()
+        moments = {h: s.moments for h, s in self.strata.items()}
+        means = sum(g.weight * merged([moments[h] for h in g.members]).mean for g in groups)
+        var = stratified_covariance(groups, moments)[:m]
+        return Estimate(means[:m].clone(), torch.sqrt(var.clamp(min=0)), float(means[m]), float(means[m + 1]))
+
     def running_srs(self) -> float:
-        r"""The SRS of the mean ``φ̂`` seen so far (0 before any image), for progress displays."""
+        r"""The SRS of ψ̂ so far (0 before any image), for progress displays."""
         if self.count == 0:
             return 0.0
-        return spectral_robustness_score(spectral_importance_distribution(self.phi.mean))
+        return spectral_robustness_score(spectral_importance_distribution(self.estimate().values))
 
     def relative_error(self) -> float:
         r"""``max(stderr) / (max ψ − min ψ)``: the stopping statistic of ``tolerance`` (inf if undefined)."""
-        spread = float(self.phi.mean.max() - self.phi.mean.min())
-        err = self.phi.stderr()
-        if self.count < 2 or spread <= 0 or bool(torch.isnan(err).any()):
+        if self.count < 2:
             return float("inf")
-        return float(err.max()) / spread
+        est = self.estimate()
+        spread = float(est.values.max() - est.values.min())
+        if spread <= 0 or bool(torch.isnan(est.stderr).any()):
+            return float("inf")
+        return float(est.stderr.max()) / spread
 
     def replicates(self) -> Tensor | None:
-        r"""``(R', M)`` bootstrap replicates of ψ (replicates that drew no image are left out)."""
-        drawn = self.boot_weight > 0  # a replicate can draw no image at all from a tiny data set
+        r"""
+        ``(R', M)`` bootstrap replicates of ψ̂, each ``Σ_g W_g`` (its weighted mean of group ``g``); a group
+        that drew no image in a replicate keeps its mean there, and replicates that drew no image at all are
+        left out.
+        """
+        if not self.n_bootstrap or self.count == 0:
+            return None
+        groups, _ = self.groups()
+        reps = torch.zeros(self.n_bootstrap, self.n_bands, dtype=torch.float64)
+        drawn = torch.zeros(self.n_bootstrap, dtype=torch.bool)
+        for g in groups:
+            members = [self.strata[h] for h in g.members]
+            total = sum(s.boot_sum for s in members)
+            weight = sum(s.boot_weight for s in members)
+            mean = merged([s.moments for s in members]).mean[: self.n_bands]
+            has = weight > 0
+            group_means = torch.where(has[:, None], total / weight.clamp(min=1e-300)[:, None], mean)
+            reps += g.weight * group_means
+            drawn |= has
         if int(drawn.sum()) < 2:
             return None
-        return self.boot_sum[drawn] / self.boot_weight[drawn, None]
+        return reps[drawn]
 
     def result(self, config: dict[str, Any], confidence: float = 0.95, stop_reason: str = "") -> SpectralImportance:
         r"""The :class:`SpectralImportance` of everything seen, with bootstrap intervals."""
@@ -236,12 +389,13 @@ class GlobalAccumulator:
                 c: {"n_samples": a.count, "values": a.mean.clone(), "stderr": a.stderr()}
                 for c, a in sorted(self.classes.items())
             }
+        est = self.estimate()
         return SpectralImportance(
-            values=self.phi.mean.clone(),
-            stderr=self.phi.stderr(),
+            values=est.values,
+            stderr=est.stderr,
             n_samples=self.count,
-            v_empty=float(self.ends.mean[0]),
-            v_full=float(self.ends.mean[1]),
+            v_empty=est.v_empty,
+            v_full=est.v_full,
             config=config,
             values_ci=values_ci,
             sid_ci=sid_ci,

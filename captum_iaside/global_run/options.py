@@ -16,7 +16,9 @@ from captum_iaside._utils.checks import (
     check_positive_int,
     check_writable_file,
 )
+from captum_iaside._utils.digest import tensor_digest
 from captum_iaside.execution.forward_args import as_arg_tuple
+from captum_iaside.global_run.strata import check_strata
 
 
 @dataclass
@@ -41,6 +43,7 @@ class RunOptions:
     device: torch.device | None = None
     show_progress: bool = False
     autocast_dtype: torch.dtype | None = None
+    strata: str | torch.Tensor | None = "auto"
 
     def __post_init__(self) -> None:
         self.additional_forward_args = as_arg_tuple(self.additional_forward_args)
@@ -59,6 +62,7 @@ class RunOptions:
         check_int(self.seed, "seed")
         self.device = check_device(self.device, "device")
         self.checkpoint = check_writable_file(self.checkpoint, "checkpoint")
+        self.strata = check_strata(self.strata)
 
     def fingerprint(self) -> dict[str, Any]:
         r"""The options that change the result (for checkpoints and ``config``)."""
@@ -71,4 +75,5 @@ class RunOptions:
             "by_class": bool(self.by_class),
             "seed": int(self.seed),
             "autocast_dtype": None if self.autocast_dtype is None else str(self.autocast_dtype),
+            "strata_option": self.strata if isinstance(self.strata, str) else {"tensor": tensor_digest(self.strata)},
         }

@@ -12,6 +12,7 @@ checkpoints, the second pass and ``torch.distributed``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ from captum_iaside.game.bands import SpectralBands
 from captum_iaside.game.baselines import Baseline, reference_images
 from captum_iaside.game.spectral_game import SpectralGame
 from captum_iaside.game.value_functions import ValueFunction, resolve_target
-from captum_iaside.global_run.accumulators import GlobalAccumulator, MomentAccumulator
+from captum_iaside.global_run.accumulators import GlobalAccumulator, MomentAccumulator, stratified_covariance
 from captum_iaside.global_run.batches import chain, known_images, split_batch
 from captum_iaside.global_run.checkpoint import batch_digest, load_checkpoint, model_digest, save_checkpoint
 from captum_iaside.global_run.design import GlobalDesign, pass_weight, plan_global, second_pass_design
@@ -35,6 +36,7 @@ from captum_iaside.global_run.distributed import gather, world
 from captum_iaside.global_run.options import RunOptions
 from captum_iaside.global_run.second_pass import restored_estimates, stored_estimates, stored_images, weighted_average
 from captum_iaside.global_run.state import RunState
+from captum_iaside.global_run.strata import StrataPlan, plan_strata, reorder
 from captum_iaside.global_run.streams import (
     BASELINE_STREAM,
     BOOTSTRAP_STREAM,
@@ -51,7 +53,7 @@ class RunOutcome:
     r"""What a global run returns: the merged statistics of all ranks and why it stopped."""
 
     accumulators: dict[str, GlobalAccumulator]
-    joint: MomentAccumulator | None
+    joint: dict[int, MomentAccumulator] | None
     stop_reason: str
     config: dict[str, Any]
 
@@ -69,17 +71,20 @@ class RunOutcome:
     def comparison(self) -> SpectralComparison:
         r"""
         The :class:`SpectralComparison` of all models: each model's result, its bootstrap replicates
-        (the same replicate weights for every model) and the joint moments of the per-image values.
+        (the same replicate weights for every model) and the covariance of all models' ψ̂ (stratified as
+        each model's own estimate is).
         """
         results = {name: self.result(name) for name in self.accumulators}
         replicates = {name: acc.replicates() for name, acc in self.accumulators.items()}
-        joint = self.joint
+        covariance = None
+        if self.joint is not None:
+            groups, _ = next(iter(self.accumulators.values())).groups()
+            covariance = stratified_covariance(groups, self.joint)
         return SpectralComparison(
             results,
             confidence=self.confidence,
             replicates=None if any(r is None for r in replicates.values()) else replicates,
-            phi_mean=None if joint is None else joint.mean,
-            phi_comoment=None if joint is None else joint.m2,
+            covariance=covariance,
         )
 
 
@@ -122,6 +127,7 @@ class GlobalRun:
         self._checkpoint: str | None = None
         self.workspaces = {name: Workspace(options.perturbations_per_eval) for name in models}
         self._donors: dict[str, Tensor] = {}
+        self._strata: StrataPlan | None = None
 
     # ------------------------------------------------------------------ data
     def _iterate(self, data: Any) -> Iterator[dict[str, Any]]:
@@ -151,6 +157,7 @@ class GlobalRun:
         share = None
         if opts.max_evaluations is not None:
             share = opts.max_evaluations // self.world_size + (self.rank < opts.max_evaluations % self.world_size)
+        data = self._stratified(data)
         n_images = known_images(data)
         if n_images is not None and opts.n_samples is not None:
             n_images = min(n_images, opts.n_samples)
@@ -215,12 +222,46 @@ class GlobalRun:
         config["evaluations"] = spent
         config["perturbations_per_eval"] = self._chosen_perturbations_per_eval()
         config["labels"] = "given" if st.labelled else "predicted"
+        config["strata"] = self._strata_config(next(iter(accumulators.values())))
         return RunOutcome(accumulators, joint, st.stop_reason, config)
+
+    def _stratified(self, data: Any) -> Any:
+        r"""The data in stratified order where they can be put in it (every model's, alike); sets the plan."""
+        names = list(self.models)
+        own = data[names[0]] if isinstance(data, dict) and names[0] in data else data
+        opts = self.options
+        ordered, plan = plan_strata(opts.strata, own, opts.use_labels, opts.seed, self.rank)
+        self._strata = plan
+        if plan is None or plan.order is None:
+            return data
+        if isinstance(data, dict):
+            return {n: ordered if n == names[0] else reorder(d, plan.order) for n, d in data.items()}
+        return ordered
+
+    def _strata_config(self, acc: GlobalAccumulator) -> dict[str, Any] | None:
+        r"""``config["strata"]``: the plan, the strata the images reached and the weight of those they missed."""
+        if self._strata is None:
+            return None
+        groups, missing = acc.groups()
+        config = self._strata.config()
+        config["strata"] = len(acc.population)
+        config["images"] = sum(acc.population.values())
+        config["strata_seen"] = len(acc.strata)
+        config["strata_pooled"] = sum(1 for count in acc.counts().values() if count < 2)  # into one group
+        config["weight_unseen"] = missing
+        if missing > 0:
+            warnings.warn(
+                f"the images the run reached held none of {config['strata'] - config['strata_seen']} strata "
+                f"(weight {missing:.3g} of the data); ψ is estimated over the other strata",
+                stacklevel=4,
+            )
+        return config
 
     def _fresh_state(self) -> RunState:
         m, opts = self.bands.n_bands, self.options
-        accs = {n: GlobalAccumulator(m, opts.n_bootstrap, opts.by_class) for n in self.models}
-        joint = MomentAccumulator(m * len(self.models), covariance=True) if len(self.models) > 1 else None
+        population = None if self._strata is None else self._strata.population()
+        accs = {n: GlobalAccumulator(m, opts.n_bootstrap, opts.by_class, population) for n in self.models}
+        joint = {} if len(self.models) > 1 else None
         return RunState(accumulators=accs, joint=joint)
 
     def _fingerprint(self, design: GlobalDesign, data: Any, first: dict[str, Any] | None) -> dict[str, Any]:
@@ -260,7 +301,7 @@ class GlobalRun:
                 return
             st.second_pass = (share - st.spent, st.images_first_pass)
             designs.append(follow)
-            st.pass_index, st.batches_done, st.images_done = 1, 0, 0
+            st.pass_index, st.batches_done, st.images_done, st.streamed = 1, 0, 0, 0
             self._donors = {}
         yield from self._not_done(self._iterate(data), st)
         if st.batches_done == 0:
@@ -288,6 +329,8 @@ class GlobalRun:
         if len(sizes) != 1:
             raise ValueError(f"the data of the compared models yield batches of different sizes {sorted(sizes)}")
         n = sizes.pop()
+        offset = st.streamed
+        st.streamed += n
         draw = n
         if st.pass_index > 0:
             draw = stored_images(st, k)
@@ -304,13 +347,26 @@ class GlobalRun:
         if share is not None:
             n = min(n, (share - st.spent) // cost)
         if n > 0:
-            self._evaluate(k, {name: (x[:n], y) for name, (x, y) in split.items()}, n, draw, st, design, budget, bar)
+            ids = self._strata_ids(offset, n)
+            inputs = {name: (x[:n], y) for name, (x, y) in split.items()}
+            self._evaluate(k, inputs, n, draw, ids, st, design, budget, bar)
         st.batches_done = k + 1
         if opts.n_samples is not None and st.images_done >= opts.n_samples:
             st.finished, st.local_reason = True, f"n_samples={opts.n_samples} reached"
         elif share is not None and share - st.spent < design.evaluations_per_image(m):
             st.finished = True
             st.local_reason = f"max_evaluations={opts.max_evaluations} reached ({st.spent} evaluations spent)"
+
+    def _strata_ids(self, offset: int, n: int) -> Tensor | None:
+        r"""The stratum ids of the ``n`` images from position ``offset`` of the data (None: unstratified)."""
+        if self._strata is None:
+            return None
+        ids = self._strata.ids
+        if offset + n > ids.numel():
+            raise ValueError(
+                f"strata has {ids.numel()} ids, but the data yielded more images; give one id per image of the data"
+            )
+        return ids[offset : offset + n]
 
     def _batch_budget(self, design: GlobalDesign, st: RunState, share: int | None) -> int | None:
         r"""
@@ -408,6 +464,7 @@ class GlobalRun:
         inputs: dict[str, tuple[Tensor, Any]],
         n: int,
         draw: int,
+        ids: Tensor | None,
         st: RunState,
         design: GlobalDesign,
         budget: int | None,
@@ -447,40 +504,49 @@ class GlobalRun:
         if st.pass_index == 0:
             if k == 0:  # what identifies the models on resume (a run whose batch 0 is empty has no probe)
                 st.probe = {name: {"v_empty": r.v_empty.cpu(), "v_full": r.v_full.cpu()} for name, r in results.items()}
-            self._add(results, weights, st)
+            self._add(results, weights, ids, st)
             if design.second_pass:
                 st.store = st.store or {}
                 st.store[k] = stored_estimates(results)
             st.images_first_pass += n
         else:
-            self._replace(k, results, weights, st)
+            self._replace(k, results, weights, ids, st)
         st.images_done += n
         st.spent += spent
         bar.n = st.images_done
         first = next(iter(st.accumulators.values()))
         bar.set_postfix(
-            srs=f"{first.running_srs():.4f}", max_se=f"{float(first.phi.stderr().max()):.3g}", evals=st.spent
+            srs=f"{first.running_srs():.4f}", max_se=f"{float(first.estimate().stderr.max()):.3g}", evals=st.spent
         )
 
-    def _add(self, results: dict[str, BandShapley], weights: Tensor | None, st: RunState, remove: bool = False) -> None:
+    def _add(
+        self,
+        results: dict[str, BandShapley],
+        weights: Tensor | None,
+        ids: Tensor | None,
+        st: RunState,
+        remove: bool = False,
+    ) -> None:
         for name, res in results.items():
-            st.accumulators[name].update(res, weights, remove=remove)
+            st.accumulators[name].update(res, weights, ids, remove=remove)
         if st.joint is not None:
             rows = torch.cat([results[name].values.to("cpu", torch.float64) for name in self.models], dim=1)
-            if remove:
-                st.joint.remove(rows)
-            else:
-                st.joint.update(rows)
+            strata = torch.zeros(rows.shape[0], dtype=torch.int64) if ids is None else ids
+            for h in strata.unique().tolist():
+                acc = st.joint.setdefault(int(h), MomentAccumulator(rows.shape[1], covariance=True))
+                acc.remove(rows[strata == h]) if remove else acc.update(rows[strata == h])
 
-    def _replace(self, k: int, results: dict[str, BandShapley], weights: Tensor | None, st: RunState) -> None:
+    def _replace(
+        self, k: int, results: dict[str, BandShapley], weights: Tensor | None, ids: Tensor | None, st: RunState
+    ) -> None:
         r"""Second pass: average the new estimates of batch ``k`` with the first pass's."""
         m = self.bands.n_bands
         n = next(iter(results.values())).values.shape[0]
         old = {name: restored_estimates(st.store[k][name], slice(0, n)) for name in self.models}
         w_old, w_new = (pass_weight(d, m) for d in self._designs)
         combined = {name: weighted_average(old[name], res, w_old, w_new) for name, res in results.items()}
-        self._add(old, weights, st, remove=True)
-        self._add(combined, weights, st)
+        self._add(old, weights, ids, st, remove=True)
+        self._add(combined, weights, ids, st)
         for name, new in stored_estimates(combined).items():  # the images past n keep their first estimate
             for key, t in new.items():
                 if t is not None:
@@ -524,21 +590,25 @@ class GlobalRun:
             return f"tolerance: max stderr / range(psi) = {worst:.4g} <= {tol} after {st.steps + 1} steps"
         return ""
 
-    def _merged(self, st: RunState) -> tuple[dict[str, GlobalAccumulator], MomentAccumulator | None, int]:
+    def _merged(self, st: RunState) -> tuple[dict[str, GlobalAccumulator], dict[int, MomentAccumulator] | None, int]:
         states = gather(
             (
                 {n: a.state_dict() for n, a in st.accumulators.items()},
-                None if st.joint is None else st.joint.state_dict(),
+                None if st.joint is None else {h: a.state_dict() for h, a in st.joint.items()},
                 st.spent,
             )
         )
         accs = {n: GlobalAccumulator.from_state_dict(states[0][0][n]) for n in self.models}
-        joint = None if states[0][1] is None else MomentAccumulator.from_state_dict(states[0][1])
+        joint = (
+            None if states[0][1] is None else {h: MomentAccumulator.from_state_dict(a) for h, a in states[0][1].items()}
+        )
         for other in states[1:]:
             for n in self.models:
                 accs[n].merge(GlobalAccumulator.from_state_dict(other[0][n]))
             if joint is not None:
-                joint.merge(MomentAccumulator.from_state_dict(other[1]))
+                for h, a in other[1].items():
+                    mine = joint.setdefault(h, MomentAccumulator(a["mean"].numel(), covariance=True))
+                    mine.merge(MomentAccumulator.from_state_dict(a))
         return accs, joint, sum(s[2] for s in states)
 
 

@@ -15,13 +15,14 @@ class RunState:
     r"""Everything a checkpoint holds: where the run is and what it has accumulated."""
 
     accumulators: dict[str, GlobalAccumulator]
-    joint: MomentAccumulator | None
+    joint: dict[int, MomentAccumulator] | None  # per stratum, of all models' φ̂ side by side
     steps: int = 0
     pass_index: int = 0
     batches_done: int = 0
     images_done: int = 0
     images_first_pass: int = 0
     spent: int = 0
+    streamed: int = 0  # images the data yielded on this pass, evaluated or not (the next batch's position)
     finished: bool = False
     local_reason: str = ""
     stop_reason: str = ""
@@ -35,13 +36,14 @@ class RunState:
     def to_dict(self) -> dict[str, Any]:
         return {
             "accumulators": {n: a.state_dict() for n, a in self.accumulators.items()},
-            "joint": None if self.joint is None else self.joint.state_dict(),
+            "joint": None if self.joint is None else {h: a.state_dict() for h, a in self.joint.items()},
             "steps": self.steps,
             "pass_index": self.pass_index,
             "batches_done": self.batches_done,
             "images_done": self.images_done,
             "images_first_pass": self.images_first_pass,
             "spent": self.spent,
+            "streamed": self.streamed,
             "finished": self.finished,
             "local_reason": self.local_reason,
             "stop_reason": self.stop_reason,
@@ -55,7 +57,11 @@ class RunState:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunState:
-        joint = None if d["joint"] is None else MomentAccumulator.from_state_dict(d["joint"])
+        joint = (
+            None
+            if d["joint"] is None
+            else {int(h): MomentAccumulator.from_state_dict(a) for h, a in d["joint"].items()}
+        )
         accs = {n: GlobalAccumulator.from_state_dict(a) for n, a in d["accumulators"].items()}
         fields = {k: v for k, v in d.items() if k not in ("accumulators", "joint", "second_pass")}
         second = None if d["second_pass"] is None else (int(d["second_pass"][0]), int(d["second_pass"][1]))

@@ -2,7 +2,8 @@ r"""The random streams of a global run.
 
 Batch ``k`` of pass ``p`` on rank ``r`` draws its baseline, its coalitions and its bootstrap weights
 from three generators seeded by ``(seed, r, p, k, stream)``, so a resumed or distributed run draws
-exactly what an uninterrupted one draws. The bootstrap weights do not depend on the pass, so an image
+exactly what an uninterrupted one draws; the stratified order of a rank's images comes from a fourth,
+``(seed, r, 0, 0, STRATA_STREAM)``. The bootstrap weights do not depend on the pass, so an image
 keeps its weights when it is seen again.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-BASELINE_STREAM, ESTIMATOR_STREAM, BOOTSTRAP_STREAM = 0, 1, 2
+BASELINE_STREAM, ESTIMATOR_STREAM, BOOTSTRAP_STREAM, STRATA_STREAM = 0, 1, 2, 3
 
 
 def batch_generator(seed: int, rank: int, pass_index: int, batch_index: int, stream: int) -> torch.Generator:

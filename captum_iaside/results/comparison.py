@@ -43,9 +43,9 @@ class SpectralComparison:
         confidence (float): Level of the intervals. Default: 0.95
         replicates (dict): Model name → ``(R, M)`` bootstrap replicates of ψ, drawn with the same
                     replicate weights per image for every model.
-        phi_mean (Tensor): Means of the concatenated per-image estimates of all models, in the
-                    order of :attr:`results`.
-        phi_comoment (Tensor): Their co-moment matrix (sum of outer products of deviations).
+        covariance (Tensor): ``(K·M, K·M)`` covariance of all models' ψ̂ side by side, in the
+                    order of :attr:`results` (from the paired per-image values, stratified as the
+                    estimates are).
 
     Examples::
 
@@ -57,8 +57,7 @@ class SpectralComparison:
     results: dict[str, SpectralImportance]
     confidence: float = 0.95
     replicates: dict[str, Tensor] | None = None
-    phi_mean: Tensor | None = None
-    phi_comoment: Tensor | None = None
+    covariance: Tensor | None = None
 
     @property
     def names(self) -> list[str]:
@@ -95,13 +94,12 @@ class SpectralComparison:
         i, j = self._index(a, "a"), self._index(b, "b")
         values = self.results[a].values - self.results[b].values
         m = self.results[a].n_bands
-        n = self.results[a].n_samples
-        if self.phi_comoment is None or n < 2:
+        if self.covariance is None or self.results[a].n_samples < 2:
             return ValuesDifference(values, torch.full_like(values, float("nan")))
         sa, sb = slice(i * m, (i + 1) * m), slice(j * m, (j + 1) * m)
-        c = self.phi_comoment
-        var = (c[sa, sa].diagonal() + c[sb, sb].diagonal() - 2 * c[sa, sb].diagonal()) / (n - 1)
-        return ValuesDifference(values, torch.sqrt(var.clamp(min=0) / n))
+        c = self.covariance
+        var = c[sa, sa].diagonal() + c[sb, sb].diagonal() - 2 * c[sa, sb].diagonal()
+        return ValuesDifference(values, torch.sqrt(var.clamp(min=0)))
 
     def to_dict(self, reference: str | None = None) -> dict[str, Any]:
         r"""

@@ -210,7 +210,7 @@ def test_global_is_the_mean_of_local(model, baseline):
     spec = "zero" if baseline == "zero" else torch.randn(1, 3, 16, 16)
     data, x, y = loader()
     ia = IASIDE(model, bands=4, baseline=spec)
-    res = ia.attribute_global(data, perturbations_per_eval=16)
+    res = ia.attribute_global(data, perturbations_per_eval=16, strata=None)
     phi, delta = ia.attribute(x, target=y, return_convergence_delta=True)
     phi = phi.double()
     assert res.n_samples == 10

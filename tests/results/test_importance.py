@@ -112,7 +112,7 @@ def test_comparison_differences_and_bad_names():
     # per-image rows (a0, a1, b0, b1): the differences a - b are [0.5, -0.5] +- [0, 0.3]
     rows = torch.tensor([[1.0, 0.0, 0.5, 0.5], [1.0, 0.3, 0.5, 0.5], [1.0, -0.3, 0.5, 0.5]], dtype=torch.float64)
     centred = rows - rows.mean(0)
-    comp = SpectralComparison({"a": a, "b": b}, phi_mean=rows.mean(0), phi_comoment=centred.T @ centred)
+    comp = SpectralComparison({"a": a, "b": b}, covariance=centred.T @ centred / (len(rows) - 1) / len(rows))
     diff = comp.values_difference("a", "b")
     assert torch.allclose(diff.values, torch.tensor([0.5, -0.5], dtype=torch.float64))
     expected = (rows[:, :2] - rows[:, 2:]).std(0) / math.sqrt(3)
