@@ -274,8 +274,11 @@ class IASIDE(PerturbationAttribution):
         every image when ``F`` covers ``2^M`` per image; otherwise stratified permutation
         sampling spread over as many images as ``F`` reaches — one permutation per image
         (``M + 1`` evaluations) when images are plentiful, since the between-image variance
-        dominates. Shuffle the data (e.g. ``DataLoader(..., shuffle=True)``) so that the
-        images the budget reaches are a random sample. When the number of images is not known
+        dominates. Where the data know their labels before the run, the run reads the
+        images in an order that represents every class in proportion and estimates ψ from
+        per-class means (``strata``); otherwise shuffle the data (e.g.
+        ``DataLoader(..., shuffle=True)``) so that the images the budget reaches are a random
+        sample. When the number of images is not known
         in advance and the data end before the budget, a second pass with fresh draws spreads
         the rest over them. The design is in ``result.config["design"]``. Standard errors and
         intervals hold both the between-image and the estimator's within-image variance.
@@ -361,17 +364,20 @@ class IASIDE(PerturbationAttribution):
                         means, with a variance from the spread *within* strata only (the spread
                         between classes, most of the between-image variance on real models, drops
                         out; the bootstrap resamples within strata). ``"target"``: the data's
-                        labels, known before the run from a DataLoader over a ``TensorDataset``,
-                        ``ImageFolder``, a torchvision data set with ``.targets`` or a ``Subset``
-                        of one (any sampler, ``DistributedSampler`` included), or from a list of
-                        ``(images, labels)`` batches; the run then reads the images in a
+                        labels, read before the run from a DataLoader with a ``batch_size`` over a
+                        ``TensorDataset``, ``ImageFolder``, a torchvision data set with
+                        ``.targets`` or a ``Subset`` of one (its sampler's images, a
+                        ``DistributedSampler``'s shard included), or from a list of
+                        ``(images, labels)`` batches; the run then reads those images in a
                         stratified order drawn from ``seed``. A tensor: one stratum id per image
-                        of a DataLoader's dataset (by index), or of other data in the order they
-                        yield them (a stream, whose order cannot be chosen, is post-stratified
-                        with the weights the tensor gives). ``"auto"``: ``"target"`` when the
-                        labels are known before the run and ``use_labels=True``, else None.
-                        Strata that the run reaches with fewer than two images are pooled into
-                        one. ``result.config["strata"]`` says what was done.
+                        of such a DataLoader's dataset (by index), or of other data in the order
+                        they yield them (a stream, whose order cannot be chosen, is
+                        post-stratified with the weights the tensor gives). ``"auto"``:
+                        ``"target"`` where the labels can be read so and ``use_labels=True``
+                        (and, for :func:`compare_global` with one data set per model, every
+                        model's data can follow the order), else None. Strata that the run
+                        reaches with fewer than two images are pooled into one.
+                        ``result.config["strata"]`` says what was done.
                         Default: ``"auto"``
 
         Returns:

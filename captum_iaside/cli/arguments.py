@@ -174,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--confidence", type=_probability, default=0.95, help="level of the intervals")
     g.add_argument("--by-class", action="store_true", help="also report psi per class (needs class scores)")
+    g.add_argument(
+        "--strata",
+        choices=["auto", "target", "none"],
+        default="auto",
+        help="stratify the images by their folder's class, so the images a budget reaches represent every class in "
+        "proportion and psi is estimated from per-class means (auto: target with --labels folder)",
+    )
     g.add_argument("--seed", type=int, default=0, help="seed of random baselines, sampling and bootstrap")
     g = p.add_argument_group("execution")
     g.add_argument("--batch-size", type=_positive, default=8, help="images per batch")

@@ -180,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--model names a model twice: {specs}")
     if args.bootstrap < 0:
         raise ValueError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
+    if args.strata == "target" and args.labels != "folder":
+        raise ValueError("--strata target stratifies by the folder's classes: it needs --data FOLDER --labels folder")
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
     device = _device(args.device, int(os.environ.get("LOCAL_RANK", "0")), local_world, world_size)
@@ -240,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
         n_bootstrap=args.bootstrap,
         confidence=args.confidence,
         by_class=args.by_class,
+        strata=args.strata,
         checkpoint=args.checkpoint,
         seed=args.seed,
         device=device,

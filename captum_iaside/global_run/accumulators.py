@@ -7,8 +7,9 @@ MacGibbon, 2006) gives intervals for ψ, SID and SRS. Because each ``φ̂(x)`` i
 of ``φ(x)`` drawn independently per image, the spread of ``φ̂`` over images holds both the
 between-image variance and the estimator's within-image noise, so the standard errors and intervals
 cover both. Strata with fewer than
-two images are pooled into one (collapsed strata, Cochran 1977, §5A.12), so a stratum with one image
-or none still has a variance. Accumulators merge (for ``torch.distributed``) and save to plain
+two images are pooled into one (collapsed strata, Cochran 1977, §5A.12; a pool of one image joins the
+smallest stratum), so every group has a variance; strata no image was seen of are left out and the
+others' weights renormalised. Accumulators merge (for ``torch.distributed``) and save to plain
 tensors (for checkpoints).
 """
 
@@ -136,8 +137,9 @@ class Estimate:
 def stratum_groups(counts: dict[int, int], population: dict[int, int] | None) -> tuple[list[StratumGroup], float]:
     r"""
     The groups a stratified estimate sums over: each stratum with at least two images alone, the others
-    pooled into one (treated as a simple random sample of their images), with weights ``W_h = N_h / N``
-    renormalised over the groups that have images.
+    pooled into one (treated as a simple random sample of their images; a pool of a single image joins
+    the stratum with the fewest images), with weights ``W_h = N_h / N`` renormalised over the groups that
+    have images.
 
     Args:
         counts (dict): Stratum id → images seen.
@@ -155,8 +157,15 @@ def stratum_groups(counts: dict[int, int], population: dict[int, int] | None) ->
     seen = [h for h in pooled if counts.get(h, 0) > 0]
     missing = sum(population[h] for h in pooled if h not in seen) / total
     if seen:
-        groups.append(StratumGroup(sum(population[h] for h in pooled) / total - missing, seen))
+        weight = sum(population[h] for h in pooled) / total - missing
+        if sum(counts[h] for h in seen) == 1 and groups:  # one image has no spread of its own
+            smallest = min(groups, key=lambda g: counts[g.members[0]])
+            smallest.members, smallest.weight = smallest.members + seen, smallest.weight + weight
+        else:
+            groups.append(StratumGroup(weight, seen))
     kept = sum(g.weight for g in groups)
+    if kept == 0:
+        return [], missing
     for g in groups:
         g.weight /= kept
     return groups, missing
@@ -172,22 +181,15 @@ def merged(accs: list[MomentAccumulator]) -> MomentAccumulator:
 
 def stratified_covariance(groups: list[StratumGroup], accs: dict[int, MomentAccumulator]) -> Tensor:
     r"""
-    ``Σ_g W_g² S_g / n_g``: the (co)variance of a stratified mean from per-stratum moments (a pooled
-    group of one image takes the pooled within-group variance of the others; NaN where there is none).
+    ``Σ_g W_g² S_g / n_g``: the (co)variance of a stratified mean from per-stratum moments (NaN where
+    a group holds fewer than two images, which :func:`stratum_groups` allows only for one image in all).
     """
     parts = [(g.weight, merged([accs[h] for h in g.members])) for g in groups]
-    single = [a for _, a in parts if a.count < 2]
-    pooled = None
-    if single:
-        rest = [a for _, a in parts if a.count >= 2]
-        dof = sum(a.count - 1 for a in rest)
-        pooled = sum(a.m2 for a in rest) / dof if rest else None
     total = torch.zeros_like(parts[0][1].m2)
     for w, a in parts:
-        within = a.m2 / (a.count - 1) if a.count >= 2 else pooled
-        if within is None:
+        if a.count < 2:
             return torch.full_like(total, float("nan"))
-        total = total + w * w * within / a.count
+        total = total + w * w * (a.m2 / (a.count - 1)) / a.count
     return total
 
 
@@ -327,6 +329,9 @@ class GlobalAccumulator:
         r"""ψ̂ and its standard error over everything seen (NaN standard errors with fewer than two images)."""
         m = self.n_bands
         groups, _ = self.groups()
+        if not groups:  # nothing seen yet
+            nan = torch.full((m,), float("nan"), dtype=torch.float64)
+            return Estimate(nan, nan.clone(), float("nan"), float("nan"))
         moments = {h: s.moments for h, s in self.strata.items()}
         means = sum(g.weight * merged([moments[h] for h in g.members]).mean for g in groups)
         var = stratified_covariance(groups, moments)[:m]

@@ -231,12 +231,15 @@ class GlobalRun:
         own = data[names[0]] if isinstance(data, dict) and names[0] in data else data
         opts = self.options
         ordered, plan = plan_strata(opts.strata, own, opts.use_labels, opts.seed, self.rank)
+        if plan is not None and plan.order is not None and isinstance(data, dict):
+            try:
+                ordered = {n: ordered if n == names[0] else reorder(d, plan.order) for n, d in data.items()}
+            except ValueError:
+                if not (isinstance(opts.strata, str) and opts.strata == "auto"):
+                    raise
+                ordered, plan = data, None  # the other models' data cannot follow: not stratified
         self._strata = plan
-        if plan is None or plan.order is None:
-            return data
-        if isinstance(data, dict):
-            return {n: ordered if n == names[0] else reorder(d, plan.order) for n, d in data.items()}
-        return ordered
+        return data if plan is None or plan.order is None else ordered
 
     def _strata_config(self, acc: GlobalAccumulator) -> dict[str, Any] | None:
         r"""``config["strata"]``: the plan, the strata the images reached and the weight of those they missed."""
@@ -347,7 +350,7 @@ class GlobalRun:
         if share is not None:
             n = min(n, (share - st.spent) // cost)
         if n > 0:
-            ids = self._strata_ids(offset, n)
+            ids = self._strata_ids(offset, n, next(iter(split.values()))[1])
             inputs = {name: (x[:n], y) for name, (x, y) in split.items()}
             self._evaluate(k, inputs, n, draw, ids, st, design, budget, bar)
         st.batches_done = k + 1
@@ -357,8 +360,12 @@ class GlobalRun:
             st.finished = True
             st.local_reason = f"max_evaluations={opts.max_evaluations} reached ({st.spent} evaluations spent)"
 
-    def _strata_ids(self, offset: int, n: int) -> Tensor | None:
-        r"""The stratum ids of the ``n`` images from position ``offset`` of the data (None: unstratified)."""
+    def _strata_ids(self, offset: int, n: int, labels: Any) -> Tensor | None:
+        r"""
+        The stratum ids of the ``n`` images from position ``offset`` of the data (None: unstratified); strata
+        by target are checked against the labels the batch holds (a ``collate_fn`` that leaves images out would
+        shift every later id).
+        """
         if self._strata is None:
             return None
         ids = self._strata.ids
@@ -366,7 +373,15 @@ class GlobalRun:
             raise ValueError(
                 f"strata has {ids.numel()} ids, but the data yielded more images; give one id per image of the data"
             )
-        return ids[offset : offset + n]
+        ids = ids[offset : offset + n]
+        if self._strata.source == "target" and isinstance(labels, (Tensor, list, tuple)):
+            given = torch.as_tensor(labels[:n]).to("cpu")
+            if given.shape == ids.shape and not torch.equal(given.to(torch.int64), ids):
+                raise ValueError(
+                    f"the labels of the batch at image {offset} differ from the data set's labels that strata='target' "
+                    "read before the run: does a collate_fn leave images out? Pass strata=None"
+                )
+        return ids
 
     def _batch_budget(self, design: GlobalDesign, st: RunState, share: int | None) -> int | None:
         r"""
@@ -514,10 +529,11 @@ class GlobalRun:
         st.images_done += n
         st.spent += spent
         bar.n = st.images_done
-        first = next(iter(st.accumulators.values()))
-        bar.set_postfix(
-            srs=f"{first.running_srs():.4f}", max_se=f"{float(first.estimate().stderr.max()):.3g}", evals=st.spent
-        )
+        if not bar.disable:
+            first = next(iter(st.accumulators.values()))
+            bar.set_postfix(
+                srs=f"{first.running_srs():.4f}", max_se=f"{float(first.estimate().stderr.max()):.3g}", evals=st.spent
+            )
 
     def _add(
         self,

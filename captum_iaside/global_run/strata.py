@@ -99,12 +99,7 @@ def dataset_targets(dataset: Any) -> Tensor | None:
     labels: Any = getattr(dataset, "targets", None)
     if labels is None and hasattr(dataset, "tensors") and len(dataset.tensors) > 1:
         labels = dataset.tensors[1]
-    if labels is None:
-        return None
-    labels = torch.as_tensor(labels)
-    if labels.dim() != 1 or labels.is_floating_point() or labels.numel() != len(dataset):
-        return None
-    return labels.to("cpu", torch.int64)
+    return None if labels is None else _as_labels(labels, len(dataset))
 
 
 def stratified_order(ids: Tensor, generator: torch.Generator) -> Tensor:
@@ -137,7 +132,11 @@ def stratified_order(ids: Tensor, generator: torch.Generator) -> Tensor:
 
 
 def _loader_pool(loader: DataLoader) -> list[int] | None:
-    r"""The data set indices a loader's sampler yields (None where its batches cannot be rebuilt)."""
+    r"""
+    The data set indices a loader's sampler yields (None where its batches cannot be rebuilt: an
+    iterable data set, or batches from a ``batch_sampler``). Drawing them leaves the global random state
+    and the sampler's own generator as they were.
+    """
     if isinstance(loader.dataset, IterableDataset) or loader.batch_size is None:
         return None
     sampler = loader.sampler
@@ -145,9 +144,15 @@ def _loader_pool(loader: DataLoader) -> list[int] | None:
     if isinstance(sampler, SequentialSampler) or (
         isinstance(sampler, RandomSampler) and not sampler.replacement and sampler.num_samples == n
     ):
-        return list(range(n))  # the order is the run's to choose; a shuffling sampler draws nothing
-    with torch.random.fork_rng(devices=[]):  # a sampler without its own generator draws from the global one
-        return [int(i) for i in sampler]
+        return list(range(n))  # every image once: the order is the run's to choose
+    own = getattr(sampler, "generator", None)
+    state = own.get_state() if isinstance(own, torch.Generator) else None
+    try:
+        with torch.random.fork_rng(devices=[]):
+            return [int(i) for i in sampler]
+    finally:
+        if state is not None:
+            own.set_state(state)
 
 
 def _rebuilt(loader: DataLoader, indices: list[int]) -> DataLoader:
@@ -162,28 +167,42 @@ def _rebuilt(loader: DataLoader, indices: list[int]) -> DataLoader:
         "num_workers": workers,
         "collate_fn": loader.collate_fn,
         "pin_memory": loader.pin_memory,
+        "drop_last": loader.drop_last,
         "timeout": loader.timeout,
         "worker_init_fn": loader.worker_init_fn,
         "multiprocessing_context": loader.multiprocessing_context if workers else None,
+        "generator": loader.generator,
         "prefetch_factor": loader.prefetch_factor if workers else None,
         "persistent_workers": loader.persistent_workers if workers else False,
     }
+    for name in ("pin_memory_device", "in_order"):  # arguments of newer DataLoaders
+        if hasattr(loader, name):
+            arguments[name] = getattr(loader, name)
     try:
         return type(loader)(loader.dataset, **arguments)
     except TypeError:
         return DataLoader(loader.dataset, **arguments)
 
 
+def _as_labels(labels: Any, n: int) -> Tensor | None:
+    r"""``labels`` as ``(n,)`` int64 class ids, or None where they are not (names, vectors, another length)."""
+    try:
+        labels = torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if labels.dim() != 1 or labels.is_floating_point() or labels.is_complex() or labels.numel() != n:
+        return None
+    return labels.to("cpu", torch.int64)
+
+
 def _list_labels(batches: Sequence[Any]) -> Tensor | None:
     labels = []
     for batch in batches:
         x, y = split_batch(batch)
+        y = None if y is None else _as_labels(y, x.shape[0])
         if y is None:
             return None
-        y = torch.as_tensor(y)
-        if y.dim() != 1 or y.is_floating_point() or y.numel() != x.shape[0]:
-            return None
-        labels.append(y.to("cpu", torch.int64))
+        labels.append(y)
     return torch.cat(labels) if labels else None
 
 
@@ -247,16 +266,23 @@ def plan_strata(
     if loader_pool is None and not in_memory:
         return data, StrataPlan(source, ids, order=None)
     order = stratified_order(ids, batch_generator(seed, rank, 0, 0, STRATA_STREAM))
-    return reorder(data, order), StrataPlan(source, ids[order], order)
+    return reorder(data, order, loader_pool), StrataPlan(source, ids[order], order)
 
 
-def reorder(data: Any, order: Tensor) -> Any:
+def reorder(data: Any, order: Tensor, pool: list[int] | None = None) -> Any:
     r"""
     ``data`` (a DataLoader over a map-style data set, or a list of batches) with its images in ``order``
     (positions in the order it yields them); also puts every model's data of a comparison with one data
     set per model in the same order.
+
+    Args:
+        data (DataLoader or list): The data.
+        order (Tensor): Positions of its images, in the order to read them.
+        pool (list, optional): The data set indices a DataLoader's sampler yields, if drawn already (a
+                    random sampler draws other ones each time).
     """
-    pool = _loader_pool(data) if isinstance(data, DataLoader) else None
+    if pool is None and isinstance(data, DataLoader):
+        pool = _loader_pool(data)
     n = len(pool) if pool is not None else known_images(data) if isinstance(data, (list, tuple)) else None
     if n != order.numel():
         raise ValueError(
@@ -270,6 +296,11 @@ def reorder(data: Any, order: Tensor) -> Any:
 
 def _given_ids(strata: Tensor, data: Any, loader_pool: list[int] | None) -> Tensor:
     r"""A user's stratum ids, per image of a loader's data set or in the order other data yield them."""
+    if isinstance(data, DataLoader) and loader_pool is None and not isinstance(data.dataset, IterableDataset):
+        raise ValueError(
+            "strata as a tensor needs a DataLoader with a batch_size (its batch_sampler decides the order of the "
+            "images, which the ids cannot follow); pass DataLoader(dataset, batch_size=...) or strata=None"
+        )
     if loader_pool is not None:
         n = len(data.dataset)
         if strata.numel() != n:

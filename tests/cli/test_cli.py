@@ -109,6 +109,7 @@ def test_factory_and_torchscript_on_image_folder(tmp_path, monkeypatch):
         (["--bands", "8", "--resolution", "8"], "smallest square size"),
         (["--bands", "13", "--resolution", "64"], "limit of M=12"),
         (["--labels", "folder"], "--labels folder needs --data FOLDER"),
+        (["--strata", "target"], "--strata target stratifies by the folder's classes: it needs --data FOLDER"),
     ],
 )
 def test_errors_exit_2_with_one_line(tmp_path, capsys, args, message):
@@ -192,6 +193,7 @@ def test_long_run_flags(tmp_path):
     a = json.loads((tmp_path / "a" / "results.json").read_text())["models"][0]["result"]
     b = json.loads((tmp_path / "b" / "results.json").read_text())["models"][0]["result"]
     assert a["values"] == b["values"] and set(a["by_class"]) == {"0", "1"}
+    assert a["config"]["strata"]["source"] == "target"  # folder labels: stratified by class by default
     assert a["config"]["n_bootstrap"] == 50 and a["values_ci"] is not None
 
 

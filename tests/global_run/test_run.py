@@ -71,7 +71,7 @@ def test_a_second_pass_spends_the_rest_and_averages_each_image():
     # the second pass, which replace the first estimates, so the result is the exact one
     ia = IASIDE(tiny_cnn(n_classes=3), bands=4)
     loader = DataLoader(dataset(48), batch_size=16)
-    exact = ia.attribute_global(loader, strata=None)  # a stream of unknown length cannot be stratified
+    exact = ia.attribute_global(loader, strata=None)  # as the stream of unknown length below is read
     res = ia.attribute_global(Reiterable(loader), max_evaluations=48 * (5 + 16))
     assert res.config["passes"] == 2 and res.config["second_pass_design"]["estimator"] == {"name": "exact"}
     assert res.n_samples == 48 and res.config["evaluations"] <= 48 * 21

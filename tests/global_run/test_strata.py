@@ -36,9 +36,9 @@ def exact_phi(x, model=scorer):
     return IASIDE(model, bands=M, value="logit").attribute(x, target=model(x).argmax(1)).double()
 
 
-def run(x, y, **kw):
+def run(x, y, model=scorer, **kw):
     loader = DataLoader(TensorDataset(x, y), batch_size=8)
-    return IASIDE(scorer, bands=M, value="logit").attribute_global(loader, use_labels=False, **kw)
+    return IASIDE(model, bands=M, value="logit").attribute_global(loader, use_labels=False, **kw)
 
 
 def naive_stratified(phi, y):
@@ -83,6 +83,9 @@ def test_strata_of_fewer_than_two_images_are_pooled_and_unseen_ones_left_out():
     groups, missing = stratum_groups({0: 5, 1: 1, 2: 1}, {0: 50, 1: 20, 2: 10, 3: 20})
     assert [g.members for g in groups] == [[0], [1, 2]] and missing == pytest.approx(0.2)
     assert [g.weight for g in groups] == pytest.approx([50 / 80, 30 / 80])
+    groups, missing = stratum_groups({0: 5, 1: 2, 2: 1}, {0: 50, 1: 20, 2: 10})  # one image alone joins stratum 1
+    assert [g.members for g in groups] == [[0], [1, 2]] and [g.weight for g in groups] == pytest.approx([5 / 8, 3 / 8])
+    assert stratum_groups({}, {0: 3}) == ([], 1.0)
 
 
 @pytest.mark.parametrize(
@@ -114,9 +117,12 @@ def test_strata_the_data_cannot_give_are_refused_before_the_work():
     with pytest.raises(ValueError, match="strata='target'.*not known before the run"):
         IASIDE(counted, bands=M).attribute_global(stream, strata="target")
     with pytest.raises(ValueError, match="strata='target'.*use_labels=False"):
-        run(x, y, strata="target")
+        run(x, y, counted, strata="target")
     with pytest.raises(ValueError, match="strata has 59 ids, but the DataLoader's dataset holds 60"):
-        run(x, y, strata=y[:59])
+        run(x, y, counted, strata=y[:59])
+    batched = DataLoader(TensorDataset(x, y), batch_sampler=[list(range(i, i + 6)) for i in range(0, 60, 6)])
+    with pytest.raises(ValueError, match="strata as a tensor needs a DataLoader with a batch_size"):
+        IASIDE(counted, bands=M).attribute_global(batched, strata=y)
     with pytest.raises(ValueError, match="strata has 59 ids, but the data yield 60"):
         IASIDE(counted, bands=M).attribute_global([(x, y)], strata=y[:59])
     assert not calls
@@ -227,3 +233,48 @@ def test_compared_models_are_stratified_alike_and_their_differences_paired():
     assert torch.allclose(diff.values, est, atol=1e-9) and torch.allclose(diff.stderr, se, atol=1e-9)
     alone = IASIDE(other, bands=M, value="logit").attribute_global(loader, use_labels=False, strata=y)
     assert torch.equal(comp.results["b"].values, alone.values) and torch.equal(comp.results["b"].stderr, alone.stderr)
+
+
+def test_the_loader_is_rebuilt_with_its_settings_and_no_random_state_is_drawn():
+    x, y = pool(sizes=(21, 21))
+    g = torch.Generator().manual_seed(4)
+    sampler = torch.utils.data.SubsetRandomSampler(list(range(40)), generator=g)  # draws other images each time
+    loader = DataLoader(
+        TensorDataset(x, y), batch_size=8, sampler=sampler, drop_last=True, generator=torch.Generator().manual_seed(0)
+    )  # a loader with a generator draws its workers' seeds from it, never from the global state
+    ours, theirs = torch.get_rng_state(), g.get_state()
+    res = IASIDE(scorer, bands=M, value="logit").attribute_global(loader, strata="target", by_class=True)
+    assert torch.equal(torch.get_rng_state(), ours) and torch.equal(g.get_state(), theirs)
+    assert res.n_samples == 40 and res.config["strata"]["images"] == 40  # 5 whole batches of the 40 drawn
+    assert {c: v["n_samples"] for c, v in res.by_class.items()} == {0: 21, 1: 19}
+
+
+def test_labels_that_drift_from_the_ids_are_refused():
+    x, y = pool()
+
+    def drop_first(items):  # a collate that leaves an image out shifts every later stratum id
+        return torch.utils.data.default_collate(items[1:])
+
+    loader = DataLoader(TensorDataset(x, y), batch_size=8, collate_fn=drop_first)
+    with pytest.raises(ValueError, match="labels of the batch at image 0 differ.*collate_fn"):
+        IASIDE(scorer, bands=M, value="logit").attribute_global(loader, strata="target")
+
+
+def test_every_model_of_a_comparison_reads_its_own_data_in_the_same_order():
+    x, y = pool()
+    flipped = DataLoader(TensorDataset(x.flip(-1), y), batch_size=8)  # model b's own preprocessing
+    comp = compare_global(
+        {"a": scorer, "b": lambda t: scorer(t.flip(-1))},
+        {"a": DataLoader(TensorDataset(x, y), batch_size=8), "b": flipped},
+        bands=M,
+        value="logit",
+        max_evaluations=20 * (M + 1),
+        n_bootstrap=0,
+    )
+    assert comp.results["a"].config["strata"]["source"] == "target"
+    assert torch.allclose(comp.results["a"].values, comp.results["b"].values, atol=1e-6)  # the same images
+    stream = ((x[i : i + 8], y[i : i + 8]) for i in range(0, 60, 8))  # cannot follow the order: not stratified
+    mixed = compare_global(
+        {"a": scorer, "b": scorer}, {"a": DataLoader(TensorDataset(x, y), batch_size=8), "b": stream}, bands=M
+    )
+    assert mixed.results["a"].config["strata"] is None
