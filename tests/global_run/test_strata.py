@@ -278,3 +278,19 @@ def test_every_model_of_a_comparison_reads_its_own_data_in_the_same_order():
         {"a": scorer, "b": scorer}, {"a": DataLoader(TensorDataset(x, y), batch_size=8), "b": stream}, bands=M
     )
     assert mixed.results["a"].config["strata"] is None
+
+
+def test_a_second_pass_keeps_each_image_in_its_stratum():
+    # data of unknown length, post-stratified: the second pass (exact values) meets every image at the same
+    # position, so its stratum is the first pass's and the result is the exact stratified estimate
+    x, y = pool()
+
+    class Unsized:
+        def __iter__(self):
+            return ((x[i : i + 8], y[i : i + 8]) for i in range(0, 60, 8))
+
+    ia = IASIDE(scorer, bands=M, value="logit")
+    res = ia.attribute_global(Unsized(), strata=y, use_labels=False, max_evaluations=60 * (M + 1 + 2**M))
+    assert res.config["passes"] == 2 and res.config["strata"]["allocation"] == "post-stratified"
+    est, se = naive_stratified(exact_phi(x), y)
+    assert torch.allclose(res.values, est, atol=1e-9) and torch.allclose(res.stderr, se, atol=1e-9)
