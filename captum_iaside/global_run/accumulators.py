@@ -179,12 +179,34 @@ def merged(accs: list[MomentAccumulator]) -> MomentAccumulator:
     return out
 
 
-def stratified_covariance(groups: list[StratumGroup], accs: dict[int, MomentAccumulator]) -> Tensor:
+def group_moments(
+    groups: list[StratumGroup], accs: dict[int, MomentAccumulator]
+) -> list[tuple[float, MomentAccumulator]]:
+    r"""Each group's weight and the moments of its strata together."""
+    return [(g.weight, merged([accs[h] for h in g.members])) for g in groups]
+
+
+def update_by_key(
+    accs: dict[int, MomentAccumulator], keys: Tensor, rows: Tensor, covariance: bool = False, remove: bool = False
+) -> None:
+    r"""Add (or take back) each row of ``rows`` to the accumulator of its key, made on first use."""
+    for key in keys.unique().tolist():
+        acc = accs.setdefault(int(key), MomentAccumulator(rows.shape[1], covariance))
+        acc.remove(rows[keys == key]) if remove else acc.update(rows[keys == key])
+
+
+def merge_by_key(accs: dict[int, MomentAccumulator], other: dict[int, MomentAccumulator]) -> None:
+    r"""Add ``other``'s accumulators to those of the same keys in ``accs``."""
+    for key, acc in other.items():
+        accs.setdefault(key, MomentAccumulator(acc.mean.numel(), acc.covariance)).merge(acc)
+
+
+def stratified_covariance(parts: list[tuple[float, MomentAccumulator]]) -> Tensor:
     r"""
-    ``Σ_g W_g² S_g / n_g``: the (co)variance of a stratified mean from per-stratum moments (NaN where
-    a group holds fewer than two images, which :func:`stratum_groups` allows only for one image in all).
+    ``Σ_g W_g² S_g / n_g``: the (co)variance of a stratified mean from each group's weight and moments
+    (:func:`group_moments`; NaN where a group holds fewer than two images, which :func:`stratum_groups`
+    allows only for one image in all).
     """
-    parts = [(g.weight, merged([accs[h] for h in g.members])) for g in groups]
     total = torch.zeros_like(parts[0][1].m2)
     for w, a in parts:
         if a.count < 2:
@@ -282,10 +304,7 @@ class GlobalAccumulator:
         if self.classes is not None:
             if shapley.target is None:
                 raise ValueError("by_class=True needs class targets (a model with class scores)")
-            targets = shapley.target.detach().cpu()
-            for c in targets.unique().tolist():
-                acc = self.classes.setdefault(int(c), MomentAccumulator(self.n_bands))
-                acc.remove(phi[targets == c]) if remove else acc.update(phi[targets == c])
+            update_by_key(self.classes, shapley.target.detach().cpu(), phi, remove=remove)
 
     def merge(self, other: GlobalAccumulator) -> None:
         r"""Add everything ``other`` has seen (another rank's images: its strata's sizes add to these)."""
@@ -298,8 +317,7 @@ class GlobalAccumulator:
             for h, n in other.population.items():
                 self.population[h] = self.population.get(h, 0) + n
         if self.classes is not None and other.classes is not None:
-            for c, acc in other.classes.items():
-                self.classes.setdefault(c, MomentAccumulator(self.n_bands)).merge(acc)
+            merge_by_key(self.classes, other.classes)
 
     def state_dict(self) -> dict[str, Any]:
         r"""Plain values and tensors, loadable with ``torch.load(weights_only=True)``."""
@@ -332,9 +350,9 @@ class GlobalAccumulator:
         if not groups:  # nothing seen yet
             nan = torch.full((m,), float("nan"), dtype=torch.float64)
             return Estimate(nan, nan.clone(), float("nan"), float("nan"))
-        moments = {h: s.moments for h, s in self.strata.items()}
-        means = sum(g.weight * merged([moments[h] for h in g.members]).mean for g in groups)
-        var = stratified_covariance(groups, moments)[:m]
+        parts = group_moments(groups, {h: s.moments for h, s in self.strata.items()})
+        means = sum(w * a.mean for w, a in parts)
+        var = stratified_covariance(parts)[:m]
         return Estimate(means[:m].clone(), torch.sqrt(var.clamp(min=0)), float(means[m]), float(means[m + 1]))
 
     def running_srs(self) -> float:

@@ -28,7 +28,14 @@ from captum_iaside.game.bands import SpectralBands
 from captum_iaside.game.baselines import Baseline, reference_images
 from captum_iaside.game.spectral_game import SpectralGame
 from captum_iaside.game.value_functions import ValueFunction, resolve_target
-from captum_iaside.global_run.accumulators import GlobalAccumulator, MomentAccumulator, stratified_covariance
+from captum_iaside.global_run.accumulators import (
+    GlobalAccumulator,
+    MomentAccumulator,
+    group_moments,
+    merge_by_key,
+    stratified_covariance,
+    update_by_key,
+)
 from captum_iaside.global_run.batches import chain, known_images, split_batch
 from captum_iaside.global_run.checkpoint import batch_digest, load_checkpoint, model_digest, save_checkpoint
 from captum_iaside.global_run.design import GlobalDesign, pass_weight, plan_global, second_pass_design
@@ -36,7 +43,7 @@ from captum_iaside.global_run.distributed import gather, world
 from captum_iaside.global_run.options import RunOptions
 from captum_iaside.global_run.second_pass import restored_estimates, stored_estimates, stored_images, weighted_average
 from captum_iaside.global_run.state import RunState
-from captum_iaside.global_run.strata import StrataPlan, plan_strata, reorder
+from captum_iaside.global_run.strata import StrataPlan, as_labels, plan_strata, reorder
 from captum_iaside.global_run.streams import (
     BASELINE_STREAM,
     BOOTSTRAP_STREAM,
@@ -79,7 +86,7 @@ class RunOutcome:
         covariance = None
         if self.joint is not None:
             groups, _ = next(iter(self.accumulators.values())).groups()
-            covariance = stratified_covariance(groups, self.joint)
+            covariance = stratified_covariance(group_moments(groups, self.joint))
         return SpectralComparison(
             results,
             confidence=self.confidence,
@@ -245,7 +252,7 @@ class GlobalRun:
         r"""``config["strata"]``: the plan, the strata the images reached and the weight of those they missed."""
         if self._strata is None:
             return None
-        groups, missing = acc.groups()
+        _, missing = acc.groups()
         config = self._strata.config()
         config["strata"] = len(acc.population)
         config["images"] = sum(acc.population.values())
@@ -375,8 +382,8 @@ class GlobalRun:
             )
         ids = ids[offset : offset + n]
         if self._strata.source == "target" and isinstance(labels, (Tensor, list, tuple)):
-            given = torch.as_tensor(labels[:n]).to("cpu")
-            if given.shape == ids.shape and not torch.equal(given.to(torch.int64), ids):
+            given = as_labels(labels[:n], n)
+            if given is not None and not torch.equal(given, ids):
                 raise ValueError(
                     f"the labels of the batch at image {offset} differ from the data set's labels that strata='target' "
                     "read before the run: does a collate_fn leave images out? Pass strata=None"
@@ -548,9 +555,7 @@ class GlobalRun:
         if st.joint is not None:
             rows = torch.cat([results[name].values.to("cpu", torch.float64) for name in self.models], dim=1)
             strata = torch.zeros(rows.shape[0], dtype=torch.int64) if ids is None else ids
-            for h in strata.unique().tolist():
-                acc = st.joint.setdefault(int(h), MomentAccumulator(rows.shape[1], covariance=True))
-                acc.remove(rows[strata == h]) if remove else acc.update(rows[strata == h])
+            update_by_key(st.joint, strata, rows, covariance=True, remove=remove)
 
     def _replace(
         self, k: int, results: dict[str, BandShapley], weights: Tensor | None, ids: Tensor | None, st: RunState
@@ -622,9 +627,7 @@ class GlobalRun:
             for n in self.models:
                 accs[n].merge(GlobalAccumulator.from_state_dict(other[0][n]))
             if joint is not None:
-                for h, a in other[1].items():
-                    mine = joint.setdefault(h, MomentAccumulator(a["mean"].numel(), covariance=True))
-                    mine.merge(MomentAccumulator.from_state_dict(a))
+                merge_by_key(joint, {h: MomentAccumulator.from_state_dict(a) for h, a in other[1].items()})
         return accs, joint, sum(s[2] for s in states)
 
 

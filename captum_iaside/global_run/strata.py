@@ -55,11 +55,12 @@ class StrataPlan:
         return dict(zip(values.tolist(), counts.tolist(), strict=True))
 
     def config(self) -> dict[str, Any]:
-        r"""JSON-serialisable description (goes into ``config["strata"]``)."""
+        r"""
+        JSON-serialisable description (``config["strata"]``, where the run adds the strata's sizes summed over
+        ranks and what its images reached).
+        """
         return {
             "source": self.source,
-            "strata": len(self.population()),
-            "images": int(self.ids.numel()),
             "allocation": "post-stratified" if self.order is None else "proportional",
             "weights": "known",
         }
@@ -99,7 +100,7 @@ def dataset_targets(dataset: Any) -> Tensor | None:
     labels: Any = getattr(dataset, "targets", None)
     if labels is None and hasattr(dataset, "tensors") and len(dataset.tensors) > 1:
         labels = dataset.tensors[1]
-    return None if labels is None else _as_labels(labels, len(dataset))
+    return None if labels is None else as_labels(labels, len(dataset))
 
 
 def stratified_order(ids: Tensor, generator: torch.Generator) -> Tensor:
@@ -184,7 +185,7 @@ def _rebuilt(loader: DataLoader, indices: list[int]) -> DataLoader:
         return DataLoader(loader.dataset, **arguments)
 
 
-def _as_labels(labels: Any, n: int) -> Tensor | None:
+def as_labels(labels: Any, n: int) -> Tensor | None:
     r"""``labels`` as ``(n,)`` int64 class ids, or None where they are not (names, vectors, another length)."""
     try:
         labels = torch.as_tensor(labels)
@@ -199,7 +200,7 @@ def _list_labels(batches: Sequence[Any]) -> Tensor | None:
     labels = []
     for batch in batches:
         x, y = split_batch(batch)
-        y = None if y is None else _as_labels(y, x.shape[0])
+        y = None if y is None else as_labels(y, x.shape[0])
         if y is None:
             return None
         labels.append(y)
