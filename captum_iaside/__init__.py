@@ -34,17 +34,25 @@ if TYPE_CHECKING:  # what editors and type checkers see; at run time the names l
         TensorBaseline,
         ZeroBaseline,
     )
+    from captum_iaside.game.custom import CustomPartition
+    from captum_iaside.game.grid import FourierGrid
+    from captum_iaside.game.orientations import OrientedBands
+    from captum_iaside.game.partition import FourierPartition
     from captum_iaside.report.writer import write_report
     from captum_iaside.results.comparison import SpectralComparison
     from captum_iaside.results.importance import SpectralImportance
     from captum_iaside.results.summaries import spectral_importance_distribution, spectral_robustness_score
     from captum_iaside.robustness.accuracy import robust_accuracy
     from captum_iaside.robustness.corruptions import corrupt
+    from captum_iaside.robustness.fourier_heat_map import fourier_heat_map
     from captum_iaside.robustness.report import robustness_report
     from captum_iaside.robustness.snr import spectral_snr
     from captum_iaside.visualization.decomposition import plot_band_decomposition
     from captum_iaside.visualization.fourier import plot_fourier_attribution, plot_fourier_importance
+    from captum_iaside.visualization.heat_map import plot_fourier_heat_map
     from captum_iaside.visualization.importance import plot_spectral_importance
+    from captum_iaside.visualization.interactions import plot_interactions
+    from captum_iaside.visualization.orientation import plot_polar_importance
     from captum_iaside.visualization.robustness import plot_robustness
     from captum_iaside.visualization.saliency import plot_band_saliency
     from captum_iaside.visualization.snr import plot_spectral_snr
@@ -53,7 +61,12 @@ _EXPORTS = {
     # attribution
     "IASIDE": "captum_iaside.attr.iaside",
     "compare_global": "captum_iaside.attr.compare",
+    # players
     "SpectralBands": "captum_iaside.game.bands",
+    "OrientedBands": "captum_iaside.game.orientations",
+    "FourierGrid": "captum_iaside.game.grid",
+    "CustomPartition": "captum_iaside.game.custom",
+    "FourierPartition": "captum_iaside.game.partition",
     # results and summaries
     "SpectralImportance": "captum_iaside.results.importance",
     "SpectralComparison": "captum_iaside.results.comparison",
@@ -82,6 +95,9 @@ _EXPORTS = {
     "plot_spectral_importance": "captum_iaside.visualization.importance",
     "plot_fourier_importance": "captum_iaside.visualization.fourier",
     "plot_fourier_attribution": "captum_iaside.visualization.fourier",
+    "plot_polar_importance": "captum_iaside.visualization.orientation",
+    "plot_interactions": "captum_iaside.visualization.interactions",
+    "plot_fourier_heat_map": "captum_iaside.visualization.heat_map",
     "plot_band_decomposition": "captum_iaside.visualization.decomposition",
     "plot_band_saliency": "captum_iaside.visualization.saliency",
     "plot_spectral_snr": "captum_iaside.visualization.snr",
@@ -93,6 +109,7 @@ _EXPORTS = {
     "spectral_snr": "captum_iaside.robustness.snr",
     "robust_accuracy": "captum_iaside.robustness.accuracy",
     "robustness_report": "captum_iaside.robustness.report",
+    "fourier_heat_map": "captum_iaside.robustness.fourier_heat_map",
     # models and execution
     "load_model": "captum_iaside.cli.models",
     "tune_cpu": "captum_iaside.execution.cpu",
@@ -102,6 +119,10 @@ __all__ = [
     "IASIDE",
     "compare_global",
     "SpectralBands",
+    "OrientedBands",
+    "FourierGrid",
+    "CustomPartition",
+    "FourierPartition",
     "SpectralImportance",
     "SpectralComparison",
     "spectral_importance_distribution",
@@ -125,6 +146,9 @@ __all__ = [
     "plot_spectral_importance",
     "plot_fourier_importance",
     "plot_fourier_attribution",
+    "plot_polar_importance",
+    "plot_interactions",
+    "plot_fourier_heat_map",
     "plot_band_decomposition",
     "plot_band_saliency",
     "plot_spectral_snr",
@@ -134,6 +158,7 @@ __all__ = [
     "spectral_snr",
     "robust_accuracy",
     "robustness_report",
+    "fourier_heat_map",
     "load_model",
     "tune_cpu",
     "__version__",

@@ -16,8 +16,9 @@ from typing import Any
 from torch import Tensor, nn
 
 from captum_iaside._utils.checks import check_callable
-from captum_iaside.game.bands import SpectralBands, as_bands
 from captum_iaside.game.baselines import BaselineSpec, prepared_reference, resolve_baseline
+from captum_iaside.game.partition import FourierPartition
+from captum_iaside.game.players import as_bands
 from captum_iaside.game.value_functions import scores_of
 
 
@@ -27,7 +28,10 @@ class BandStackModel(nn.Module):
 
     Args:
         forward_func (callable): The model, ``f(images, *additional_forward_args)``.
-        bands (int or SpectralBands, optional): The bands.
+        bands (int or FourierPartition, optional): The players: ``M`` equal-width square bands,
+                    or a partition of the Fourier plane (:class:`~captum_iaside.SpectralBands`,
+                    :class:`~captum_iaside.OrientedBands`, :class:`~captum_iaside.FourierGrid`,
+                    :class:`~captum_iaside.CustomPartition`).
                     Default: 8
         baseline (str, Tensor or callable, optional): The reference whose stack
                     :meth:`prepare` returns as Captum ``baselines``.
@@ -46,7 +50,7 @@ class BandStackModel(nn.Module):
     def __init__(
         self,
         forward_func: Callable[..., Tensor],
-        bands: int | SpectralBands = 8,
+        bands: int | FourierPartition = 8,
         baseline: BaselineSpec = "zero",
     ) -> None:
         super().__init__()

@@ -9,8 +9,8 @@ import torch
 from torch import Tensor
 
 from captum_iaside.estimators.base import ShapleyEstimator
-from captum_iaside.game.bands import SpectralBands
 from captum_iaside.game.baselines import BaselineSpec
+from captum_iaside.game.partition import FourierPartition
 from captum_iaside.game.value_functions import ValueSpec
 from captum_iaside.global_run.entry import run_global
 from captum_iaside.results.comparison import SpectralComparison
@@ -19,7 +19,7 @@ from captum_iaside.results.comparison import SpectralComparison
 def compare_global(
     models: dict[str, Callable[..., Any]],
     data: Iterable[Any] | dict[str, Iterable[Any]],
-    bands: int | SpectralBands = 8,
+    bands: int | FourierPartition = 8,
     baseline: BaselineSpec = "zero",
     value: ValueSpec = "log_prob",
     n_samples: int | None = None,
@@ -40,6 +40,7 @@ def compare_global(
     show_progress: bool = False,
     autocast_dtype: torch.dtype | None = None,
     strata: str | Tensor | None = "auto",
+    interactions: bool | str = False,
 ) -> SpectralComparison:
     r"""
     Global I-ASIDE of several models on the same images, with paired uncertainty.
@@ -61,7 +62,10 @@ def compare_global(
         data (iterable or dict): Batches as for ``attribute_global``; or a dict name → iterable
                     for models that need their own preprocessing, each yielding the same images
                     in the same order.
-        bands (int or SpectralBands, optional): The bands.
+        bands (int or FourierPartition, optional): The players: ``M`` equal-width square bands,
+                    or a partition of the Fourier plane (:class:`~captum_iaside.SpectralBands`,
+                    :class:`~captum_iaside.OrientedBands`, :class:`~captum_iaside.FourierGrid`,
+                    :class:`~captum_iaside.CustomPartition`).
                     Default: 8
         baseline (str, Tensor or callable, optional): What replaces a removed band.
                     Default: ``"zero"``
@@ -76,6 +80,9 @@ def compare_global(
                     same images in the same stratified order (with one data set per model, each
                     a DataLoader over a map-style dataset or a list of batches, of the same length).
                     Default: ``"auto"``
+        interactions (bool or str, optional): As for ``attribute_global``: each model's mean
+                    pairwise interaction index.
+                    Default: False
 
     The other arguments are those of :meth:`IASIDE.attribute_global
     <captum_iaside.IASIDE.attribute_global>`, with the same meaning.

@@ -17,8 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from captum_iaside._utils.checks import check_callable, check_images
-from captum_iaside.game.bands import conjugate_representative
 from captum_iaside.game.baselines import BaselineSpec, prepared_reference, resolve_baseline
+from captum_iaside.game.partition import conjugate_representative
 from captum_iaside.game.value_functions import scores_of
 
 

@@ -14,12 +14,14 @@ from tqdm import tqdm
 
 from captum_iaside._utils.checks import check_callable, check_dtype, check_images, check_int
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
-from captum_iaside.estimators.selection import resolve_estimator
+from captum_iaside.estimators.interactions import BandInteractions, check_index
+from captum_iaside.estimators.selection import resolve_estimator, resolve_interaction_estimator
 from captum_iaside.execution.forward_args import as_arg_tuple
 from captum_iaside.execution.model_state import preserved_buffers, warn_if_training
 from captum_iaside.execution.workspace import Workspace
-from captum_iaside.game.bands import SpectralBands, as_bands
 from captum_iaside.game.baselines import BaselineSpec, ShuffleBaseline, reference_images, resolve_baseline
+from captum_iaside.game.partition import FourierPartition
+from captum_iaside.game.players import as_bands
 from captum_iaside.game.spectral_game import SpectralGame
 from captum_iaside.game.value_functions import TargetSpec, ValueFunction, ValueSpec, resolve_target
 from captum_iaside.global_run.entry import run_global
@@ -41,7 +43,9 @@ class IASIDE(PerturbationAttribution):
     I-ASIDE: Image Axiomatic Spectral Importance Decomposition Explanation.
 
     The players of a cooperative game are ``M`` radial frequency bands of the image
-    (:class:`SpectralBands`). A coalition ``S`` keeps the bands in ``S`` and replaces the others
+    (:class:`SpectralBands`), or any other partition of its Fourier plane (rings × orientation
+    sectors, :class:`~captum_iaside.OrientedBands`; a grid of cells, :class:`~captum_iaside.FourierGrid`).
+    A coalition ``S`` keeps the bands in ``S`` and replaces the others
     by the same bands of a baseline image ``r``: ``x_S = r + Σ_{i∈S} (x_i − r_i)``. Its value is
     ``v_x(S) = log_softmax(f(x_S))[y]`` (or another value function), and the importance of band
     ``i`` is its exact Shapley value
@@ -65,8 +69,9 @@ class IASIDE(PerturbationAttribution):
                     ``additional_forward_args``) returning class scores ``(B, K)`` — as a
                     tensor, as the ``logits`` of a Hugging Face ``ModelOutput``, a dataclass or
                     a dict, or as the first item of a tuple — or one number per image ``(B,)``.
-        bands (int or SpectralBands, optional): The number of equal-width square bands ``M``,
-                    or a :class:`SpectralBands`.
+        bands (int or FourierPartition, optional): The number of equal-width square bands ``M``,
+                    or the players: :class:`SpectralBands`, :class:`~captum_iaside.OrientedBands`,
+                    :class:`~captum_iaside.FourierGrid` or :class:`~captum_iaside.CustomPartition`.
                     Default: 8
         baseline (str, Tensor or callable, optional): What replaces a removed band:
                     ``"zero"``, ``"shuffle"`` (another image of the batch, seeded derangement),
@@ -91,7 +96,7 @@ class IASIDE(PerturbationAttribution):
     def __init__(
         self,
         forward_func: Callable[..., Tensor],
-        bands: int | SpectralBands = 8,
+        bands: int | FourierPartition = 8,
         baseline: BaselineSpec = "zero",
         value: ValueSpec = "log_prob",
     ) -> None:
@@ -113,6 +118,53 @@ class IASIDE(PerturbationAttribution):
         index = self.bands.index(*inputs.shape[-2:]).to(phi.device)
         centred = torch.fft.fftshift(phi[:, index], dim=(-2, -1))
         return centred[:, None].expand(-1, inputs.shape[1], -1, -1).contiguous()
+
+    def _play(
+        self,
+        inputs: Tensor,
+        baselines: BaselineSpec | None,
+        target: TargetSpec,
+        additional_forward_args: Any,
+        perturbations_per_eval: int | str,
+        show_progress: bool,
+        estimator: ShapleyEstimator,
+        budget: int | None,
+        seed: int,
+        autocast_dtype: torch.dtype | None,
+        play: Callable[[SpectralGame, torch.Generator], Any],
+    ) -> Any:
+        r"""Check a local call's arguments, build the game of ``inputs`` and ``play`` it with the seed's generator."""
+        workspace = Workspace(perturbations_per_eval)
+        check_int(seed, "seed")
+        check_dtype(autocast_dtype, "autocast_dtype")
+        warn_if_training(self.forward_func, stacklevel=4)  # _play <- attribute* <- log_usage's wrapper <- the caller
+        check_images(inputs, "inputs")
+        self.bands.index(*inputs.shape[-2:])  # a clear error if a player is empty at this size
+        per_image = 2**self.bands.n_bands if budget is None else budget
+        baseline = self.baseline if baselines is None else resolve_baseline(baselines)
+        if isinstance(baseline, ShuffleBaseline) and _inside_noise_tunnel():
+            raise ValueError(
+                "baseline='shuffle' inside NoiseTunnel would pair images with noisy copies of themselves (their "
+                "removed bands would stay present); pass a fixed baseline (baselines=0, a tensor) to NoiseTunnel"
+            )
+        generator = torch.Generator().manual_seed(int(seed))
+        inputs = inputs.detach()
+        bar = tqdm(total=per_image, desc=self.get_name(), unit="coalition", disable=not show_progress)
+        with bar, preserved_buffers([self.forward_func]):
+            reference = reference_images(baseline, inputs, generator)
+            game = SpectralGame(
+                self.forward_func,
+                self.bands,
+                inputs,
+                reference,
+                self.value,
+                resolve_target(target, inputs.shape[0], inputs.device),
+                as_arg_tuple(additional_forward_args),
+                workspace=workspace,
+                progress=bar.update,
+                autocast_dtype=autocast_dtype,
+            )
+            return play(game, generator)
 
     # -------------------------------------------------------------------- public
     @log_usage()
@@ -196,38 +248,21 @@ class IASIDE(PerturbationAttribution):
             if len(inputs) != 1:
                 raise TypeError(f"inputs must be one image tensor (or a 1-tuple of it), got a tuple of {len(inputs)}")
             inputs = inputs[0]
-        workspace = Workspace(perturbations_per_eval)
         estimator, budget = resolve_estimator(estimator, budget, self.bands.n_bands)
-        check_int(seed, "seed")
-        check_dtype(autocast_dtype, "autocast_dtype")
-        warn_if_training(self.forward_func, stacklevel=3)  # attribute <- log_usage's wrapper <- the caller
-        check_images(inputs, "inputs")
-        self.bands.index(*inputs.shape[-2:])  # a clear error if a band is empty at this size
-        per_image = 2**self.bands.n_bands if budget is None else budget
-        baseline = self.baseline if baselines is None else resolve_baseline(baselines)
-        if isinstance(baseline, ShuffleBaseline) and _inside_noise_tunnel():
-            raise ValueError(
-                "baseline='shuffle' inside NoiseTunnel would pair images with noisy copies of themselves (their "
-                "removed bands would stay present); pass a fixed baseline (baselines=0, a tensor) to NoiseTunnel"
-            )
-        generator = torch.Generator().manual_seed(int(seed))
+        shapley: BandShapley = self._play(
+            inputs,
+            baselines,
+            target,
+            additional_forward_args,
+            perturbations_per_eval,
+            show_progress,
+            estimator,
+            budget,
+            seed,
+            autocast_dtype,
+            lambda game, gen: estimator.estimate(game, budget, gen),
+        )
         inputs = inputs.detach()
-        bar = tqdm(total=per_image, desc=self.get_name(), unit="coalition", disable=not show_progress)
-        with bar, preserved_buffers([self.forward_func]):
-            reference = reference_images(baseline, inputs, generator)
-            game = SpectralGame(
-                self.forward_func,
-                self.bands,
-                inputs,
-                reference,
-                self.value,
-                resolve_target(target, inputs.shape[0], inputs.device),
-                as_arg_tuple(additional_forward_args),
-                workspace=workspace,
-                progress=bar.update,
-                autocast_dtype=autocast_dtype,
-            )
-            shapley: BandShapley = estimator.estimate(game, budget, generator)
         out_dtype = torch.promote_types(inputs.dtype, torch.float32)
         attributions = shapley.values.to(out_dtype)
         if return_input_shape:
@@ -237,6 +272,93 @@ class IASIDE(PerturbationAttribution):
         if return_convergence_delta:
             return attributions, shapley.delta.to(out_dtype)
         return attributions
+
+    @log_usage()
+    def attribute_interactions(
+        self,
+        inputs: Tensor,
+        target: TargetSpec = None,
+        index: str = "SII",
+        order: int = 2,
+        baselines: BaselineSpec | None = None,
+        additional_forward_args: Any = None,
+        perturbations_per_eval: int | str = 1,
+        show_progress: bool = False,
+        estimator: str | ShapleyEstimator | None = None,
+        budget: int | None = None,
+        seed: int = 0,
+        autocast_dtype: torch.dtype | None = None,
+    ) -> Tensor:
+        r"""
+        Pairwise interaction indices of the bands (or other players) per image.
+
+        Two bands interact when keeping both changes the value by more than the sum of keeping each:
+        ``v(S ∪ {i, j}) − v(S ∪ {i}) − v(S ∪ {j}) + v(S)`` is not zero. ``index`` says how those
+        interactions are averaged over the coalitions ``S`` of the other bands
+        (:mod:`~captum_iaside.estimators.interactions`): ``"SII"``, the Shapley interaction index
+        (Grabisch & Roubens, 1999); ``"STII"``, the Shapley–Taylor index of order 2 (Sundararajan et
+        al., 2020, https://arxiv.org/abs/1902.05622), which with the main effects sums to
+        ``v(N) − v(∅)``; ``"Moebius"``, the pair's own Möbius coefficient ``m({i, j})``. Exact from
+        all ``2^M`` coalition values (``M`` ≤ 12, the default); with a ``budget`` of fewer
+        evaluations per image, from the Möbius coefficients of a k-additive fit
+        (:class:`~captum_iaside.KernelShapley` of order 2 or 3).
+
+        Args:
+            inputs (Tensor): Images ``(B, C, H, W)``.
+            target (int, list, Tensor or None, optional): Class per image, as for :meth:`attribute`.
+                        Default: None (the predicted class)
+            index (str, optional): ``"SII"``, ``"STII"`` or ``"Moebius"``.
+                        Default: ``"SII"``
+            order (int, optional): Order of the interactions: 2 (pairs).
+                        Default: 2
+            baselines (str, Tensor or callable, optional): As for :meth:`attribute`.
+                        Default: None (the constructor's baseline)
+            additional_forward_args (Any, optional): As for :meth:`attribute`.
+                        Default: None
+            perturbations_per_eval (int or str, optional): As for :meth:`attribute`.
+                        Default: 1
+            show_progress (bool, optional): Show a tqdm progress bar over the coalitions.
+                        Default: False
+            estimator (str or ShapleyEstimator, optional): ``"exact"``, ``"kadd"`` (the unpaired
+                        pairwise fit), ``"kadd3"`` (the paired third-order fit) or a
+                        :class:`~captum_iaside.KernelShapley` of order 2 or 3. None: exact without a
+                        budget or where ``2^M`` fits it, else the k-additive fit for the budget.
+                        Default: None
+            budget (int, optional): Coalition evaluations per image for a k-additive fit.
+                        Default: None
+            seed (int, optional): Seed of random baselines and of the fit's coalitions.
+                        Default: 0
+            autocast_dtype (torch.dtype, optional): As for :meth:`attribute`.
+                        Default: None
+
+        Returns:
+            *Tensor* ``(B, M, M)``, symmetric: the pair's index at ``[b, i, j]`` and on the diagonal
+            the index's order-1 term (the Shapley value for SII, the main effect ``m({i})`` for STII
+            and the Möbius transform).
+
+        Examples::
+
+            >>> ia = IASIDE(model, bands=6)
+            >>> sii = ia.attribute_interactions(x, target=y)                      # (B, 6, 6), exact
+            >>> stii = ia.attribute_interactions(x, target=y, index="STII")
+            >>> torch.allclose(stii.sum(dim=(1, 2)) - stii.triu(1).sum(dim=(1, 2)), v_full - v_empty)
+        """
+        index = check_index(index, order)
+        estimator, budget = resolve_interaction_estimator(estimator, budget, self.bands.n_bands)
+        found: BandInteractions = self._play(
+            inputs,
+            baselines,
+            target,
+            additional_forward_args,
+            perturbations_per_eval,
+            show_progress,
+            estimator,
+            budget,
+            seed,
+            autocast_dtype,
+            lambda game, gen: estimator.estimate_interactions(game, budget, gen, index),
+        )
+        return found.values.to(torch.promote_types(inputs.dtype, torch.float32))
 
     def attribute_global(
         self,
@@ -260,6 +382,7 @@ class IASIDE(PerturbationAttribution):
         show_progress: bool = False,
         autocast_dtype: torch.dtype | None = None,
         strata: str | Tensor | None = "auto",
+        interactions: bool | str = False,
     ) -> SpectralImportance:
         r"""
         Global I-ASIDE over a data set: ``ψ = E_x φ(x)`` with its standard error and intervals.
@@ -379,12 +502,21 @@ class IASIDE(PerturbationAttribution):
                         reaches with fewer than two images are pooled into one.
                         ``result.config["strata"]`` says what was done.
                         Default: ``"auto"``
+            interactions (bool or str, optional): Also estimate the mean pairwise interaction
+                        index of the bands over the images, ``result.interactions`` ``(M, M)`` with
+                        ``result.interactions_stderr``: ``True`` or ``"SII"`` (the Shapley interaction
+                        index), ``"STII"`` (Shapley–Taylor) or ``"Moebius"`` (see
+                        :meth:`attribute_interactions`). Each image's index comes from the same
+                        coalitions as its Shapley values, so the design is exact enumeration on the
+                        images the budget reaches (``M`` ≤ 12; ``2^M`` evaluations each), or the
+                        k-additive fit of ``estimator``/``budget``.
+                        Default: False
 
         Returns:
             :class:`SpectralImportance` with ``values`` (ψ), ``stderr``, ``values_ci``,
             ``n_samples``, ``sid``, ``srs``, ``signed_srs``, ``share``, ``v_empty``,
-            ``v_full``, ``sid_ci``, ``srs_ci``, ``by_class``, ``stop_reason`` and the
-            configuration.
+            ``v_full``, ``sid_ci``, ``srs_ci``, ``by_class``, ``stop_reason``, ``interactions``
+            and the configuration.
 
         Examples::
 

@@ -150,8 +150,28 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"input side in pixels (default: the model's own; {EMBEDDED_RESOLUTION} for the no-argument run)",
     )
     g = p.add_argument_group("the game")
-    g.add_argument("--bands", type=_positive, default=8, help="number of frequency bands M")
+    g.add_argument("--bands", type=_positive, default=8, help="frequency bands M (rings with --orientations)")
     g.add_argument("--shape", choices=["square", "circle"], default="square", help="band shape (square: the paper's)")
+    g.add_argument(
+        "--orientations",
+        type=_positive,
+        metavar="A",
+        help="split each of the --bands rings into A orientation sectors over [0, 180) degrees (M = bands x A players)",
+    )
+    g.add_argument(
+        "--grid",
+        type=_positive,
+        metavar="G",
+        help="players: a G x G grid of cells of the centred Fourier plane, each with its mirror (a Shapley Fourier "
+        "map; --bands and --shape do not apply)",
+    )
+    g.add_argument(
+        "--interactions",
+        nargs="?",
+        const="SII",
+        choices=["SII", "STII", "Moebius"],
+        help="also estimate the mean pairwise interaction index of the players (default SII; exact, M <= 12)",
+    )
     g.add_argument("--baseline", choices=BASELINE_CHOICES, default="zero", help="what replaces a removed band")
     g.add_argument("--noise-std", type=float, default=1.0, help="std of the gaussian baseline, in input units")
     g.add_argument("--value", choices=VALUE_CHOICES, default="log_prob", help="value of a coalition")

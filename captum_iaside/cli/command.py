@@ -170,7 +170,6 @@ def run(args: argparse.Namespace) -> int:
     from captum_iaside.cli.data import EMBEDDED_PHOTOS, collate_readable
     from captum_iaside.cli.models import LITE_RESOLUTION, load_model
     from captum_iaside.execution.cpu import tune_cpu
-    from captum_iaside.game.bands import SpectralBands
     from captum_iaside.game.baselines import GaussianBaseline
     from captum_iaside.report.tables import format_table
     from captum_iaside.report.writer import write_report
@@ -186,7 +185,11 @@ def run(args: argparse.Namespace) -> int:
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
     device = _device(args.device, int(os.environ.get("LOCAL_RANK", "0")), local_world, world_size)
     _check_outputs(args)
-    bands = SpectralBands(args.bands, shape=args.shape)
+    bands = _players(args)
+    if args.interactions:  # M above the exact limit without --budget, or an estimator without interactions
+        from captum_iaside.estimators.selection import interaction_estimator
+
+        interaction_estimator(None if args.estimator == "auto" else args.estimator, args.budget, bands.n_bands)
     baseline = GaussianBaseline(args.noise_std) if args.baseline == "gaussian" else args.baseline
     tuning = None if args.no_tune or device.type != "cpu" else tune_cpu()
     resolution = args.resolution or EMBEDDED_RESOLUTION
@@ -198,8 +201,8 @@ def run(args: argparse.Namespace) -> int:
         own = "" if args.resolution else f" (its own is {LITE_RESOLUTION[DEFAULT_MODEL]} px: --resolution to change)"
         say(
             f"captum-iaside: embedded default — {DEFAULT_MODEL} (ImageNet) on {len(EMBEDDED_PHOTOS)} bundled photos "
-            f"({', '.join(EMBEDDED_PHOTOS)}) at {resolution} px{own}, M = {args.bands} {args.shape} bands, "
-            f"{args.baseline} baseline, {args.value} of the predicted class ({2**args.bands} coalitions per image)."
+            f"({', '.join(EMBEDDED_PHOTOS)}) at {resolution} px{own}, {_describe(bands)}, "
+            f"{args.baseline} baseline, {args.value} of the predicted class ({_per_image(bands.n_bands)})."
         )
     models, datasets, resolutions, keys, example = {}, {}, {}, set(), None
     for spec in specs:
@@ -243,6 +246,7 @@ def run(args: argparse.Namespace) -> int:
         confidence=args.confidence,
         by_class=args.by_class,
         strata=args.strata,
+        interactions=args.interactions or False,
         checkpoint=args.checkpoint,
         seed=args.seed,
         device=device,
@@ -307,6 +311,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     finally:
         _stop_distributed()
+
+
+def _players(args: argparse.Namespace) -> Any:
+    r"""The players the arguments ask for: radial bands, rings × orientation sectors, or a grid of cells."""
+    from captum_iaside.game.bands import SpectralBands
+    from captum_iaside.game.grid import FourierGrid
+    from captum_iaside.game.orientations import OrientedBands
+
+    if args.grid is not None and args.orientations is not None:
+        raise ValueError("--grid and --orientations are two kinds of players: give one of them")
+    if args.grid is not None:
+        if args.grid < 2:
+            raise ValueError(f"--grid must be at least 2 cells per axis, got {args.grid}")
+        return FourierGrid(args.grid)
+    if args.orientations is not None:
+        if args.orientations < 2:
+            raise ValueError(f"--orientations must be at least 2 sectors, got {args.orientations}")
+        return OrientedBands(args.bands, args.orientations, shape=args.shape)
+    return SpectralBands(args.bands, shape=args.shape)
+
+
+def _describe(bands: Any) -> str:
+    r"""The players in words, for the opening line."""
+    kind = bands.config()["kind"]
+    if kind == "oriented":
+        return f"M = {bands.n_rings} {bands.shape} rings x {bands.orientations} orientations = {bands.n_bands} players"
+    if kind == "grid":
+        return f"a {bands.grid} x {bands.grid} grid of Fourier cells ({bands.n_bands} players)"
+    return f"M = {bands.n_bands} {bands.shape} bands"
+
+
+def _per_image(n_players: int) -> str:
+    r"""What the default design spends on an image of the no-argument run."""
+    if n_players <= 12:
+        return f"{2**n_players} coalitions per image"
+    return f"one permutation of the {n_players} players per image"
 
 
 if __name__ == "__main__":

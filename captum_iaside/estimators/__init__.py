@@ -8,16 +8,28 @@ evaluations per image, and returns values that satisfy efficiency exactly. One f
 (antithetic and stratified permutations), :mod:`~captum_iaside.estimators.kernel` (k-additive
 regressions: KernelSHAP and its higher orders) — each holding its pure tensor kernels and its
 estimator class; :mod:`~captum_iaside.estimators.selection` names them and makes the automatic choice.
+Exact enumeration and the k-additive fits also give pairwise interaction indices from the same
+coalitions (``estimate_interactions(game, budget, generator, index) -> BandInteractions``;
+:mod:`~captum_iaside.estimators.interactions`).
 """
 
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
 from captum_iaside.estimators.exact import MAX_EXACT_BANDS, ExactShapley, exact_shapley, shapley_weights
+from captum_iaside.estimators.interactions import (
+    INTERACTION_INDICES,
+    BandInteractions,
+    exact_interactions,
+    interaction_matrix,
+    moebius_transform,
+)
 from captum_iaside.estimators.kernel import KernelShapley
 from captum_iaside.estimators.permutation import PermutationShapley
 from captum_iaside.estimators.selection import ESTIMATORS, best_local_estimator, resolve_estimator
 
 __all__ = [
     "ESTIMATORS",
+    "INTERACTION_INDICES",
+    "BandInteractions",
     "MAX_EXACT_BANDS",
     "BandShapley",
     "ExactShapley",
@@ -25,7 +37,10 @@ __all__ = [
     "PermutationShapley",
     "ShapleyEstimator",
     "best_local_estimator",
+    "exact_interactions",
     "exact_shapley",
+    "interaction_matrix",
+    "moebius_transform",
     "resolve_estimator",
     "shapley_weights",
 ]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
 from captum_iaside._utils.checks import check_positive_int
 from captum_iaside.game.protocol import Game
+
+if TYPE_CHECKING:
+    from captum_iaside.estimators.interactions import BandInteractions
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,38 @@ class ShapleyEstimator(ABC):
 
     #: Name used in configurations, reports and the ``estimator=`` argument.
     name: str = "estimator"
+
+    @property
+    def gives_interactions(self) -> bool:
+        r"""Whether :meth:`estimate_interactions` works (exact enumeration and k-additive fits of order 2 or 3)."""
+        return False
+
+    def check_interactions(self) -> None:
+        r"""Raise a ``ValueError`` naming the estimator when it gives no interaction indices."""
+        if not self.gives_interactions:
+            raise ValueError(
+                f"estimator={self!r} gives no interaction indices; use estimator='exact' (M <= 12) or a k-additive "
+                "fit, KernelShapley(order=2) or KernelShapley(order=3) (estimator='kadd' or 'kadd3'), with a budget"
+            )
+
+    def estimate_interactions(
+        self, game: Game, budget: int | None, generator: torch.Generator, index: str
+    ) -> BandInteractions:
+        r"""
+        Pairwise interaction indices and Shapley values of the bands of every image of ``game``, from
+        the same coalitions (:mod:`~captum_iaside.estimators.interactions`).
+
+        Args:
+            game (Game): The game of a batch.
+            budget (int, optional): Evaluations per image, as returned by :meth:`check`.
+            generator (torch.Generator): Source of all random draws.
+            index (str): ``"SII"``, ``"STII"`` or ``"Moebius"``.
+
+        Returns:
+            :class:`~captum_iaside.estimators.interactions.BandInteractions`.
+        """
+        self.check_interactions()
+        raise NotImplementedError  # every estimator that gives interactions overrides this
 
     @abstractmethod
     def minimum_budget(self, n_bands: int) -> int:

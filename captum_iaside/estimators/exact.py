@@ -16,6 +16,7 @@ from torch import Tensor
 
 from captum_iaside._utils.checks import check_positive_int
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
+from captum_iaside.estimators.interactions import BandInteractions, exact_interactions
 from captum_iaside.game.coalitions import coalition_matrix
 from captum_iaside.game.protocol import Game
 
@@ -115,10 +116,25 @@ class ExactShapley(ShapleyEstimator):
             )
         return None
 
-    def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
+    @property
+    def gives_interactions(self) -> bool:
+        return True
+
+    def _table(self, game: Game) -> Tensor:
+        r"""The values of all ``2^M`` coalitions, ``(B, 2^M)`` in bit order."""
         m = game.n_bands
         check_exact(m)
         v_empty, v_full = self._ends(game)
         inner = game.values(coalition_matrix(m)[1:-1])
-        phi = exact_shapley(torch.cat([v_empty[:, None], inner, v_full[:, None]], dim=1))
-        return self._result(game, phi, v_empty, v_full)
+        return torch.cat([v_empty[:, None], inner, v_full[:, None]], dim=1)
+
+    def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
+        table = self._table(game)
+        return self._result(game, exact_shapley(table), table[:, 0], table[:, -1])
+
+    def estimate_interactions(
+        self, game: Game, budget: int | None, generator: torch.Generator, index: str
+    ) -> BandInteractions:
+        table = self._table(game)
+        shapley = self._result(game, exact_shapley(table), table[:, 0], table[:, -1])
+        return BandInteractions(exact_interactions(table, index), index, shapley)

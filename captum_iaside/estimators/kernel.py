@@ -38,6 +38,7 @@ from torch import Tensor
 
 from captum_iaside._utils.coding import coalition_codes, first_occurrence
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
+from captum_iaside.estimators.interactions import BandInteractions, interaction_matrix
 from captum_iaside.game.protocol import Game
 
 
@@ -203,7 +204,33 @@ def regression_shapley(
     gates: Tensor, weights: Tensor, values: Tensor, v_empty: Tensor, v_full: Tensor, order: int = 1
 ) -> Tensor:
     r"""
-    Shapley values of the efficiency-constrained weighted least-squares k-additive fit.
+    Shapley values of the efficiency-constrained weighted least-squares k-additive fit,
+    ``φ_i = Σ_{T∋i} m(T) / |T|`` from the coefficients of :func:`regression_moebius` (same arguments).
+
+    Returns:
+        *Tensor* ``(B, M)`` float64 with ``Σ_i φ_i = v(N) − v(∅)`` exactly.
+    """
+    m = gates.shape[-1]
+    coef = regression_moebius(gates, weights, values, v_empty, v_full, order)
+    share = term_matrix(m, order).to(coef.device)
+    return coef @ (share / share.sum(dim=1, keepdim=True))
+
+
+def term_matrix(n_bands: int, order: int) -> Tensor:
+    r"""The terms ``T`` of the k-additive surrogate as ``(p, M)`` float64 0/1 rows (:func:`_interaction_terms`)."""
+    terms = _interaction_terms(n_bands, order)
+    z = torch.zeros(len(terms), n_bands, dtype=torch.float64)
+    for t, term in enumerate(terms):
+        z[t, list(term)] = 1.0
+    return z
+
+
+def regression_moebius(
+    gates: Tensor, weights: Tensor, values: Tensor, v_empty: Tensor, v_full: Tensor, order: int = 1
+) -> Tensor:
+    r"""
+    Möbius coefficients ``m(T)``, ``1 ≤ |T| ≤ k``, of the efficiency-constrained weighted least-squares
+    k-additive fit of ``v(S) − v(∅)``, in the order of :func:`term_matrix`.
 
     For ``order ≥ 2`` the interaction terms (``|T| ≥ 2``) carry a ridge penalty
     ``λ · d · Σ m(T)²``, ``d`` the mean diagonal of ``XᵀWX``, whose ``λ`` each image chooses from
@@ -226,7 +253,7 @@ def regression_shapley(
                     Default: 1
 
     Returns:
-        *Tensor* ``(B, M)`` float64 with ``Σ_i φ_i = v(N) − v(∅)`` exactly.
+        *Tensor* ``(B, p)`` float64 whose sum is ``v(N) − v(∅)`` exactly (efficiency).
     """
     m = gates.shape[-1]
     x = interaction_features(gates.to(values.device), order)  # (B, n, p)
@@ -240,12 +267,9 @@ def regression_shapley(
     scale = a.diagonal(dim1=1, dim2=2).mean(dim=1)[:, None, None]
     eye = torch.eye(p, dtype=torch.float64, device=a.device)
     penalty = torch.diag((torch.arange(p, device=a.device) >= m).to(torch.float64))  # the interaction terms
-    share = torch.zeros(p, m, dtype=torch.float64, device=a.device)  # φ_i = Σ_{T ∋ i} m(T) / |T|
-    for t, term in enumerate(_interaction_terms(m, order)):
-        share[t, list(term)] = 1.0 / len(term)
     grid = SHRINKAGE_GRID if order > 1 else (0.0,)
     best = torch.full((x.shape[0],), math.inf, dtype=torch.float64, device=a.device)
-    phi = torch.zeros(x.shape[0], m, dtype=torch.float64, device=a.device)
+    coef = torch.zeros(x.shape[0], p, dtype=torch.float64, device=a.device)
     for lam in grid:
         if lam == 0 and order > 1 and n <= p:
             continue  # more parameters than coalitions: only a penalised fit is determined
@@ -255,15 +279,15 @@ def regression_shapley(
         ones_a_inv_1 = a_inv_1.sum(dim=1)
         beta = a_inv_b - ((a_inv_b.sum(dim=1) - gap) / ones_a_inv_1)[:, None] * a_inv_1
         if len(grid) == 1:
-            return beta @ share
+            return beta
         residual = y - (x @ beta[..., None])[..., 0]
         rss = (w * residual**2).sum(dim=1) / w.sum()
         dof = (a_inv * a).sum(dim=(1, 2)) - torch.einsum("bp,bpq,bq->b", a_inv_1, a, a_inv_1) / ones_a_inv_1
         gcv = torch.where(dof < n - 0.5, rss / (1 - dof / n).clamp(min=1e-6) ** 2, math.inf)
         better = (gcv < best) | torch.isinf(best)  # a finite criterion beats none
-        phi[better] = (beta @ share)[better]
+        coef[better] = beta[better]
         best = torch.where(better, gcv, best)
-    return phi
+    return coef
 
 
 def _inverse(a: Tensor, definite: bool) -> Tensor:
@@ -326,9 +350,26 @@ class KernelShapley(ShapleyEstimator):
     def minimum_budget(self, n_bands: int) -> int:
         return 2 + 2 * n_bands  # M pairs of coalitions; interactions beyond them are shrunk
 
-    def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
+    @property
+    def gives_interactions(self) -> bool:
+        return self.order >= 2
+
+    def _fit(self, game: Game, budget: int, generator: torch.Generator) -> tuple[Tensor, Tensor, BandShapley]:
+        r"""The fit's Möbius coefficients, its terms and the Shapley values they give."""
         gates, weights = regression_coalitions(game.n_images, game.n_bands, budget - 2, generator, self.paired)
         v_empty, v_full = self._ends(game)
         values = game.values(gates)
-        phi = regression_shapley(gates, weights, values, v_empty, v_full, self.order)
-        return self._result(game, phi, v_empty, v_full)
+        coef = regression_moebius(gates, weights, values, v_empty, v_full, self.order)
+        terms = term_matrix(game.n_bands, self.order).to(coef.device)
+        phi = coef @ (terms / terms.sum(dim=1, keepdim=True))
+        return coef, terms, self._result(game, phi, v_empty, v_full)
+
+    def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
+        return self._fit(game, budget, generator)[2]
+
+    def estimate_interactions(
+        self, game: Game, budget: int | None, generator: torch.Generator, index: str
+    ) -> BandInteractions:
+        self.check_interactions()
+        coef, terms, shapley = self._fit(game, budget, generator)
+        return BandInteractions(interaction_matrix(coef, terms, index), index, shapley)

@@ -86,3 +86,45 @@ def best_local_estimator(n_bands: int, budget: int) -> ShapleyEstimator:
     if m <= 16 and budget - 2 >= max(8 * m, parameters / 2):
         return KernelShapley(order=3)
     return KernelShapley(order=2, paired=False)
+
+
+def interaction_estimator(
+    estimator: str | ShapleyEstimator | None, budget: int | None, n_bands: int
+) -> ShapleyEstimator:
+    r"""
+    The estimator of interaction indices: None means exact enumeration without a budget (``M`` ≤ 12) or
+    where ``2^M`` fits it, else the k-additive fit :func:`best_local_estimator` would choose at that budget
+    (the paired third-order fit at large budgets, else the unpaired pairwise one). An estimator without
+    interactions (permutations, KernelSHAP) is refused. The budget itself is checked by the caller (a global
+    run may derive it from ``max_evaluations``).
+
+    Raises:
+        ValueError: for ``M`` above the exact limit without a budget, or an estimator that gives no
+            interactions.
+    """
+    est = as_estimator(estimator)
+    if est is None:
+        if budget is None:
+            if n_bands > MAX_EXACT_BANDS:
+                raise ValueError(
+                    f"interactions of M={n_bands} players need a budget: exact enumeration stops at "
+                    f"M={MAX_EXACT_BANDS} (2^M coalitions per image); pass budget=... (evaluations per image) "
+                    "for a k-additive fit"
+                )
+            est = ExactShapley()
+        else:
+            est = best_local_estimator(n_bands, check_positive_int(budget, "budget"))
+            if not est.gives_interactions:
+                est = KernelShapley(order=2, paired=False)
+    est.check_interactions()
+    return est
+
+
+def resolve_interaction_estimator(
+    estimator: str | ShapleyEstimator | None, budget: int | None, n_bands: int
+) -> tuple[ShapleyEstimator, int | None]:
+    r"""
+    :func:`interaction_estimator` with the budget checked for it, as :func:`resolve_estimator` returns it.
+    """
+    est = interaction_estimator(estimator, budget, n_bands)
+    return est, est.check(n_bands, budget)

@@ -10,14 +10,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from captum_iaside._utils.checks import check_images, check_int, check_real
+from captum_iaside._utils.checks import check_int, check_real
+from captum_iaside.game.partition import FourierPartition, orientation_sectors, signed_frequencies
 
 _SHAPES = ("square", "circle")
 # Largest image side searched when naming the smallest size that gives every band a bin.
 _MAX_SEARCHED_SIDE = 512
 
 
-class SpectralBands:
+class SpectralBands(FourierPartition):
     r"""
     Partition of the Fourier plane into ``M`` radial frequency bands, the players of I-ASIDE.
 
@@ -63,6 +64,8 @@ class SpectralBands:
         True
     """
 
+    kind = "radial"
+
     def __init__(
         self,
         n_bands: int | None = None,
@@ -91,29 +94,30 @@ class SpectralBands:
         if n_bands is None:
             n_bands = 8
         check_int(n_bands, "n_bands", minimum=2)
-        self.n_bands = n_bands
+        super().__init__(n_bands)
         self.shape = shape
         self.edges = edges
         if edges is None:
             self._fractions = [Fraction(i, n_bands) for i in range(n_bands + 1)]
         else:
             self._fractions = [Fraction(repr(e)) for e in edges]
-        self._index_cache: dict[tuple[int, int], Tensor] = {}
-        self._mask_cache: dict[tuple[int, int, torch.device, torch.dtype], Tensor] = {}
 
     def __repr__(self) -> str:
         extra = "" if self.edges is None else f", edges={self.edges}"
         return f"SpectralBands(n_bands={self.n_bands}, shape={self.shape!r}{extra})"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SpectralBands) and self.config() == other.config()
-
-    def __hash__(self) -> int:
-        return hash((self.n_bands, self.shape, None if self.edges is None else tuple(self.edges)))
-
     def config(self) -> dict:
-        r"""JSON-serialisable description: ``{"n_bands", "shape", "edges"}``."""
-        return {"n_bands": self.n_bands, "shape": self.shape, "edges": self.edges}
+        r"""JSON-serialisable description: ``{"kind": "radial", "n_bands", "shape", "edges"}``."""
+        return {"kind": self.kind, "n_bands": self.n_bands, "shape": self.shape, "edges": self.edges}
+
+    def labels(self) -> list[str]:
+        r"""The band edges of each band in normalised radius, ``"0.00–0.12"``."""
+        e = self.band_edges()
+        return [f"{e[i]:.2f}–{e[i + 1]:.2f}" for i in range(self.n_bands)]
+
+    def rings(self) -> Tensor:
+        r"""The bands are the rings: the ``(M, M)`` identity."""
+        return torch.eye(self.n_bands, dtype=torch.float64)
 
     def band_edges(self) -> list:
         r"""The ``M + 1`` band edges in normalised radius (equal widths unless custom)."""
@@ -125,8 +129,8 @@ class SpectralBands:
     def _raw_index(self, h: int, w: int) -> Tensor:
         # Band = number of interior edges e_1 .. e_{M-1} at or below the radius, decided per
         # edge e = p/q with exact integer arithmetic on ky, kx (Python ints, no rounding).
-        ky = [abs(k) for k in _signed_frequencies(h)]
-        kx = torch.tensor([abs(k) for k in _signed_frequencies(w)])
+        ky = [abs(k) for k in signed_frequencies(h)]
+        kx = torch.tensor([abs(k) for k in signed_frequencies(w)])
         ky_t = torch.tensor(ky)
         band = torch.zeros(h, w, dtype=torch.int64)
         for e in self._fractions[1:-1]:
@@ -174,76 +178,14 @@ class SpectralBands:
                 return n
         return 2 * m
 
-    def index(self, h: int, w: int) -> Tensor:
-        r"""
-        Band of every DFT bin.
-
-        Args:
-            h (int): Image height ``H``.
-            w (int): Image width ``W``.
-
-        Returns:
-            *Tensor* of shape ``(H, W)``, dtype ``int64``, on the CPU: the band ``0 .. M-1`` of
-            each bin in the unshifted layout of :func:`torch.fft.fft2`.
-
-        Raises:
-            ValueError: if some band holds no bin at this size; the message names the
-                smallest square size that gives every band a bin.
-        """
-        key = (int(h), int(w))
-        if key not in self._index_cache:
-            if key[0] < 1 or key[1] < 1:
-                raise ValueError(f"image size must be positive, got {key[0]} x {key[1]}")
-            band = self._raw_index(*key)
-            counts = torch.bincount(band.flatten(), minlength=self.n_bands)
-            empty = (counts == 0).nonzero().flatten().tolist()
-            if empty:
-                side = self._smallest_square_size()
-                hint = (
-                    f"the smallest square size that gives every band a bin is {side} x {side}"
-                    if side is not None
-                    else f"no square size up to {_MAX_SEARCHED_SIDE} x {_MAX_SEARCHED_SIDE} fills them"
-                )
-                raise ValueError(
-                    f"{self!r} leaves band(s) {empty} without any frequency bin at "
-                    f"{key[0]} x {key[1]} pixels; use fewer bands or larger images "
-                    f"({hint})"
-                )
-            self._index_cache[key] = band
-        return self._index_cache[key]
-
-    def masks(
-        self,
-        h: int,
-        w: int,
-        device: torch.device | None = None,
-        dtype: torch.dtype = torch.float32,
-    ) -> Tensor:
-        r"""
-        0/1 band masks, a partition of the Fourier plane (cached per size, device and dtype).
-
-        Args:
-            h (int): Image height ``H``.
-            w (int): Image width ``W``.
-            device (torch.device, optional): Device of the masks.
-                        Default: CPU
-            dtype (torch.dtype, optional): Dtype of the masks.
-                        Default: ``torch.float32``
-
-        Returns:
-            *Tensor* of shape ``(M, H, W)`` whose sum over the first axis is all ones.
-        """
-        device = torch.device("cpu") if device is None else torch.device(device)
-        key = (int(h), int(w), device, dtype)
-        if key not in self._mask_cache:
-            idx = self.index(h, w)
-            bands = torch.arange(self.n_bands)[:, None, None]
-            self._mask_cache[key] = (idx[None] == bands).to(device=device, dtype=dtype)
-        return self._mask_cache[key]
-
-    def counts(self, h: int, w: int) -> Tensor:
-        r"""Number of DFT bins in each band at ``H x W``: a ``(M,)`` int64 tensor."""
-        return torch.bincount(self.index(h, w).flatten(), minlength=self.n_bands)
+    def _empty_hint(self) -> str:
+        side = self._smallest_square_size()
+        hint = (
+            f"the smallest square size that gives every band a bin is {side} x {side}"
+            if side is not None
+            else f"no square size up to {_MAX_SEARCHED_SIDE} x {_MAX_SEARCHED_SIDE} fills them"
+        )
+        return f"use fewer bands or larger images ({hint})"
 
     def feature_mask(self, h: int, w: int, orientations: int = 1) -> Tensor:
         r"""
@@ -255,8 +197,9 @@ class SpectralBands:
             h (int): Image height ``H``.
             w (int): Image width ``W``.
             orientations (int, optional): Split each band into this many orientation sectors
-                        of the frequency vector (folded modulo π, so a bin and its conjugate share
-                        a sector); ids are then renumbered ``0 .. n_groups - 1``.
+                        of the frequency vector (those of :class:`~captum_iaside.OrientedBands`,
+                        folded modulo π so a bin and its conjugate share a sector); ids are then
+                        renumbered ``0 .. n_groups - 1``.
                         Default: 1 (bands only)
 
         Returns:
@@ -273,67 +216,9 @@ class SpectralBands:
             raise ValueError(f"orientations must be at least 1, got {orientations}")
         ids = self.index(h, w)
         if orientations > 1:
-            ky = torch.tensor(_signed_frequencies(h), dtype=torch.float64)[:, None] / h
-            kx = torch.tensor(_signed_frequencies(w), dtype=torch.float64)[None, :] / w
-            angle = torch.remainder(torch.atan2(ky, kx), math.pi)
-            sector = (angle / math.pi * orientations).floor().long().clamp(max=orientations - 1)
-            # a bin takes the sector of its conjugate pair's first member (Nyquist bins alias)
-            sector = sector.flatten()[conjugate_representative(h, w)]
+            sector = orientation_sectors(h, w, orientations)
             ids = torch.unique(ids * orientations + sector, return_inverse=True)[1]
         return torch.fft.fftshift(ids)[None, None, :, :, None]
-
-    # ------------------------------------------------------------- decomposition
-    def decompose(self, x: Tensor) -> Tensor:
-        r"""
-        Split images into their real band components: ``x_i = Re(ifft2(fft2(x) * m_i))``.
-
-        The transform runs in float32 (float64 for float64 inputs) and the components are
-        returned in the input's dtype, on its device.
-
-        Args:
-            x (Tensor): Real images of shape ``(B, C, H, W)``.
-
-        Returns:
-            *Tensor* of shape ``(B, M, C, H, W)`` whose sum over axis 1 equals ``x``.
-
-        Examples::
-
-            >>> bands = SpectralBands(8)
-            >>> parts = bands.decompose(torch.rand(1, 3, 32, 32))
-            >>> parts.shape
-            torch.Size([1, 8, 3, 32, 32])
-        """
-        check_images(x, "x")
-        work = torch.float64 if x.dtype == torch.float64 else torch.float32
-        h, w = x.shape[-2:]
-        masks = self.masks(h, w, device=x.device, dtype=work)
-        spectrum = torch.fft.fft2(x.to(work))
-        parts = torch.fft.ifft2(spectrum[:, None] * masks[None, :, None]).real
-        return parts.to(x.dtype)
-
-
-def as_bands(bands: int | SpectralBands) -> SpectralBands:
-    r"""An int ``M`` as ``SpectralBands(M)``; a :class:`SpectralBands` as it is."""
-    if isinstance(bands, SpectralBands):
-        return bands
-    if isinstance(bands, int) and not isinstance(bands, bool):
-        return SpectralBands(bands)
-    raise TypeError(f"bands must be an int or a SpectralBands, got {type(bands).__name__}")
-
-
-def conjugate_representative(h: int, w: int) -> Tensor:
-    r"""
-    For every bin of the unshifted ``H x W`` DFT layout, the flat index of the first of the
-    pair {bin, its conjugate ``(−u mod H, −v mod W)``}: ``(H, W)`` int64.
-    """
-    u = torch.arange(h)[:, None]
-    v = torch.arange(w)[None, :]
-    return torch.minimum(u * w + v, ((-u) % h) * w + (-v) % w)
-
-
-def _signed_frequencies(n: int) -> list:
-    r"""``fftfreq(n) * n`` as Python ints: ``0, 1, …, ceil(n/2) − 1, −floor(n/2), …, −1``."""
-    return [u if u < (n + 1) // 2 else u - n for u in range(n)]
 
 
 def _smallest_kx(ky: int, p: int, q: int, h: int, w: int) -> int:

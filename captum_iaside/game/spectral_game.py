@@ -26,7 +26,7 @@ from captum_iaside.errors import NonFiniteValueError
 from captum_iaside.execution.forward_args import has_per_image_args, repeat_args
 from captum_iaside.execution.model_state import dtype_mismatch
 from captum_iaside.execution.workspace import Workspace, is_out_of_memory, preferred_memory_format
-from captum_iaside.game.bands import SpectralBands
+from captum_iaside.game.partition import FourierPartition
 from captum_iaside.game.protocol import check_finite_ends
 from captum_iaside.game.value_functions import ValueFunction, check_target_range, scores_of
 
@@ -37,7 +37,7 @@ class SpectralGame:
 
     Args:
         forward_func (callable): The model, ``f(images, *additional_forward_args)``.
-        bands (SpectralBands): The players.
+        bands (FourierPartition): The players.
         inputs (Tensor): Images ``x`` of shape ``(B, C, H, W)``.
         reference (Tensor): Baseline images ``r`` of shape ``(1 | B, C, H, W)``.
         value (ValueFunction): Maps outputs and targets to one number per image.
@@ -65,7 +65,7 @@ class SpectralGame:
     def __init__(
         self,
         forward_func: Callable[..., Any],
-        bands: SpectralBands,
+        bands: FourierPartition,
         inputs: Tensor,
         reference: Tensor,
         value: ValueFunction,

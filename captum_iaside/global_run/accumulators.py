@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from captum_iaside.estimators.base import BandShapley
-from captum_iaside.results.importance import SpectralImportance
+from captum_iaside.results.importance import SpectralImportance, rings_of
 from captum_iaside.results.intervals import percentile_interval
 from captum_iaside.results.summaries import (
     sid_rows,
@@ -355,11 +355,14 @@ class GlobalAccumulator:
         var = stratified_covariance(parts)[:m]
         return Estimate(means[:m].clone(), torch.sqrt(var.clamp(min=0)), float(means[m]), float(means[m + 1]))
 
-    def running_srs(self) -> float:
-        r"""The SRS of ψ̂ so far (0 before any image), for progress displays."""
+    def running_srs(self, rings: Tensor | None = None) -> float:
+        r"""The SRS of ψ̂ so far (0 before any image; NaN for ``rings`` None), for progress displays: ``rings``
+        sums the players into rings (:meth:`~captum_iaside.FourierPartition.rings`)."""
         if self.count == 0:
             return 0.0
-        return spectral_robustness_score(spectral_importance_distribution(self.estimate().values))
+        if rings is None:
+            return float("nan")
+        return spectral_robustness_score(spectral_importance_distribution(rings @ self.estimate().values.double()))
 
     def relative_error(self) -> float:
         r"""``max(stderr) / (max ψ − min ψ)``: the stopping statistic of ``tolerance`` (inf if undefined)."""
@@ -400,12 +403,12 @@ class GlobalAccumulator:
         values_ci = sid_ci = srs_ci = None
         reps = self.replicates()
         if reps is not None:
-            sids = sid_rows(reps)
-            srss = srs_rows(sids)
             values_ci = percentile_interval(reps, confidence)
-            sid_ci = percentile_interval(sids, confidence)
-            lo, hi = percentile_interval(srss, confidence).tolist()
-            srs_ci = (lo, hi)
+            sid_ci = percentile_interval(sid_rows(reps), confidence)
+            rings = rings_of(config, self.n_bands)
+            if rings is not None:
+                lo, hi = percentile_interval(srs_rows(sid_rows(reps @ rings.T)), confidence).tolist()
+                srs_ci = (lo, hi)
         by_class = None
         if self.classes is not None:
             by_class = {

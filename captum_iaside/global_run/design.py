@@ -89,7 +89,8 @@ def plan_global(
     - An explicit ``estimator`` (or a per-image ``budget``) is used as given; a sampling
       estimator without a budget gets ``max_evaluations // n_images`` per image (at least its
       minimum).
-    - ``estimator=None`` without ``max_evaluations``: exact values on every image.
+    - ``estimator=None`` without ``max_evaluations``: exact values on every image (``M`` ≤ 12); with
+      more players, one stratified permutation per image (``M + 1`` evaluations) on every image.
     - ``estimator=None`` with ``max_evaluations = F`` and ``K`` images: exact on every image if
       ``F ≥ K · 2^M``; else ``b = F // K`` evaluations per image with stratified permutations if
       ``b ≥ M + 1``; else one stratified permutation per image (``b = M + 1``) on the first
@@ -115,12 +116,8 @@ def plan_global(
         if f is not None and budget is None and explicit is not None and not isinstance(explicit, ExactShapley):
             least = explicit.minimum_budget(m)
             budget = max(least, f // n_images) if n_images else least
-        if explicit is None and budget is None and m > MAX_EXACT_BANDS:
-            raise ValueError(
-                f"exact Shapley values need 2^M = {2**m} evaluations per image, beyond the limit of "
-                f"M={MAX_EXACT_BANDS}; give a budget for the whole run (max_evaluations=...) to let the "
-                "design choose, or estimator='permutation' with a budget per image"
-            )
+        if explicit is None and budget is None and m > MAX_EXACT_BANDS:  # many players: permutations on every image
+            return GlobalDesign(stratified_permutation_estimator(), m + 1, n_images=n_images, automatic=True)
         est, b = resolve_estimator(explicit, budget, m)
         return GlobalDesign(est, b, n_images=_reach(f, b, m, n_images))
     if n_images is None:

@@ -16,8 +16,9 @@ from torch import Tensor
 from captum_iaside._utils.checks import check_callable
 from captum_iaside.estimators.base import ShapleyEstimator
 from captum_iaside.execution.model_state import preserved_buffers, warn_if_training
-from captum_iaside.game.bands import SpectralBands, as_bands
 from captum_iaside.game.baselines import BaselineSpec, resolve_baseline
+from captum_iaside.game.partition import FourierPartition
+from captum_iaside.game.players import as_bands
 from captum_iaside.game.value_functions import ValueFunction, ValueSpec
 from captum_iaside.global_run.options import RunOptions
 from captum_iaside.global_run.run import GlobalRun, RunOutcome
@@ -69,7 +70,7 @@ def options_from(arguments: Mapping[str, Any]) -> RunOptions:
 def run_global(
     models: dict[str, Callable[..., Any]],
     data: Iterable[Any] | dict[str, Iterable[Any]],
-    bands: int | SpectralBands,
+    bands: int | FourierPartition,
     baseline: BaselineSpec,
     value: ValueSpec | ValueFunction,
     arguments: Mapping[str, Any],
@@ -80,7 +81,7 @@ def run_global(
     Args:
         models (dict): Name → model (one entry for :meth:`IASIDE.attribute_global`).
         data (iterable or dict): The batches, or name → batches.
-        bands (int or SpectralBands): The players.
+        bands (int or FourierPartition): The players.
         baseline (str, Tensor, callable or Baseline): What replaces a removed band.
         value (str, callable or ValueFunction): The value of a coalition.
         arguments (mapping): The public call's arguments by name: every :class:`RunOptions` field and

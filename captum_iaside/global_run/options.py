@@ -17,6 +17,7 @@ from captum_iaside._utils.checks import (
     check_writable_file,
 )
 from captum_iaside._utils.digest import tensor_digest
+from captum_iaside.estimators.interactions import INTERACTION_INDICES
 from captum_iaside.execution.forward_args import as_arg_tuple
 from captum_iaside.global_run.strata import check_strata
 
@@ -44,6 +45,7 @@ class RunOptions:
     show_progress: bool = False
     autocast_dtype: torch.dtype | None = None
     strata: str | torch.Tensor | None = "auto"
+    interactions: bool | str = False
 
     def __post_init__(self) -> None:
         self.additional_forward_args = as_arg_tuple(self.additional_forward_args)
@@ -63,6 +65,7 @@ class RunOptions:
         self.device = check_device(self.device, "device")
         self.checkpoint = check_writable_file(self.checkpoint, "checkpoint")
         self.strata = check_strata(self.strata)
+        self.interactions = check_interactions_option(self.interactions)
 
     def fingerprint(self) -> dict[str, Any]:
         r"""The options that change the result (for checkpoints and ``config``)."""
@@ -76,4 +79,17 @@ class RunOptions:
             "seed": int(self.seed),
             "autocast_dtype": None if self.autocast_dtype is None else str(self.autocast_dtype),
             "strata_option": self.strata if isinstance(self.strata, str) else {"tensor": tensor_digest(self.strata)},
+            "interactions": self.interactions,
         }
+
+
+def check_interactions_option(interactions: object) -> str | None:
+    r"""``interactions=`` of a global run as an index name (True: ``"SII"``) or None (False)."""
+    if interactions is None or interactions is False:
+        return None
+    if interactions is True:
+        return "SII"
+    if isinstance(interactions, str) and interactions in INTERACTION_INDICES:
+        return interactions
+    what = f"interactions must be True, False or an index name {list(INTERACTION_INDICES)}, got {interactions!r}"
+    raise ValueError(what) if isinstance(interactions, str) else TypeError(what)

@@ -23,9 +23,10 @@ from tqdm import tqdm
 
 from captum_iaside.errors import NonFiniteValueError
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
+from captum_iaside.estimators.selection import interaction_estimator
 from captum_iaside.execution.workspace import Workspace
-from captum_iaside.game.bands import SpectralBands
 from captum_iaside.game.baselines import Baseline, reference_images
+from captum_iaside.game.partition import FourierPartition
 from captum_iaside.game.spectral_game import SpectralGame
 from captum_iaside.game.value_functions import ValueFunction, resolve_target
 from captum_iaside.global_run.accumulators import (
@@ -63,6 +64,7 @@ class RunOutcome:
     joint: dict[int, MomentAccumulator] | None
     stop_reason: str
     config: dict[str, Any]
+    interactions: dict[str, GlobalAccumulator] | None = None
 
     @property
     def confidence(self) -> float:
@@ -73,7 +75,13 @@ class RunOutcome:
         r"""The :class:`SpectralImportance` of model ``name``."""
         config = dict(self.config)
         config["model"] = name
-        return self.accumulators[name].result(config, confidence=self.confidence, stop_reason=self.stop_reason)
+        result = self.accumulators[name].result(config, confidence=self.confidence, stop_reason=self.stop_reason)
+        if self.interactions is not None:
+            m = result.n_bands
+            est = self.interactions[name].estimate()
+            result.interactions = est.values.reshape(m, m)
+            result.interactions_stderr = est.stderr.reshape(m, m)
+        return result
 
     def comparison(self) -> SpectralComparison:
         r"""
@@ -101,7 +109,7 @@ class GlobalRun:
 
     Args:
         models (dict): Name → forward function.
-        bands (SpectralBands): The players.
+        bands (FourierPartition): The players.
         baseline (Baseline): What replaces a removed band.
         value (ValueFunction): The value of a coalition.
         estimator (str, ShapleyEstimator or None): Per-image estimator, None for the automatic
@@ -114,7 +122,7 @@ class GlobalRun:
     def __init__(
         self,
         models: dict[str, Callable[..., Any]],
-        bands: SpectralBands,
+        bands: FourierPartition,
         baseline: Baseline,
         value: ValueFunction,
         estimator: str | ShapleyEstimator | None,
@@ -168,7 +176,10 @@ class GlobalRun:
         n_images = known_images(data)
         if n_images is not None and opts.n_samples is not None:
             n_images = min(n_images, opts.n_samples)
-        design = plan_global(self.estimator, self.budget, share, m, n_images)
+        estimator = self.estimator
+        if opts.interactions is not None:
+            estimator = interaction_estimator(estimator, self.budget, m)  # exact without a budget
+        design = plan_global(estimator, self.budget, share, m, n_images)
         stream = self._iterate(data)
         first = next(stream, None)
         fingerprint = self._fingerprint(design, data, first)
@@ -215,7 +226,7 @@ class GlobalRun:
                 st.stop_reason = self._agree(st)
                 if st.stop_reason or st.steps % opts.checkpoint_every == 0:
                     save()
-        accumulators, joint, spent = self._merged(st)
+        accumulators, joint, spent, pairs = self._merged(st)
         if next(iter(accumulators.values())).count == 0:
             raise ValueError("data yielded no images")
         config = dict(self.config)
@@ -230,7 +241,7 @@ class GlobalRun:
         config["perturbations_per_eval"] = self._chosen_perturbations_per_eval()
         config["labels"] = "given" if st.labelled else "predicted"
         config["strata"] = self._strata_config(next(iter(accumulators.values())))
-        return RunOutcome(accumulators, joint, st.stop_reason, config)
+        return RunOutcome(accumulators, joint, st.stop_reason, config, pairs)
 
     def _stratified(self, data: Any) -> Any:
         r"""The data in stratified order where they can be put in it (every model's, alike); sets the plan."""
@@ -272,7 +283,10 @@ class GlobalRun:
         population = None if self._strata is None else self._strata.population()
         accs = {n: GlobalAccumulator(m, opts.n_bootstrap, opts.by_class, population) for n in self.models}
         joint = {} if len(self.models) > 1 else None
-        return RunState(accumulators=accs, joint=joint)
+        pairs = None
+        if opts.interactions is not None:  # the (M, M) matrix per image, flattened; standard errors from its moments
+            pairs = {n: GlobalAccumulator(m * m, 0, False, population) for n in self.models}
+        return RunState(accumulators=accs, joint=joint, interactions=pairs)
 
     def _fingerprint(self, design: GlobalDesign, data: Any, first: dict[str, Any] | None) -> dict[str, Any]:
         fp = dict(self.config)
@@ -497,6 +511,7 @@ class GlobalRun:
         g_est = batch_generator(opts.seed, self.rank, st.pass_index, k, ESTIMATOR_STREAM)
         per_image = (2**m if budget is None else budget) * len(self.models)
         results: dict[str, BandShapley] = {}
+        pairs: dict[str, BandShapley] = {}
         classes: dict[str, int | None] = {}
         spent = 0
         for name, (x, y) in inputs.items():
@@ -506,7 +521,14 @@ class GlobalRun:
                 name, x, y, n, k, st.pass_index, st, progress=lambda c, share=n / per_image: bar.update(c * share)
             )
             try:
-                results[name] = design.estimator.estimate(game, budget, clone_generator(g_est))
+                if opts.interactions is None:
+                    results[name] = design.estimator.estimate(game, budget, clone_generator(g_est))
+                else:
+                    found = design.estimator.estimate_interactions(
+                        game, budget, clone_generator(g_est), opts.interactions
+                    )
+                    results[name] = s = found.shapley
+                    pairs[name] = BandShapley(found.values.flatten(1), s.v_empty, s.v_full, s.target, s.evaluations)
             except NonFiniteValueError as exc:
                 raise exc.located(k, None if len(self.models) == 1 else name) from exc
             spent = max(spent, results[name].evaluations)
@@ -527,6 +549,9 @@ class GlobalRun:
             if k == 0:  # what identifies the models on resume (a run whose batch 0 is empty has no probe)
                 st.probe = {name: {"v_empty": r.v_empty.cpu(), "v_full": r.v_full.cpu()} for name, r in results.items()}
             self._add(results, weights, ids, st)
+            if st.interactions is not None:
+                for name, res in pairs.items():
+                    st.interactions[name].update(res, None, ids)
             if design.second_pass:
                 st.store = st.store or {}
                 st.store[k] = stored_estimates(results)
@@ -539,7 +564,9 @@ class GlobalRun:
         if not bar.disable:
             first = next(iter(st.accumulators.values()))
             bar.set_postfix(
-                srs=f"{first.running_srs():.4f}", max_se=f"{float(first.estimate().stderr.max()):.3g}", evals=st.spent
+                srs=f"{first.running_srs(self.bands.rings()):.4f}",
+                max_se=f"{float(first.estimate().stderr.max()):.3g}",
+                evals=st.spent,
             )
 
     def _add(
@@ -611,24 +638,36 @@ class GlobalRun:
             return f"tolerance: max stderr / range(psi) = {worst:.4g} <= {tol} after {st.steps + 1} steps"
         return ""
 
-    def _merged(self, st: RunState) -> tuple[dict[str, GlobalAccumulator], dict[int, MomentAccumulator] | None, int]:
+    def _merged(
+        self, st: RunState
+    ) -> tuple[
+        dict[str, GlobalAccumulator], dict[int, MomentAccumulator] | None, int, dict[str, GlobalAccumulator] | None
+    ]:
         states = gather(
             (
                 {n: a.state_dict() for n, a in st.accumulators.items()},
                 None if st.joint is None else {h: a.state_dict() for h, a in st.joint.items()},
                 st.spent,
+                None if st.interactions is None else {n: a.state_dict() for n, a in st.interactions.items()},
             )
         )
         accs = {n: GlobalAccumulator.from_state_dict(states[0][0][n]) for n in self.models}
         joint = (
             None if states[0][1] is None else {h: MomentAccumulator.from_state_dict(a) for h, a in states[0][1].items()}
         )
+        pairs = (
+            None
+            if states[0][3] is None
+            else {n: GlobalAccumulator.from_state_dict(states[0][3][n]) for n in self.models}
+        )
         for other in states[1:]:
             for n in self.models:
                 accs[n].merge(GlobalAccumulator.from_state_dict(other[0][n]))
+                if pairs is not None:
+                    pairs[n].merge(GlobalAccumulator.from_state_dict(other[3][n]))
             if joint is not None:
                 merge_by_key(joint, {h: MomentAccumulator.from_state_dict(a) for h, a in other[1].items()})
-        return accs, joint, sum(s[2] for s in states)
+        return accs, joint, sum(s[2] for s in states), pairs
 
 
 def _device_of(model: Callable[..., Any]) -> torch.device:

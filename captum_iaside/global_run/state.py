@@ -32,6 +32,7 @@ class RunState:
     perturbations_per_eval: dict[str, int | None] = field(default_factory=dict)
     batch_digests: list[str] = field(default_factory=list)  # of every batch of the first pass, in order
     probe: dict[str, dict[str, Tensor]] | None = None  # v(∅) and v(N) of the first batch, per model
+    interactions: dict[str, GlobalAccumulator] | None = None  # of the flattened (M, M) index per image, per model
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,9 @@ class RunState:
             "perturbations_per_eval": dict(self.perturbations_per_eval),
             "batch_digests": list(self.batch_digests),
             "probe": self.probe,
+            "interactions": None
+            if self.interactions is None
+            else {n: a.state_dict() for n, a in self.interactions.items()},
         }
 
     @classmethod
@@ -63,6 +67,8 @@ class RunState:
             else {int(h): MomentAccumulator.from_state_dict(a) for h, a in d["joint"].items()}
         )
         accs = {n: GlobalAccumulator.from_state_dict(a) for n, a in d["accumulators"].items()}
-        fields = {k: v for k, v in d.items() if k not in ("accumulators", "joint", "second_pass")}
+        pairs = d.get("interactions")
+        pairs = None if pairs is None else {n: GlobalAccumulator.from_state_dict(a) for n, a in pairs.items()}
+        fields = {k: v for k, v in d.items() if k not in ("accumulators", "joint", "second_pass", "interactions")}
         second = None if d["second_pass"] is None else (int(d["second_pass"][0]), int(d["second_pass"][1]))
-        return cls(accumulators=accs, joint=joint, second_pass=second, **fields)
+        return cls(accumulators=accs, joint=joint, second_pass=second, interactions=pairs, **fields)

@@ -54,10 +54,10 @@ def _figure(picture: Picture, wide: bool = False) -> str:
 
 
 def _band_table(res: SpectralImportance) -> str:
-    head = "".join(f"<th>{h}</th>" for h in ("band", "radius", "ψ", "stderr", f"{level(res)} interval", "", "SID"))
+    head = "".join(f"<th>{h}</th>" for h in ("band", "player", "ψ", "stderr", f"{level(res)} interval", "", "SID"))
     rows = []
     for r in band_rows(res):
-        cells = (r.band, f"{r.low:.3f}–{r.high:.3f}", r.psi, r.stderr, r.interval, "~" if r.uncertain else "", r.sid)
+        cells = (r.band, r.region, r.psi, r.stderr, r.interval, "~" if r.uncertain else "", r.sid)
         rows.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from captum_iaside.game.bands import SpectralBands
 from captum_iaside.results.importance import SpectralImportance, clean_float
 from captum_iaside.results.summaries import max_spectral_robustness_score
 from captum_iaside.visualization.common import bands_of
@@ -13,6 +14,7 @@ from captum_iaside.visualization.common import bands_of
 CSV_COLUMNS = (
     "model",
     "band",
+    "player",
     "radius_low",
     "radius_high",
     "psi",
@@ -27,14 +29,17 @@ CSV_COLUMNS = (
     "n_samples",
 )
 
+#: The columns of ``interactions.csv``, one row per model and pair of players ``i < j``.
+INTERACTION_COLUMNS = ("model", "index", "i", "j", "value", "stderr")
+
 
 @dataclass(frozen=True)
 class BandRow:
     r"""One band of a result as the printed table and the HTML page show it (numbers formatted, unpadded)."""
 
     band: int
-    low: float
-    high: float
+    #: What the player is: its radii (``0.000-0.125``) for radial bands, else its label (``r0 0–45°``).
+    region: str
     psi: str
     stderr: str
     #: ψ's bootstrap interval; empty without a bootstrap.
@@ -52,12 +57,12 @@ def level(res: SpectralImportance) -> str:
 
 def band_rows(res: SpectralImportance) -> list[BandRow]:
     r"""The rows of ``res``'s table, one per band."""
-    edges, ci, significant = bands_of(res).band_edges(), res.values_ci, res.significant
+    spans, labels = radial_spans(res), bands_of(res).labels()
+    ci, significant = res.values_ci, res.significant
     return [
         BandRow(
             band=i,
-            low=edges[i],
-            high=edges[i + 1],
+            region=labels[i] if spans is None else f"{spans[i][0]:.3f}-{spans[i][1]:.3f}",
             psi=f"{res.values[i]:+.4f}",
             stderr=f"{res.stderr[i]:.4f}",
             interval="" if ci is None else f"[{ci[0, i]:+.4f}, {ci[1, i]:+.4f}]",
@@ -72,13 +77,12 @@ def format_table(name: str, res: SpectralImportance) -> str:
     r"""The printed table of one model: ψ with its interval, SID, and the SRS with its direction."""
     lines = [
         f"\n{name}  (K = {res.n_samples} images, v(∅) = {res.v_empty:.3f}, v(N) = {res.v_full:.3f})",
-        f"{'band':>4}  {'radius':>11}  {'psi':>9} ± {'stderr':<7} {level(res) + ' interval':>21}    {'SID':>6}",
+        f"{'band':>4}  {'radius' if radial_spans(res) else 'player':>11}  {'psi':>9} ± {'stderr':<7} "
+        f"{level(res) + ' interval':>21}    {'SID':>6}",
     ]
     for r in band_rows(res):
         mark = "~" if r.uncertain else " "
-        lines.append(
-            f"{r.band:>4}  {r.low:.3f}-{r.high:.3f}  {r.psi:>9} ± {r.stderr:<7} {r.interval:>21} {mark}  {r.sid:>6}"
-        )
+        lines.append(f"{r.band:>4}  {r.region:>11}  {r.psi:>9} ± {r.stderr:<7} {r.interval:>21} {mark}  {r.sid:>6}")
     lines.append(score_line(res))
     if res.significant is not None and not bool(res.significant.all()):
         lines.append("~ the interval holds 0: no evidence at this K that the band helps or hurts")
@@ -92,22 +96,30 @@ def score_line(res: SpectralImportance) -> str:
             "SID and SRS undefined: ψ is zero, or equal in every band to within rounding, so no band carries more "
             f"of the prediction than another (v(∅) = {res.v_empty:.4g}, v(N) = {res.v_full:.4g})"
         )
+    if res.radial_sid is None:
+        return "SRS undefined: these players (a grid of cells, custom masks) have no order from low to high frequency"
     ci = "" if res.srs_ci is None else f" [{res.srs_ci[0]:.4f}, {res.srs_ci[1]:.4f}] {level(res)} bootstrap CI"
+    rings = res.radial_sid.numel()
+    radial = rings == res.n_bands
+    over = f"M = {rings}" if radial else f"of the {rings} rings, ψ summed over their sectors"
+    lowest = "band 0" if radial else "ring 0"
     return (
         f"SRS = {res.srs:.4f}{ci}; leans to {res.direction} bands (signed {res.signed_srs:+.4f}; "
-        f"M = {res.n_bands}: 0 uniform, {max_spectral_robustness_score(res.n_bands):.4f} all on band 0)"
+        f"{over}: 0 uniform, {max_spectral_robustness_score(rings):.4f} all on {lowest})"
     )
 
 
 def csv_rows(name: str, res: SpectralImportance) -> list[list[Any]]:
     r"""The rows of ``results.csv`` for one model, in the order of :data:`CSV_COLUMNS`."""
-    edges, ci, sig = bands_of(res).band_edges(), res.values_ci, res.significant
+    spans, labels = radial_spans(res), bands_of(res).labels()
+    ci, sig = res.values_ci, res.significant
     return [
         [
             name,
             i,
-            edges[i],
-            edges[i + 1],
+            labels[i],
+            None if spans is None else spans[i][0],
+            None if spans is None else spans[i][1],
             float(res.values[i]),
             float(res.stderr[i]),
             None if ci is None else float(ci[0, i]),
@@ -120,4 +132,33 @@ def csv_rows(name: str, res: SpectralImportance) -> list[list[Any]]:
             res.n_samples,
         ]
         for i in range(res.n_bands)
+    ]
+
+
+def radial_spans(res: SpectralImportance) -> list[tuple[float, float]] | None:
+    r"""The radii ``(low, high)`` of each band of a radial result, or None for other players."""
+    bands = bands_of(res)
+    if not isinstance(bands, SpectralBands):
+        return None
+    e = bands.band_edges()
+    return [(e[i], e[i + 1]) for i in range(bands.n_bands)]
+
+
+def interaction_rows(name: str, res: SpectralImportance) -> list[list[Any]]:
+    r"""The rows of ``interactions.csv`` for one model (none without interactions)."""
+    if res.interactions is None:
+        return []
+    index, m = res.config.get("interactions", "SII"), res.n_bands
+    se = res.interactions_stderr
+    return [
+        [
+            name,
+            index,
+            i,
+            j,
+            clean_float(float(res.interactions[i, j])),
+            None if se is None else clean_float(float(se[i, j])),
+        ]
+        for i in range(m)
+        for j in range(i + 1, m)
     ]

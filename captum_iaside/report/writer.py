@@ -13,8 +13,9 @@ from typing import Any
 from torch import Tensor
 
 from captum_iaside import __version__
+from captum_iaside.game.orientations import OrientedBands
 from captum_iaside.report.html import Picture, html_page
-from captum_iaside.report.tables import CSV_COLUMNS, csv_rows
+from captum_iaside.report.tables import CSV_COLUMNS, INTERACTION_COLUMNS, csv_rows, interaction_rows
 from captum_iaside.results.comparison import SpectralComparison
 from captum_iaside.results.importance import SpectralImportance
 from captum_iaside.visualization.common import bands_of
@@ -119,6 +120,8 @@ def write_report(
     from captum_iaside.visualization.decomposition import plot_band_decomposition
     from captum_iaside.visualization.fourier import plot_fourier_importance
     from captum_iaside.visualization.importance import plot_spectral_importance
+    from captum_iaside.visualization.interactions import plot_interactions
+    from captum_iaside.visualization.orientation import plot_polar_importance
 
     named, paired = _named(results)
     if not isinstance(out_dir, (str, os.PathLike)):
@@ -137,6 +140,13 @@ def write_report(
         writer.writerow(CSV_COLUMNS)
         for name, res in named.items():
             writer.writerows(csv_rows(name, res))
+    if any(res.interactions is not None for res in named.values()):
+        files.append("interactions.csv")
+        with open(os.path.join(out_dir, "interactions.csv"), "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(INTERACTION_COLUMNS)
+            for name, res in named.items():
+                writer.writerows(interaction_rows(name, res))
     report = {
         "captum_iaside_version": __version__,
         "versions": versions(),
@@ -174,6 +184,13 @@ def write_report(
                 f"ψ on the centred Fourier plane — {name}",
             ),
         ]
+        if isinstance(bands_of(res), OrientedBands):
+            fig = plot_polar_importance(res)[0]
+            per_model[name].append(picture(fig, f"polar_{slug(name)}.png", f"ψ by ring and orientation — {name}"))
+        if res.interactions is not None:
+            fig = plot_interactions(res)[0]
+            caption = f"{res.config.get('interactions', 'SII')} of band pairs (* beyond 1.96 stderr) — {name}"
+            per_model[name].append(picture(fig, f"interactions_{slug(name)}.png", caption))
     shared = []
     if len(named) > 1:
         fig = plot_spectral_importance(list(named.values()), labels=list(named))[0]

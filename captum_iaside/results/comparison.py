@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from captum_iaside.results.importance import SpectralImportance, clean_float, clean_list
+from captum_iaside.results.importance import SpectralImportance, clean_float, clean_list, rings_of
 from captum_iaside.results.intervals import percentile_interval
 from captum_iaside.results.summaries import sid_rows, srs_rows
 
@@ -80,12 +80,16 @@ class SpectralComparison:
         """
         self._index(a, "a"), self._index(b, "b")
         estimate = self.results[a].srs - self.results[b].srs
-        if not (self.results[a].identified and self.results[b].identified):
+        if not math.isfinite(estimate):
             return SRSDifference(math.nan, None)  # a score that is not defined has no difference
         if not self.replicates:
             return SRSDifference(estimate, None)
         beta = self.results[a].beta
-        diff = srs_rows(sid_rows(self.replicates[a]), beta) - srs_rows(sid_rows(self.replicates[b]), beta)
+        ring_a = rings_of(self.results[a].config, self.results[a].n_bands)
+        ring_b = rings_of(self.results[b].config, self.results[b].n_bands)
+        diff = srs_rows(sid_rows(self.replicates[a].double() @ ring_a.T), beta) - srs_rows(
+            sid_rows(self.replicates[b].double() @ ring_b.T), beta
+        )
         lo, hi = percentile_interval(diff, self.confidence).tolist()
         return SRSDifference(estimate, (lo, hi))
 

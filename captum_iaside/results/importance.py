@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from captum_iaside.game.players import partition_from_config
 from captum_iaside.results.summaries import spectral_importance_distribution, spectral_robustness_score
 
 #: Relative resolution below which ψ is taken as equal in every band (see :attr:`SpectralImportance.identified`).
@@ -37,6 +38,11 @@ def _tensor(values: Any) -> Tensor | None:
     return None if values is None else torch.tensor(_nan_for_none(values), dtype=torch.float64)
 
 
+def rings_of(config: dict[str, Any], n_bands: int) -> Tensor | None:
+    r"""The ``(R, M)`` matrix summing the players of ``config["bands"]`` into rings, or None (no radial order)."""
+    return partition_from_config(config.get("bands"), n_bands).rings()
+
+
 @dataclass
 class SpectralImportance:
     r"""
@@ -58,6 +64,10 @@ class SpectralImportance:
         by_class (dict, optional): Per target class: ``{"n_samples", "values", "stderr"}``.
         stop_reason (str): Why the run stopped (data exhausted, ``n_samples`` reached, the
                     evaluation budget spent, or the ``tolerance`` met, with the numbers).
+        interactions (Tensor, optional): ``(M, M)`` mean over images of the pairwise interaction
+                    index ``config["interactions"]`` (``attribute_global(..., interactions=True)``):
+                    the pairs off the diagonal, the index's order-1 terms on it.
+        interactions_stderr (Tensor, optional): ``(M, M)`` standard errors of :attr:`interactions`.
 
     Examples::
 
@@ -78,6 +88,8 @@ class SpectralImportance:
     srs_ci: tuple[float, float] | None = None
     by_class: dict[int, dict[str, Any]] | None = None
     stop_reason: str = ""
+    interactions: Tensor | None = None
+    interactions_stderr: Tensor | None = None
 
     def __post_init__(self) -> None:
         if not self.identified:  # intervals of a summary that is not defined
@@ -115,12 +127,27 @@ class SpectralImportance:
         return spectral_importance_distribution(self.values)
 
     @property
-    def srs(self) -> float:
-        r"""The paper's spectral robustness score of :attr:`sid` (symmetric: see :attr:`signed_srs`; NaN where
-        the SID is not :attr:`identified`)."""
+    def radial_sid(self) -> Tensor | None:
+        r"""
+        The SID of the rings from low to high frequency, which the SRS reads: :attr:`sid` for radial
+        bands; for rings × orientation sectors the SID of ψ summed over each ring's sectors; None for
+        players without a radial order (a grid of cells, a custom partition).
+        """
+        rings = rings_of(self.config, self.n_bands)
+        if rings is None:
+            return None
         if not self.identified:
+            return torch.full((rings.shape[0],), math.nan, dtype=torch.float64)
+        return spectral_importance_distribution(rings @ self.values.to(torch.float64))
+
+    @property
+    def srs(self) -> float:
+        r"""The paper's spectral robustness score of :attr:`radial_sid` (symmetric: see :attr:`signed_srs`; NaN
+        where the SID is not :attr:`identified` or the players have no radial order)."""
+        sid = self.radial_sid
+        if sid is None or not self.identified:
             return math.nan
-        return spectral_robustness_score(self.sid, self.beta)
+        return spectral_robustness_score(sid, self.beta)
 
     @property
     def signed_srs(self) -> float:
@@ -128,9 +155,10 @@ class SpectralImportance:
         The SRS without its absolute value: positive when the SID leans to low bands (the
         direction the paper reads as robust), negative when it leans to high bands.
         """
-        if not self.identified:
+        sid = self.radial_sid
+        if sid is None or not self.identified:
             return math.nan
-        return spectral_robustness_score(self.sid, self.beta, signed=True)
+        return spectral_robustness_score(sid, self.beta, signed=True)
 
     @property
     def direction(self) -> str:
@@ -138,7 +166,7 @@ class SpectralImportance:
         ``"low"`` or ``"high"``: the side of the spectrum the SID leans to (``"uniform"`` if neither,
         ``"undefined"`` where the SID is not :attr:`identified`).
         """
-        if not self.identified:
+        if not self.identified or self.radial_sid is None:
             return "undefined"
         s = self.signed_srs
         return "low" if s > 0 else "high" if s < 0 else "uniform"
@@ -211,6 +239,8 @@ class SpectralImportance:
                 for c, d in self.by_class.items()
             },
             "stop_reason": self.stop_reason,
+            "interactions": clean_list(self.interactions),
+            "interactions_stderr": clean_list(self.interactions_stderr),
             "config": self.config,
         }
 
@@ -254,4 +284,6 @@ class SpectralImportance:
             srs_ci=None if srs_ci is None else (float(srs_ci[0]), float(srs_ci[1])),
             by_class=by_class,
             stop_reason=str(data.get("stop_reason", "")),
+            interactions=_tensor(data.get("interactions")),
+            interactions_stderr=_tensor(data.get("interactions_stderr")),
         )

@@ -10,6 +10,7 @@ on your models, with the mCE against a reference model.
 
 from captum_iaside.robustness.accuracy import attack_comparator, robust_accuracy
 from captum_iaside.robustness.corruptions import CORRUPTIONS, SEVERITIES, SPECTRAL_FILTERS, corrupt
+from captum_iaside.robustness.fourier_heat_map import fourier_basis, fourier_heat_map
 from captum_iaside.robustness.imagenet_c import IMAGENET_C, IMAGENET_C_EXTRA, imagenet_c
 from captum_iaside.robustness.report import RobustnessReport, corruption_errors, robustness_report
 from captum_iaside.robustness.snr import spectral_snr
@@ -24,6 +25,8 @@ __all__ = [
     "attack_comparator",
     "corrupt",
     "corruption_errors",
+    "fourier_basis",
+    "fourier_heat_map",
     "imagenet_c",
     "robust_accuracy",
     "robustness_report",

@@ -8,13 +8,14 @@ import torch
 from torch import Tensor
 
 from captum_iaside._utils.checks import check_images
-from captum_iaside.game.bands import SpectralBands
+from captum_iaside.game.partition import FourierPartition
+from captum_iaside.game.players import as_bands
 
 
 def spectral_snr(
     clean: Tensor | Iterable[tuple[Tensor, Tensor]],
     perturbed: Tensor | None = None,
-    bands: int | SpectralBands = 8,
+    bands: int | FourierPartition = 8,
 ) -> Tensor:
     r"""
     Signal-to-noise ratio of a perturbation in every frequency band, over a data set:
@@ -24,7 +25,7 @@ def spectral_snr(
         clean (Tensor or iterable): Clean images ``(B, C, H, W)``, or an iterable of
                     ``(clean, perturbed)`` batches.
         perturbed (Tensor, optional): The perturbed images, when ``clean`` is a tensor.
-        bands (int or SpectralBands, optional): The bands.
+        bands (int or FourierPartition, optional): The bands (or other players).
                     Default: 8
 
     Returns:
@@ -35,7 +36,7 @@ def spectral_snr(
         >>> x = torch.rand(8, 3, 64, 64)
         >>> spectral_snr(x, corrupt(x, "gaussian_noise", 3))   # falls from band 0 to band 7
     """
-    bands = bands if isinstance(bands, SpectralBands) else SpectralBands(bands)
+    bands = as_bands(bands)
     pairs = [(clean, perturbed)] if isinstance(clean, Tensor) else clean
     signal = torch.zeros(bands.n_bands, dtype=torch.float64)
     noise = torch.zeros(bands.n_bands, dtype=torch.float64)

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from captum_iaside.game.bands import SpectralBands
+from captum_iaside.game.partition import FourierPartition
+from captum_iaside.game.players import partition_from_config
 from captum_iaside.results.importance import SpectralImportance
 
 
@@ -14,14 +15,14 @@ def result_label(res: SpectralImportance, i: int) -> str:
     return str(res.config.get("model", f"model {i}"))
 
 
-def bands_of(res: SpectralImportance) -> SpectralBands:
-    cfg = res.config.get("bands", {})
-    return SpectralBands(n_bands=res.n_bands, shape=cfg.get("shape", "square"), edges=cfg.get("edges"))
+def bands_of(res: SpectralImportance) -> FourierPartition:
+    r"""The players of a result, from its configuration."""
+    return partition_from_config(res.config.get("bands"), res.n_bands)
 
 
-def band_ticks(bands: SpectralBands) -> list[str]:
-    e = bands.band_edges()
-    return [f"{i}\n{e[i]:.2f}–{e[i + 1]:.2f}" for i in range(bands.n_bands)]
+def band_ticks(bands: FourierPartition) -> list[str]:
+    r"""A tick label per player: its number over its label (a band's radii)."""
+    return [f"{i}\n{label}" for i, label in enumerate(bands.labels())]
 
 
 def to_hwc(image: Tensor | np.ndarray, name: str = "image") -> np.ndarray:

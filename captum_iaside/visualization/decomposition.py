@@ -10,7 +10,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from captum_iaside.game.bands import SpectralBands
+from captum_iaside.game.partition import FourierPartition
 
 #: panels per row of :func:`plot_band_decomposition` when ``ncols`` is not given
 _DECOMPOSITION_COLUMNS = 5
@@ -18,7 +18,7 @@ _DECOMPOSITION_COLUMNS = 5
 
 def plot_band_decomposition(
     image: Tensor,
-    bands: SpectralBands,
+    bands: FourierPartition,
     titles: Sequence[str] | None = None,
     ncols: int | None = None,
 ) -> tuple[Figure, np.ndarray]:
@@ -28,7 +28,7 @@ def plot_band_decomposition(
 
     Args:
         image (Tensor): ``(C, H, W)`` or ``(1, C, H, W)`` in the model's input space.
-        bands (SpectralBands): The bands.
+        bands (FourierPartition): The bands (or other players).
         titles (sequence of str, optional): One title per band.
                     Default: band index and radius range
         ncols (int, optional): Panels per row; the ``M + 1`` panels wrap onto
@@ -50,8 +50,7 @@ def plot_band_decomposition(
         image = image[None]
     parts = bands.decompose(image)[0]  # (M, C, H, W), checks the input
     m = bands.n_bands
-    edges = bands.band_edges()
-    titles = list(titles) if titles is not None else [f"band {i}: {edges[i]:.2f}–{edges[i + 1]:.2f}" for i in range(m)]
+    titles = list(titles) if titles is not None else [f"band {i}: {label}" for i, label in enumerate(bands.labels())]
     if len(titles) < m:
         raise ValueError(f"titles must hold one title per band ({m}), got {len(titles)}")
     n_panels = m + 1

@@ -7,11 +7,13 @@ import numpy as np
 import torch
 from captum.attr import visualization as captum_viz
 from matplotlib.cm import ScalarMappable
+from matplotlib.collections import LineCollection
 from matplotlib.colors import LinearSegmentedColormap, Normalize
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from captum_iaside.game.bands import SpectralBands
+from captum_iaside.game.grid import FourierGrid
+from captum_iaside.game.partition import FourierPartition
 from captum_iaside.results.importance import SpectralImportance
 from captum_iaside.visualization.common import bands_of
 
@@ -19,19 +21,23 @@ from captum_iaside.visualization.common import bands_of
 def plot_fourier_importance(
     result: SpectralImportance | Tensor,
     size: int = 64,
-    bands: SpectralBands | None = None,
+    bands: FourierPartition | None = None,
     title: str | None = None,
 ) -> tuple[Figure, np.ndarray]:
     r"""
-    Band importances painted on the centred Fourier plane, with frequency axes in cycles/pixel
-    and the band boundaries drawn (drawn by :func:`captum.attr.visualization.visualize_image_attr`).
+    Importances of the players painted on the centred Fourier plane, with frequency axes in
+    cycles/pixel and the players' boundaries drawn (drawn by
+    :func:`captum.attr.visualization.visualize_image_attr`): rings for radial bands, rings and
+    sectors for :class:`~captum_iaside.OrientedBands`, and for a :class:`~captum_iaside.FourierGrid`
+    a *Shapley Fourier map* (read it beside a Fourier heat map,
+    :func:`~captum_iaside.visualization.heat_map.plot_fourier_heat_map`).
 
     Args:
         result (SpectralImportance or Tensor): A global result, or ``(M,)`` per-band values
                     (e.g. one row of :meth:`IASIDE.attribute`).
         size (int, optional): Side of the plane drawn, in DFT bins.
                     Default: 64
-        bands (SpectralBands, optional): The bands, needed when ``result`` is a tensor.
+        bands (FourierPartition, optional): The players, needed when ``result`` is a tensor.
                     Default: the result's configuration
         title (str, optional): Axis title.
                     Default: a description of the values
@@ -42,7 +48,8 @@ def plot_fourier_importance(
     colorbar_label = "band attribution"
     if isinstance(result, SpectralImportance):
         values, bands = result.values, bands or bands_of(result)
-        title = title or f"ψ on the Fourier plane ({result.config.get('model', 'model')})"
+        kind = "Shapley Fourier map" if isinstance(bands, FourierGrid) else "ψ on the Fourier plane"
+        title = title or f"{kind} ({result.config.get('model', 'model')})"
         colorbar_label = f"ψ ({result.config.get('value', 'value')})"
     else:
         values = torch.as_tensor(result, dtype=torch.float64).flatten()
@@ -51,13 +58,14 @@ def plot_fourier_importance(
         title = title or "band attributions on the Fourier plane"
     if values.numel() != bands.n_bands:
         raise ValueError(f"{values.numel()} values for {bands.n_bands} bands")
-    index = torch.fft.fftshift(bands.index(size, size))
+    h, w = getattr(bands, "size", (size, size))  # a custom partition is drawn at the size it was given for
+    index = torch.fft.fftshift(bands.index(h, w))
     return draw_fourier_plane(values.to(torch.float64)[index].numpy(), index.numpy(), title, colorbar_label)
 
 
 def plot_fourier_attribution(
     attributions: Tensor,
-    bands: SpectralBands | None = None,
+    bands: FourierPartition | None = None,
     title: str = "attribution on the Fourier plane",
 ) -> tuple[Figure, np.ndarray]:
     r"""
@@ -67,7 +75,7 @@ def plot_fourier_attribution(
     Args:
         attributions (Tensor): ``(C, H, W, 2)`` or ``(1, C, H, W, 2)`` attributions of one image
                     on the centred spectrum, or an ``(H, W)`` centred map.
-        bands (SpectralBands, optional): Bands whose boundaries to draw.
+        bands (FourierPartition, optional): Players whose boundaries to draw.
                     Default: None
         title (str, optional): Axis title.
                     Default: ``"attribution on the Fourier plane"``
@@ -114,15 +122,28 @@ def draw_fourier_plane(
     scale = max(float(np.abs(plane[finite]).max()) if finite.any() else 0.0, 1e-12)
     fig.colorbar(ScalarMappable(Normalize(-scale, scale), cmap), ax=ax, label=colorbar_label)
     if band_index is not None:
-        levels = np.arange(int(band_index.max())) + 0.5
-        ax.contour(band_index, levels=levels, colors="black", linewidths=0.6)
+        draw_boundaries(ax, band_index)
+    frequency_axes(ax, h, w)
+    fig.tight_layout()
+    return fig, np.array([ax])
+
+
+def draw_boundaries(ax: plt.Axes, ids: np.ndarray, color: str = "black") -> None:
+    r"""Draw the pixel edges between bins of different players of a centred ``(H, W)`` id map."""
+    segments = []
+    rows, cols = np.nonzero(ids[1:, :] != ids[:-1, :])  # between row r and r + 1
+    segments += [[(c - 0.5, r + 0.5), (c + 0.5, r + 0.5)] for r, c in zip(rows, cols, strict=True)]
+    rows, cols = np.nonzero(ids[:, 1:] != ids[:, :-1])
+    segments += [[(c + 0.5, r - 0.5), (c + 0.5, r + 0.5)] for r, c in zip(rows, cols, strict=True)]
+    ax.add_collection(LineCollection(segments, colors=color, linewidths=0.6))
+
+
+def frequency_axes(ax: plt.Axes, h: int, w: int) -> None:
+    r"""Ticks in cycles/pixel on a centred ``H × W`` plane (fftshift puts frequency f at index ``f·n + n // 2``)."""
     freqs = np.array([-0.5, -0.25, 0.0, 0.25])
     labels = [f"{f:g}" for f in freqs]
-    # fftshift puts frequency f at index f * n + n // 2
     ax.set_xticks(freqs * w + w // 2, labels)
     ax.set_yticks(freqs * h + h // 2, labels)
     ax.tick_params(left=True, bottom=True, labelleft=True, labelbottom=True)
     ax.set_xlabel("horizontal frequency (cycles/pixel)")
     ax.set_ylabel("vertical frequency (cycles/pixel)")
-    fig.tight_layout()
-    return fig, np.array([ax])

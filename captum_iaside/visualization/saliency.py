@@ -11,14 +11,14 @@ from captum.attr import visualization as captum_viz
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from captum_iaside.game.bands import SpectralBands
+from captum_iaside.game.partition import FourierPartition
 from captum_iaside.visualization.common import to_hwc
 
 
 def plot_band_saliency(
     image: Tensor,
     band_maps: Tensor | np.ndarray,
-    bands: SpectralBands,
+    bands: FourierPartition,
     phi: Tensor | Sequence[float] | None = None,
     sign: str = "absolute_value",
 ) -> tuple[Figure, np.ndarray]:
@@ -31,7 +31,7 @@ def plot_band_saliency(
         image (Tensor): ``(C, H, W)`` or ``(1, C, H, W)`` in the model's input space.
         band_maps (Tensor or ndarray): ``(M, C, H, W)`` tensor (or ``(1, M, C, H, W)``), or a
                     sequence of ``M`` HWC arrays.
-        bands (SpectralBands): The bands.
+        bands (FourierPartition): The bands (or other players).
         phi (Tensor or sequence of float, optional): ``(M,)`` Shapley values for the titles.
                     Default: None
         sign (str, optional): Captum's ``sign`` for the maps (``"absolute_value"``, ``"all"``,

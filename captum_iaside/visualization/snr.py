@@ -9,17 +9,18 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from captum_iaside.game.bands import SpectralBands
+from captum_iaside.game.partition import FourierPartition
 from captum_iaside.visualization.common import band_ticks
 
 
-def plot_spectral_snr(snr: dict[str, Tensor], bands: SpectralBands | None = None) -> tuple[Figure, np.ndarray]:
+def plot_spectral_snr(snr: dict[str, Tensor], bands: FourierPartition | None = None) -> tuple[Figure, np.ndarray]:
     r"""
     Per-band signal-to-noise ratio of perturbations (the paper's motivating figure), one line per
     perturbation, from :func:`captum_iaside.robustness.snr.spectral_snr`.
 
     Args:
         snr (dict): Perturbation name → ``(M,)`` SNR in dB.
-        bands (SpectralBands, optional): For the band labels.
+        bands (FourierPartition, optional): For the band (player) labels.
                     Default: equal-width square bands
 
     Returns:

@@ -283,7 +283,7 @@ def test_bad_constructor_arguments(model):
         IASIDE(model, bands=13).attribute(torch.randn(1, 3, 32, 32))
     with pytest.raises(ValueError, match="n_bands must be at least 2"):
         IASIDE(model, bands=1)
-    with pytest.raises(TypeError, match="bands must be an int or a SpectralBands"):
+    with pytest.raises(TypeError, match="bands must be an int, a SpectralBands, an OrientedBands"):
         IASIDE(model, bands="8")
     with pytest.raises(ValueError, match="unknown value 'accuracy'"):
         IASIDE(model, value="accuracy")

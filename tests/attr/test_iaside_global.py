@@ -171,6 +171,16 @@ def test_two_gloo_processes_equal_one(tmp_path):
             assert torch.allclose(many["by_class"][c]["values"], one["by_class"][c]["values"], atol=1e-12)
 
 
+def test_two_gloo_processes_merge_interactions(tmp_path):
+    single = tmp_path / "single.pt"
+    assert run_script(single, "--interactions").returncode == 0
+    one = torch.load(single, weights_only=False)
+    for many in run_two_ranks(tmp_path, "--interactions"):
+        assert one["interactions"].shape == (4, 4) and many["n"] == 24
+        assert torch.allclose(many["interactions"], one["interactions"], atol=1e-12)
+        assert torch.allclose(many["interactions_stderr"], one["interactions_stderr"], atol=1e-12)
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [

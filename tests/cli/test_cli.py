@@ -107,7 +107,13 @@ def test_factory_and_torchscript_on_image_folder(tmp_path, monkeypatch):
         (["--data", "/no/such/folder"], "does not exist"),
         (["--data", "EMPTY"], "no images found"),
         (["--bands", "8", "--resolution", "8"], "smallest square size"),
-        (["--bands", "13", "--resolution", "64"], "limit of M=12"),
+        (["--bands", "13", "--resolution", "64", "--estimator", "exact"], "limit of M=12"),
+        (["--grid", "4", "--orientations", "2"], "--grid and --orientations are two kinds of players"),
+        (["--grid", "1"], "--grid must be at least 2"),
+        (["--orientations", "1"], "--orientations must be at least 2"),
+        (["--grid", "8", "--interactions"], "interactions of M=32 players need a budget"),
+        (["--interactions", "STII", "--estimator", "permutation", "--budget", "50"], "gives no interaction indices"),
+        (["--orientations", "8", "--bands", "4", "--resolution", "16"], "fewer rings or orientations"),
         (["--labels", "folder"], "--labels folder needs --data FOLDER"),
         (["--strata", "target"], "--strata target stratifies by the folder's classes: it needs --data FOLDER"),
     ],
@@ -282,3 +288,28 @@ def test_the_models_own_resolution_decides_the_size_of_the_bundled_photos(tmp_pa
     assert main([*args, "--resolution", "48"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "cannot take the run's images (1, 3, 48, 48)" in err
+
+
+def test_orientations_grid_and_interactions_on_an_image_folder(tmp_path, monkeypatch):
+    data = make_folder(tmp_path / "data", size=16)
+    (tmp_path / "tinyfactory.py").write_text(FACTORY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    common = ["--model", "tinyfactory:make", "--data", str(data), "--resolution", "16", "--quiet", "--bootstrap", "20"]
+    out = tmp_path / "oriented"
+    assert main([*common, "--bands", "2", "--orientations", "3", "--interactions", "--out", str(out)]) == 0
+    report = json.loads((out / "results.json").read_text())
+    result = report["models"][0]["result"]
+    assert result["config"]["bands"]["kind"] == "oriented" and result["n_bands"] == 6
+    assert len(result["interactions"]) == 6 and result["config"]["interactions"] == "SII"
+    assert {"polar_tinyfactory_make.png", "interactions_tinyfactory_make.png", "interactions.csv"} <= set(
+        report["files"]
+    )
+    with open(out / "interactions.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 15 and rows[0]["index"] == "SII"
+    with open(out / "results.csv") as fh:
+        assert next(csv.DictReader(fh))["player"] == "r0 0°"
+    out = tmp_path / "grid"
+    assert main([*common, "--grid", "3", "--out", str(out)]) == 0
+    result = json.loads((out / "results.json").read_text())["models"][0]["result"]
+    assert result["n_bands"] == 5 and result["srs"] is None and result["direction"] == "undefined"

@@ -106,7 +106,7 @@ def test_a_checkpoint_of_another_format_is_one_sentence_and_kept(tmp_path, model
     with pytest.raises(ValueError, match="another version of captum-iaside") as info:
         IASIDE(model, bands=4).attribute_global(batches(), checkpoint=str(ckpt))
     assert "\n" not in str(info.value) and torch.load(ckpt) == {"fingerprint": {}, "state": {}}
-    assert CHECKPOINT_FORMAT == 3
+    assert CHECKPOINT_FORMAT == 4
 
 
 def test_temporary_files_of_killed_saves_do_not_accumulate(tmp_path, model):

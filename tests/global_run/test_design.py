@@ -41,6 +41,11 @@ def test_explicit_estimators_keep_working():
     assert isinstance(d.estimator, ExactShapley)
 
 
+def test_many_players_without_a_budget_take_one_permutation_per_image():
+    d = plan_global(None, None, None, 13, 100)
+    assert d.estimator.name == "permutation" and d.budget == 14 and d.n_images == 100 and d.automatic
+
+
 @pytest.mark.parametrize(
     "args,exc,match",
     [
@@ -50,7 +55,7 @@ def test_explicit_estimators_keep_working():
             r"max_evaluations=8 is smaller than one image's cheapest estimate, M \+ 1 = 9",
         ),
         ((None, None, 9.5, 8, 100), TypeError, "max_evaluations must be an int"),
-        ((None, None, None, 13, 100), ValueError, "max_evaluations="),
+        (("exact", None, None, 13, 100), ValueError, "limit of M=12"),
     ],
 )
 def test_bad_budgets(args, exc, match):

@@ -1,7 +1,8 @@
 """A global run in its own process, for the checkpoint (SIGKILL) and torch.distributed tests.
 
 usage: global_run.py OUT.pt [--baseline NAME] [--checkpoint PATH] [--kill-at-batch K]
-                          [--max-evaluations F] [--tolerance T] [--distributed RANK WORLD INIT_FILE [--unequal]]
+                          [--max-evaluations F] [--tolerance T] [--interactions]
+                          [--distributed RANK WORLD INIT_FILE [--unequal]]
 
 With --unequal, rank 0 holds 16 images and rank 1 holds 8: their data end at different steps.
 """
@@ -38,6 +39,7 @@ def main():
     p.add_argument("--tolerance", type=float)
     p.add_argument("--distributed", nargs=3)
     p.add_argument("--unequal", action="store_true")
+    p.add_argument("--interactions", action="store_true")
     args = p.parse_args()
     model = tiny_cnn()
     model.batch, model.calls = -1, 0
@@ -73,6 +75,7 @@ def main():
         seed=5,
         max_evaluations=args.max_evaluations,
         tolerance=args.tolerance,
+        interactions=args.interactions,
     )
     torch.save(
         {
@@ -85,6 +88,8 @@ def main():
             "by_class": res.by_class,
             "config": res.config,
             "stop_reason": res.stop_reason,
+            "interactions": res.interactions,
+            "interactions_stderr": res.interactions_stderr,
         },
         args.out,
     )

@@ -1,0 +1,86 @@
+r"""A matrix of band interactions as a heat map, with the pairs that stand out from the noise marked."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from captum_iaside.results.importance import SpectralImportance
+from captum_iaside.visualization.common import bands_of
+
+
+def plot_interactions(
+    result: SpectralImportance | Tensor,
+    stderr: Tensor | None = None,
+    labels: list[str] | None = None,
+    z: float = 1.96,
+    title: str | None = None,
+) -> tuple[Figure, np.ndarray]:
+    r"""
+    The pairwise interaction matrix of the bands as a diverging heat map. Off the diagonal each
+    pair's index; the diagonal (the index's order-1 terms, of another scale) is left blank. With
+    standard errors, a pair whose ``|index| > z · stderr`` is marked ``*``.
+
+    Args:
+        result (SpectralImportance or Tensor): A global result with ``interactions``
+                    (``attribute_global(..., interactions=True)``), or an ``(M, M)`` matrix (one
+                    image of :meth:`IASIDE.attribute_interactions <captum_iaside.IASIDE.attribute_interactions>`).
+        stderr (Tensor, optional): ``(M, M)`` standard errors for a matrix.
+                    Default: the result's ``interactions_stderr``
+        labels (list of str, optional): A label per player.
+                    Default: the result's player labels, else ``0 .. M − 1``
+        z (float, optional): The multiple of the standard error that marks a pair.
+                    Default: 1.96
+        title (str, optional): Axis title.
+                    Default: the index and the model
+
+    Returns:
+        ``(fig, axes)`` with a single axis.
+
+    Examples::
+
+        >>> res = IASIDE(model, bands=6).attribute_global(loader, interactions=True)
+        >>> fig, axes = plot_interactions(res)
+    """
+    index_name = "interaction"
+    if isinstance(result, SpectralImportance):
+        if result.interactions is None:
+            raise ValueError("result holds no interactions: run attribute_global(..., interactions=True)")
+        matrix = result.interactions
+        stderr = result.interactions_stderr if stderr is None else stderr
+        labels = labels or [f"{i}: {s}" for i, s in enumerate(bands_of(result).labels())]
+        index_name = str(result.config.get("interactions", "SII"))
+        title = title or f"{index_name} of band pairs — {result.config.get('model', 'model')}"
+        if stderr is not None:
+            title += f" (* |value| > {z:g} stderr)"
+    else:
+        matrix = torch.as_tensor(result)
+    matrix = matrix.detach().to("cpu", torch.float64)
+    if matrix.dim() != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"result must be an (M, M) matrix, got shape {tuple(matrix.shape)}")
+    m = matrix.shape[0]
+    labels = labels or [str(i) for i in range(m)]
+    if len(labels) != m:
+        raise ValueError(f"labels must hold {m} labels, got {len(labels)}")
+    shown = matrix.clone().numpy()
+    np.fill_diagonal(shown, np.nan)
+    scale = max(float(np.nanmax(np.abs(shown))) if m > 1 else 0.0, 1e-12)
+    fig, ax = plt.subplots(figsize=(1.6 + 0.42 * m, 1.2 + 0.38 * m))
+    image = ax.imshow(shown, cmap="RdBu_r", vmin=-scale, vmax=scale)
+    fig.colorbar(image, ax=ax, label=index_name)
+    if stderr is not None:
+        se = torch.as_tensor(stderr).to("cpu", torch.float64).numpy()
+        marked = (np.abs(matrix.numpy()) > z * se) & ~np.eye(m, dtype=bool)
+        for i, j in zip(*np.nonzero(marked), strict=True):
+            ax.text(j, i, "*", ha="center", va="center", fontsize=10, color="black")
+    ax.set_xticks(np.arange(m), labels, rotation=90, fontsize=7)
+    ax.set_yticks(np.arange(m), labels, fontsize=7)
+    ax.set_title(
+        title or f"{index_name} of band pairs" + (f" (* |value| > {z:g} stderr)" if stderr is not None else ""),
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig, np.array([ax])
