@@ -121,19 +121,19 @@ class IASIDE(PerturbationAttribution):
 
     def _play(
         self,
-        inputs: Tensor,
-        baselines: BaselineSpec | None,
-        target: TargetSpec,
-        additional_forward_args: Any,
-        perturbations_per_eval: int | str,
-        show_progress: bool,
-        estimator: ShapleyEstimator,
+        arguments: dict[str, Any],
         budget: int | None,
-        seed: int,
-        autocast_dtype: torch.dtype | None,
         play: Callable[[SpectralGame, torch.Generator], Any],
     ) -> Any:
-        r"""Check a local call's arguments, build the game of ``inputs`` and ``play`` it with the seed's generator."""
+        r"""
+        Check a local call's arguments (by name, from the public method's ``locals()``: ``inputs``, ``baselines``,
+        ``target``, ``additional_forward_args``, ``perturbations_per_eval``, ``show_progress``, ``seed``,
+        ``autocast_dtype``), build the game of ``inputs`` and ``play`` it with the seed's generator.
+        """
+        inputs, baselines, target = arguments["inputs"], arguments["baselines"], arguments["target"]
+        perturbations_per_eval, show_progress = arguments["perturbations_per_eval"], arguments["show_progress"]
+        seed, autocast_dtype = arguments["seed"], arguments["autocast_dtype"]
+        additional_forward_args = arguments["additional_forward_args"]
         workspace = Workspace(perturbations_per_eval)
         check_int(seed, "seed")
         check_dtype(autocast_dtype, "autocast_dtype")
@@ -249,19 +249,7 @@ class IASIDE(PerturbationAttribution):
                 raise TypeError(f"inputs must be one image tensor (or a 1-tuple of it), got a tuple of {len(inputs)}")
             inputs = inputs[0]
         estimator, budget = resolve_estimator(estimator, budget, self.bands.n_bands)
-        shapley: BandShapley = self._play(
-            inputs,
-            baselines,
-            target,
-            additional_forward_args,
-            perturbations_per_eval,
-            show_progress,
-            estimator,
-            budget,
-            seed,
-            autocast_dtype,
-            lambda game, gen: estimator.estimate(game, budget, gen),
-        )
+        shapley: BandShapley = self._play(locals(), budget, lambda g, r: estimator.estimate(g, budget, r))
         inputs = inputs.detach()
         out_dtype = torch.promote_types(inputs.dtype, torch.float32)
         attributions = shapley.values.to(out_dtype)
@@ -341,22 +329,12 @@ class IASIDE(PerturbationAttribution):
             >>> ia = IASIDE(model, bands=6)
             >>> sii = ia.attribute_interactions(x, target=y)                      # (B, 6, 6), exact
             >>> stii = ia.attribute_interactions(x, target=y, index="STII")
-            >>> torch.allclose(stii.sum(dim=(1, 2)) - stii.triu(1).sum(dim=(1, 2)), v_full - v_empty)
+            >>> efficiency = stii.diagonal(dim1=1, dim2=2).sum(1) + stii.triu(1).sum(dim=(1, 2))  # v(N) − v(∅)
         """
         index = check_index(index, order)
         estimator, budget = resolve_interaction_estimator(estimator, budget, self.bands.n_bands)
         found: BandInteractions = self._play(
-            inputs,
-            baselines,
-            target,
-            additional_forward_args,
-            perturbations_per_eval,
-            show_progress,
-            estimator,
-            budget,
-            seed,
-            autocast_dtype,
-            lambda game, gen: estimator.estimate_interactions(game, budget, gen, index),
+            locals(), budget, lambda g, r: estimator.estimate_interactions(g, budget, r, index)
         )
         return found.values.to(torch.promote_types(inputs.dtype, torch.float32))
 
