@@ -264,7 +264,7 @@ class IASIDE(PerturbationAttribution):
     @log_usage()
     def attribute_interactions(
         self,
-        inputs: Tensor,
+        inputs: Tensor | tuple[Tensor],
         target: TargetSpec = None,
         index: str = "SII",
         order: int = 2,
@@ -292,7 +292,8 @@ class IASIDE(PerturbationAttribution):
         (:class:`~captum_iaside.KernelShapley` of order 2 or 3).
 
         Args:
-            inputs (Tensor): Images ``(B, C, H, W)``.
+            inputs (Tensor or tuple of one Tensor): Images ``(B, C, H, W)`` (a 1-tuple returns a
+                        1-tuple, as :meth:`attribute` does).
             target (int, list, Tensor or None, optional): Class per image, as for :meth:`attribute`.
                         Default: None (the predicted class)
             index (str, optional): ``"SII"``, ``"STII"`` or ``"Moebius"``.
@@ -331,12 +332,18 @@ class IASIDE(PerturbationAttribution):
             >>> stii = ia.attribute_interactions(x, target=y, index="STII")
             >>> efficiency = stii.diagonal(dim1=1, dim2=2).sum(1) + stii.triu(1).sum(dim=(1, 2))  # v(N) − v(∅)
         """
+        as_tuple = isinstance(inputs, tuple)
+        if as_tuple:
+            if len(inputs) != 1:
+                raise TypeError(f"inputs must be one image tensor (or a 1-tuple of it), got a tuple of {len(inputs)}")
+            inputs = inputs[0]
         index = check_index(index, order)
         estimator, budget = resolve_interaction_estimator(estimator, budget, self.bands.n_bands)
         found: BandInteractions = self._play(
             locals(), budget, lambda g, r: estimator.estimate_interactions(g, budget, r, index)
         )
-        return found.values.to(torch.promote_types(inputs.dtype, torch.float32))
+        values = found.values.to(torch.promote_types(inputs.dtype, torch.float32))
+        return (values,) if as_tuple else values
 
     def attribute_global(
         self,

@@ -138,3 +138,12 @@ def test_interactions_need_a_budget_above_the_exact_limit_and_an_estimator_that_
         IASIDE(model, bands=4).attribute_interactions(x, estimator="permutation", budget=20)
     phi = IASIDE(model, bands=13).attribute_interactions(x, budget=100)
     assert phi.shape == (1, 13, 13)
+
+
+def test_a_one_tuple_of_images_gives_a_one_tuple():
+    model, x = small_model(), torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+    ia = IASIDE(model, bands=4)
+    (got,) = ia.attribute_interactions((x,), target=0)
+    assert torch.equal(got, ia.attribute_interactions(x, target=0))
+    with pytest.raises(TypeError, match="a tuple of 2"):
+        ia.attribute_interactions((x, x))
