@@ -4,7 +4,7 @@ A set of players is an exact, conjugate-symmetric partition of the DFT grid of a
 every bin belongs to exactly one player, and a bin and its conjugate ``(−u mod H, −v mod W)``
 belong to the same one, so each player's component ``Re(ifft2(fft2(x) · m_i))`` is the whole
 inverse transform (real) and the components sum exactly to the image. A subclass says which player
-each bin belongs to (:meth:`FourierPartition._raw_index`); this base class checks the partition
+each bin belongs to (``FourierPartition._raw_index``); this base class checks the partition
 once per size, caches it and derives the masks, the decomposition and Captum's feature mask.
 """
 
@@ -24,9 +24,9 @@ class FourierPartition(ABC):
     r"""
     Base class of the players: a partition of the Fourier plane into ``n_bands`` cells.
 
-    Subclasses set :attr:`kind`, implement :meth:`_raw_index` (the player of every bin, in the
+    Subclasses set ``kind``, implement ``_raw_index(h, w)`` (the player of every bin, in the
     unshifted layout of :func:`torch.fft.fft2`), :meth:`config` and :meth:`labels`, and may
-    override :meth:`_empty_hint`. :meth:`index` checks that every player holds a bin and that the
+    override ``_empty_hint()``. :meth:`index` checks that every player holds a bin and that the
     partition is conjugate-symmetric.
     """
 

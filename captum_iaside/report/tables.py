@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from captum_iaside.game.bands import SpectralBands
+from captum_iaside.game.orientations import OrientedBands
 from captum_iaside.results.importance import SpectralImportance, clean_float
 from captum_iaside.results.summaries import max_spectral_robustness_score
 from captum_iaside.visualization.common import bands_of
@@ -30,7 +31,7 @@ CSV_COLUMNS = (
 )
 
 #: The columns of ``interactions.csv``, one row per model and pair of players ``i < j``.
-INTERACTION_COLUMNS = ("model", "index", "i", "j", "value", "stderr")
+INTERACTION_COLUMNS = ("model", "index", "i", "j", "player_i", "player_j", "value", "stderr")
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,14 @@ def level(res: SpectralImportance) -> str:
 
 def band_rows(res: SpectralImportance) -> list[BandRow]:
     r"""The rows of ``res``'s table, one per band."""
-    spans, labels = radial_spans(res), bands_of(res).labels()
+    bands, spans = bands_of(res), radial_spans(res)
+    labels = bands.labels()
     ci, significant = res.values_ci, res.significant
+    radial = isinstance(bands, SpectralBands)
     return [
         BandRow(
             band=i,
-            region=labels[i] if spans is None else f"{spans[i][0]:.3f}-{spans[i][1]:.3f}",
+            region=f"{spans[i][0]:.3f}-{spans[i][1]:.3f}" if radial else labels[i],
             psi=f"{res.values[i]:+.4f}",
             stderr=f"{res.stderr[i]:.4f}",
             interval="" if ci is None else f"[{ci[0, i]:+.4f}, {ci[1, i]:+.4f}]",
@@ -75,10 +78,10 @@ def band_rows(res: SpectralImportance) -> list[BandRow]:
 
 def format_table(name: str, res: SpectralImportance) -> str:
     r"""The printed table of one model: ψ with its interval, SID, and the SRS with its direction."""
+    column = "radius" if isinstance(bands_of(res), SpectralBands) else "player"
     lines = [
         f"\n{name}  (K = {res.n_samples} images, v(∅) = {res.v_empty:.3f}, v(N) = {res.v_full:.3f})",
-        f"{'band':>4}  {'radius' if radial_spans(res) else 'player':>11}  {'psi':>9} ± {'stderr':<7} "
-        f"{level(res) + ' interval':>21}    {'SID':>6}",
+        f"{'band':>4}  {column:>11}  {'psi':>9} ± {'stderr':<7} {level(res) + ' interval':>21}    {'SID':>6}",
     ]
     for r in band_rows(res):
         mark = "~" if r.uncertain else " "
@@ -136,19 +139,22 @@ def csv_rows(name: str, res: SpectralImportance) -> list[list[Any]]:
 
 
 def radial_spans(res: SpectralImportance) -> list[tuple[float, float]] | None:
-    r"""The radii ``(low, high)`` of each band of a radial result, or None for other players."""
+    r"""The radii ``(low, high)`` of each player's ring (a band's own), or None for players without rings."""
     bands = bands_of(res)
-    if not isinstance(bands, SpectralBands):
-        return None
-    e = bands.band_edges()
-    return [(e[i], e[i + 1]) for i in range(bands.n_bands)]
+    if isinstance(bands, SpectralBands):
+        e = bands.band_edges()
+        return [(e[i], e[i + 1]) for i in range(bands.n_bands)]
+    if isinstance(bands, OrientedBands):
+        e = bands.ring_edges()
+        return [(e[r], e[r + 1]) for r in range(bands.n_rings) for _ in range(bands.orientations)]
+    return None
 
 
 def interaction_rows(name: str, res: SpectralImportance) -> list[list[Any]]:
     r"""The rows of ``interactions.csv`` for one model (none without interactions)."""
     if res.interactions is None:
         return []
-    index, m = res.config.get("interactions", "SII"), res.n_bands
+    index, m, labels = res.config.get("interactions", "SII"), res.n_bands, bands_of(res).labels()
     se = res.interactions_stderr
     return [
         [
@@ -156,6 +162,8 @@ def interaction_rows(name: str, res: SpectralImportance) -> list[list[Any]]:
             index,
             i,
             j,
+            labels[i],
+            labels[j],
             clean_float(float(res.interactions[i, j])),
             None if se is None else clean_float(float(se[i, j])),
         ]

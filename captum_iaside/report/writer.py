@@ -189,7 +189,10 @@ def write_report(
             per_model[name].append(picture(fig, f"polar_{slug(name)}.png", f"ψ by ring and orientation — {name}"))
         if res.interactions is not None:
             fig = plot_interactions(res)[0]
-            caption = f"{res.config.get('interactions', 'SII')} of band pairs (* beyond 1.96 stderr) — {name}"
+            caption = (
+                f"{res.config.get('interactions', 'SII')} of pairs of players (* beyond 1.96 stderr, a guide with few "
+                f"images; the diagonal, order 1, grey) — {name}"
+            )
             per_model[name].append(picture(fig, f"interactions_{slug(name)}.png", caption))
     shared = []
     if len(named) > 1:

@@ -78,8 +78,13 @@ def plot_spectral_importance(
             if res.identified
             else f"{name} (SID and SRS undefined: ψ equal in every band)",
         )
-    ax.set_xticks(x, band_ticks(bands_of(results[0])), fontsize=8)
-    ax.set_xlabel("frequency band (normalised radius, low → high)")
+    players = bands_of(results[0])
+    ax.set_xticks(x, band_ticks(players), fontsize=8)
+    ax.set_xlabel(
+        "frequency band (normalised radius, low → high)"
+        if players.kind == "radial"
+        else f"player ({ {'oriented': 'ring × orientation', 'grid': 'Fourier cell'}.get(players.kind, 'custom') })"
+    )
     ax.set_ylabel("SID" if kind == "sid" else "ψ (mean Shapley value)")
     what = "Spectral importance distribution" if kind == "sid" else "Spectral importance ψ"
     bars = f"{results[0].config.get('confidence', 0.95):.0%} bootstrap intervals" if intervals else "±1 s.e."

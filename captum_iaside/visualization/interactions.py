@@ -20,9 +20,11 @@ def plot_interactions(
     title: str | None = None,
 ) -> tuple[Figure, np.ndarray]:
     r"""
-    The pairwise interaction matrix of the bands as a diverging heat map. Off the diagonal each
-    pair's index; the diagonal (the index's order-1 terms, of another scale) is left blank. With
-    standard errors, a pair whose ``|index| > z · stderr`` is marked ``*``.
+    The pairwise interaction matrix of the players as a diverging heat map. Off the diagonal each
+    pair's index; the diagonal (the index's order-1 terms, of another scale) is drawn grey, not to
+    scale. With standard errors, a pair whose ``|index| > z · stderr`` is marked ``*`` — a normal
+    threshold for each pair on its own: with few images (a t quantile is wider below about 30) or
+    many pairs (about 5 % of pairs without any interaction pass it), read the marks as a guide.
 
     Args:
         result (SpectralImportance or Tensor): A global result with ``interactions``
@@ -53,9 +55,11 @@ def plot_interactions(
         stderr = result.interactions_stderr if stderr is None else stderr
         labels = labels or [f"{i}: {s}" for i, s in enumerate(bands_of(result).labels())]
         index_name = str(result.config.get("interactions", "SII"))
-        title = title or f"{index_name} of band pairs — {result.config.get('model', 'model')}"
-        if stderr is not None:
-            title += f" (* |value| > {z:g} stderr)"
+        kind = "band" if bands_of(result).kind == "radial" else "player"
+        default = f"{index_name} of {kind} pairs — {result.config.get('model', 'model')}"
+        title = title or (
+            default + (f"\n* |value| > {z:g} stderr; diagonal (order 1) grey" if stderr is not None else "")
+        )
     else:
         matrix = torch.as_tensor(result)
     matrix = matrix.detach().to("cpu", torch.float64)
@@ -69,7 +73,9 @@ def plot_interactions(
     np.fill_diagonal(shown, np.nan)
     scale = max(float(np.nanmax(np.abs(shown))) if m > 1 else 0.0, 1e-12)
     fig, ax = plt.subplots(figsize=(1.6 + 0.42 * m, 1.2 + 0.38 * m))
-    image = ax.imshow(shown, cmap="RdBu_r", vmin=-scale, vmax=scale)
+    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap.set_bad("lightgrey")
+    image = ax.imshow(shown, cmap=cmap, vmin=-scale, vmax=scale)
     fig.colorbar(image, ax=ax, label=index_name)
     if stderr is not None:
         se = torch.as_tensor(stderr).to("cpu", torch.float64).numpy()
@@ -78,9 +84,7 @@ def plot_interactions(
             ax.text(j, i, "*", ha="center", va="center", fontsize=10, color="black")
     ax.set_xticks(np.arange(m), labels, rotation=90, fontsize=7)
     ax.set_yticks(np.arange(m), labels, fontsize=7)
-    ax.set_title(
-        title or f"{index_name} of band pairs" + (f" (* |value| > {z:g} stderr)" if stderr is not None else ""),
-        fontsize=9,
-    )
+    marks = f"\n* |value| > {z:g} stderr; diagonal (order 1) grey" if stderr is not None else ""
+    ax.set_title(title or f"{index_name} of pairs{marks}", fontsize=9)
     fig.tight_layout()
     return fig, np.array([ax])

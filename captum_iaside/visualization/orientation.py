@@ -70,7 +70,14 @@ def plot_polar_importance(result: SpectralImportance, title: str | None = None) 
     ax.set_ylim(0, radii[-1])
     ax.set_yticks(radii[1:-1] if len(radii) > 2 else [])
     ax.set_yticklabels([f"{e:.2f}" for e in radii[1:-1]] if len(radii) > 2 else [])
-    ax.set_title("ψ by ring (radius) and orientation of the frequency vector", fontsize=9)
+    ax.set_rlabel_position(0.0)  # the radii on sector 0's centre line, not on a boundary
+    ax.set_title("ψ by ring and orientation of the frequency vector", fontsize=9)
+    fig.text(
+        0.01,
+        0.01,
+        f"radius: normalised, 1 = Nyquist ({bands.shape} rings drawn as circles); hatched: the interval of ψ holds 0",
+        fontsize=7,
+    )
     fig.colorbar(ScalarMappable(norm, cmap), ax=ax, label=f"ψ ({result.config.get('value', 'value')})", pad=0.1)
     bar_ax = fig.add_subplot(1, 2, 2)
     per_sector = psi.sum(axis=0)
@@ -83,5 +90,5 @@ def plot_polar_importance(result: SpectralImportance, title: str | None = None) 
     bar_ax.set_ylabel("ψ summed over the rings")
     bar_ax.set_title("ψ per orientation (± stderr)", fontsize=9)
     fig.suptitle(title or f"Orientation-resolved ψ — {result.config.get('model', 'model')}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig, np.array([ax, bar_ax])
