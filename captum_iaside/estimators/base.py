@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from captum_iaside._utils.checks import check_positive_int
+from captum_iaside.estimators.interactions import BandInteractions, interaction_matrix
 from captum_iaside.game.protocol import Game
-
-if TYPE_CHECKING:
-    from captum_iaside.estimators.interactions import BandInteractions
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,18 @@ class ShapleyEstimator(ABC):
             :class:`~captum_iaside.estimators.interactions.BandInteractions`.
         """
         self.check_interactions()
-        raise NotImplementedError  # every estimator that gives interactions overrides this
+        coefficients, terms, shapley = self._dividends(game, budget, generator)
+        return BandInteractions(interaction_matrix(coefficients, terms, index), index, shapley)
+
+    def _dividends(
+        self, game: Game, budget: int | None, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor, BandShapley]:
+        r"""
+        The Möbius coefficients ``(B, p)`` of every image's game on the coalitions ``(p, M)`` they are
+        estimated for, and the Shapley values of the same evaluations: what :meth:`estimate_interactions`
+        reads every index from. The estimators whose :attr:`gives_interactions` holds define it.
+        """
+        raise TypeError(f"{type(self).__name__} estimates no Möbius coefficients")
 
     @abstractmethod
     def minimum_budget(self, n_bands: int) -> int:

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from captum_iaside._utils.checks import check_positive_int
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
-from captum_iaside.estimators.interactions import BandInteractions, exact_interactions
+from captum_iaside.estimators.interactions import moebius_transform
 from captum_iaside.game.coalitions import coalition_matrix
 from captum_iaside.game.protocol import Game
 
@@ -132,9 +132,10 @@ class ExactShapley(ShapleyEstimator):
         table = self._table(game)
         return self._result(game, exact_shapley(table), table[:, 0], table[:, -1])
 
-    def estimate_interactions(
-        self, game: Game, budget: int | None, generator: torch.Generator, index: str
-    ) -> BandInteractions:
+    def _dividends(
+        self, game: Game, budget: int | None, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor, BandShapley]:
         table = self._table(game)
         shapley = self._result(game, exact_shapley(table), table[:, 0], table[:, -1])
-        return BandInteractions(exact_interactions(table, index), index, shapley)
+        terms = coalition_matrix(game.n_bands, torch.float64)[1:]
+        return moebius_transform(table)[:, 1:], terms, shapley

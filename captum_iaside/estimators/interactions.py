@@ -21,12 +21,15 @@ the Möbius transform. For a game without interactions above order 2 the three o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from captum_iaside.estimators.base import BandShapley
 from captum_iaside.game.coalitions import coalition_matrix
+
+if TYPE_CHECKING:  # the estimators' base class imports this module
+    from captum_iaside.estimators.base import BandShapley
 
 #: The interaction indices by name.
 INTERACTION_INDICES = ("SII", "STII", "Moebius")
@@ -112,6 +115,12 @@ def interaction_matrix(coefficients: Tensor, terms: Tensor, index: str) -> Tenso
     diagonal = c @ (z * main_w[:, None])
     eye = torch.eye(z.shape[1], dtype=torch.bool, device=c.device)
     return torch.where(eye, diagonal[:, :, None].expand_as(out), out)
+
+
+def shapley_from_dividends(coefficients: Tensor, terms: Tensor) -> Tensor:
+    r"""The Shapley values ``φ_i = Σ_{T∋i} m(T) / |T|``, ``(B, M)``, of Möbius coefficients ``(B, p)`` on ``terms``."""
+    z = terms.to(device=coefficients.device, dtype=torch.float64)
+    return coefficients.to(torch.float64) @ (z / z.sum(dim=1, keepdim=True))
 
 
 def exact_interactions(values: Tensor, index: str) -> Tensor:

@@ -38,7 +38,7 @@ from torch import Tensor
 
 from captum_iaside._utils.coding import coalition_codes, first_occurrence
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
-from captum_iaside.estimators.interactions import BandInteractions, interaction_matrix
+from captum_iaside.estimators.interactions import shapley_from_dividends
 from captum_iaside.game.protocol import Game
 
 
@@ -210,10 +210,8 @@ def regression_shapley(
     Returns:
         *Tensor* ``(B, M)`` float64 with ``Σ_i φ_i = v(N) − v(∅)`` exactly.
     """
-    m = gates.shape[-1]
     coef = regression_moebius(gates, weights, values, v_empty, v_full, order)
-    share = term_matrix(m, order).to(coef.device)
-    return coef @ (share / share.sum(dim=1, keepdim=True))
+    return shapley_from_dividends(coef, term_matrix(gates.shape[-1], order))
 
 
 def term_matrix(n_bands: int, order: int) -> Tensor:
@@ -354,22 +352,14 @@ class KernelShapley(ShapleyEstimator):
     def gives_interactions(self) -> bool:
         return self.order >= 2
 
-    def _fit(self, game: Game, budget: int, generator: torch.Generator) -> tuple[Tensor, Tensor, BandShapley]:
+    def _dividends(self, game: Game, budget: int, generator: torch.Generator) -> tuple[Tensor, Tensor, BandShapley]:
         r"""The fit's Möbius coefficients, its terms and the Shapley values they give."""
         gates, weights = regression_coalitions(game.n_images, game.n_bands, budget - 2, generator, self.paired)
         v_empty, v_full = self._ends(game)
         values = game.values(gates)
         coef = regression_moebius(gates, weights, values, v_empty, v_full, self.order)
         terms = term_matrix(game.n_bands, self.order).to(coef.device)
-        phi = coef @ (terms / terms.sum(dim=1, keepdim=True))
-        return coef, terms, self._result(game, phi, v_empty, v_full)
+        return coef, terms, self._result(game, shapley_from_dividends(coef, terms), v_empty, v_full)
 
     def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
-        return self._fit(game, budget, generator)[2]
-
-    def estimate_interactions(
-        self, game: Game, budget: int | None, generator: torch.Generator, index: str
-    ) -> BandInteractions:
-        self.check_interactions()
-        coef, terms, shapley = self._fit(game, budget, generator)
-        return BandInteractions(interaction_matrix(coef, terms, index), index, shapley)
+        return self._dividends(game, budget, generator)[2]
