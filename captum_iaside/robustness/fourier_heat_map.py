@@ -80,11 +80,11 @@ def fourier_heat_map(
     check_positive_int(batch_size, "batch_size")
     b, c, h, w = inputs.shape
     x = inputs.detach()
-    rep = conjugate_representative(h, w).flatten()
-    pairs = torch.unique(rep).tolist()
+    representatives, pair_of_bin = torch.unique(conjugate_representative(h, w).flatten(), return_inverse=True)
+    pairs = representatives.tolist()
     generator = torch.Generator().manual_seed(int(seed))
     signs = torch.randint(0, 2, (len(pairs), b, c, 1, 1), generator=generator).to(x.dtype) * 2 - 1
-    error = torch.zeros(h * w, dtype=torch.float64)
+    error = torch.zeros(len(pairs), dtype=torch.float64)  # per conjugate pair
     with torch.no_grad(), preserved_buffers([forward_func]):
         truth = resolve_target(target, b, x.device)
         if truth is None:
@@ -95,7 +95,6 @@ def fourier_heat_map(
             basis = torch.stack([fourier_basis(h, w, p // w, p % w, x.dtype) for p in chunk]).to(x.device)
             noise = eps * signs[start : start + len(chunk)].to(x.device) * basis[:, None, None]
             scores = scores_of(forward_func((x[None] + noise).reshape(-1, c, h, w)))
-            wrong = (scores.argmax(dim=1).reshape(len(chunk), b) != truth[None]).double().mean(dim=1).cpu()
-            for p, e in zip(chunk, wrong.tolist(), strict=True):
-                error[rep == p] = e
-    return torch.fft.fftshift(error.reshape(h, w))
+            wrong = scores.argmax(dim=1).reshape(len(chunk), b) != truth[None]
+            error[start : start + len(chunk)] = wrong.double().mean(dim=1).cpu()
+    return torch.fft.fftshift(error[pair_of_bin].reshape(h, w))
