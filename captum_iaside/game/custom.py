@@ -64,8 +64,14 @@ class CustomPartition(FourierPartition):
         super().__init__(n)
 
     def config(self) -> dict[str, Any]:
-        r"""``{"kind": "custom", "n_bands", "size", "ids"}``: the ids map in the unshifted layout."""
-        return {"kind": self.kind, "n_bands": self.n_bands, "size": list(self.size), "ids": self._ids.tolist()}
+        r"""``{"kind": "custom", "n_bands", "size", "ids", "labels"}``: the ids map in the unshifted layout."""
+        return {
+            "kind": self.kind,
+            "n_bands": self.n_bands,
+            "size": list(self.size),
+            "ids": self._ids.tolist(),
+            "labels": list(self._labels),
+        }
 
     def __repr__(self) -> str:
         return f"CustomPartition(n_bands={self.n_bands}, size={self.size[0]} x {self.size[1]})"

@@ -46,5 +46,5 @@ def partition_from_config(config: dict[str, Any] | None, n_bands: int) -> Fourie
     if kind == "grid":
         return FourierGrid(cfg["grid"])
     if kind == "custom":
-        return CustomPartition(torch.tensor(cfg["ids"], dtype=torch.int64))
+        return CustomPartition(torch.tensor(cfg["ids"], dtype=torch.int64), labels=cfg.get("labels"))
     return SpectralBands(n_bands=cfg.get("n_bands", n_bands), shape=cfg.get("shape", "square"), edges=cfg.get("edges"))

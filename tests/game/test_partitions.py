@@ -185,8 +185,10 @@ def test_config_round_trip(players):
 
 
 def test_custom_partition_config_round_trip():
-    players = CustomPartition(FourierGrid(2).index(12, 12))
-    assert torch.equal(partition_from_config(players.config(), 2).index(12, 12), players.index(12, 12))
+    players = CustomPartition(FourierGrid(2).index(12, 12), labels=["lower", "upper"])
+    again = partition_from_config(players.config(), 2)
+    assert torch.equal(again.index(12, 12), players.index(12, 12))
+    assert again.labels() == ["lower", "upper"]
 
 
 def test_the_game_runs_unchanged_on_any_partition():
