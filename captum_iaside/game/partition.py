@@ -32,6 +32,8 @@ class FourierPartition(ABC):
 
     #: ``"radial"``, ``"oriented"``, ``"grid"`` or ``"custom"``: recorded in results.
     kind: str = "partition"
+    #: The one image size ``(H, W)`` the players are defined for, or None for any size.
+    size: tuple[int, int] | None = None
 
     def __init__(self, n_bands: int) -> None:
         self.n_bands = int(n_bands)

@@ -58,7 +58,7 @@ def plot_fourier_importance(
         title = title or "band attributions on the Fourier plane"
     if values.numel() != bands.n_bands:
         raise ValueError(f"{values.numel()} values for {bands.n_bands} bands")
-    h, w = getattr(bands, "size", (size, size))  # a custom partition is drawn at the size it was given for
+    h, w = bands.size or (size, size)  # players defined for one size are drawn at it
     index = torch.fft.fftshift(bands.index(h, w))
     return draw_fourier_plane(values.to(torch.float64)[index].numpy(), index.numpy(), title, colorbar_label)
 
