@@ -7,6 +7,7 @@ from typing import Any
 
 from captum_iaside.game.bands import SpectralBands
 from captum_iaside.game.orientations import OrientedBands
+from captum_iaside.game.partition import FourierPartition
 from captum_iaside.results.importance import SpectralImportance, clean_float
 from captum_iaside.results.summaries import max_spectral_robustness_score
 from captum_iaside.visualization.common import bands_of
@@ -58,8 +59,8 @@ def level(res: SpectralImportance) -> str:
 
 def band_rows(res: SpectralImportance) -> list[BandRow]:
     r"""The rows of ``res``'s table, one per band."""
-    bands, spans = bands_of(res), radial_spans(res)
-    labels = bands.labels()
+    bands = bands_of(res)
+    spans, labels = radial_spans(bands), bands.labels()
     ci, significant = res.values_ci, res.significant
     radial = isinstance(bands, SpectralBands)
     return [
@@ -114,7 +115,8 @@ def score_line(res: SpectralImportance) -> str:
 
 def csv_rows(name: str, res: SpectralImportance) -> list[list[Any]]:
     r"""The rows of ``results.csv`` for one model, in the order of :data:`CSV_COLUMNS`."""
-    spans, labels = radial_spans(res), bands_of(res).labels()
+    bands = bands_of(res)
+    spans, labels = radial_spans(bands), bands.labels()
     ci, sig = res.values_ci, res.significant
     return [
         [
@@ -138,9 +140,8 @@ def csv_rows(name: str, res: SpectralImportance) -> list[list[Any]]:
     ]
 
 
-def radial_spans(res: SpectralImportance) -> list[tuple[float, float]] | None:
+def radial_spans(bands: FourierPartition) -> list[tuple[float, float]] | None:
     r"""The radii ``(low, high)`` of each player's ring (a band's own), or None for players without rings."""
-    bands = bands_of(res)
     if isinstance(bands, SpectralBands):
         e = bands.band_edges()
         return [(e[i], e[i + 1]) for i in range(bands.n_bands)]
