@@ -3,7 +3,8 @@ r"""Streaming statistics of a global run, in memory independent of the number of
 Per-image Shapley estimates ``φ̂(x)`` arrive batch by batch, each with its image's stratum (one
 stratum for an unstratified run). Their per-stratum moments give ψ̂ = Σ_h W_h ψ̂_h and its standard
 error (Σ_h W_h² s_h² / n_h); an online Poisson bootstrap over images within strata (Hanley &
-MacGibbon, 2006) gives intervals for ψ, SID and SRS. Because each ``φ̂(x)`` is an unbiased estimate
+MacGibbon, 2006) gives intervals for ψ, SID and SRS (the SRS's accounting for which ring is the weakest:
+:func:`~captum_iaside.results.intervals.srs_interval`). Because each ``φ̂(x)`` is an unbiased estimate
 of ``φ(x)`` drawn independently per image, the spread of ``φ̂`` over images holds both the
 between-image variance and the estimator's within-image noise, so the standard errors and intervals
 cover both. Strata with fewer than
@@ -23,13 +24,8 @@ from torch import Tensor
 
 from captum_iaside.estimators.base import BandShapley
 from captum_iaside.results.importance import SpectralImportance, rings_of
-from captum_iaside.results.intervals import percentile_interval
-from captum_iaside.results.summaries import (
-    sid_rows,
-    spectral_importance_distribution,
-    spectral_robustness_score,
-    srs_rows,
-)
+from captum_iaside.results.intervals import percentile_interval, srs_interval
+from captum_iaside.results.summaries import sid_rows, spectral_importance_distribution, spectral_robustness_score
 
 
 class MomentAccumulator:
@@ -400,22 +396,22 @@ class GlobalAccumulator:
 
     def result(self, config: dict[str, Any], confidence: float = 0.95, stop_reason: str = "") -> SpectralImportance:
         r"""The :class:`SpectralImportance` of everything seen, with bootstrap intervals."""
-        values_ci = sid_ci = srs_ci = None
+        values_ci = sid_ci = srs_ci = weakest = None
+        est = self.estimate()
         reps = self.replicates()
         if reps is not None:
             values_ci = percentile_interval(reps, confidence)
             sid_ci = percentile_interval(sid_rows(reps), confidence)
             rings = rings_of(config, self.n_bands)
             if rings is not None:
-                lo, hi = percentile_interval(srs_rows(sid_rows(reps @ rings.T)), confidence).tolist()
-                srs_ci = (lo, hi)
+                interval = srs_interval(reps @ rings.T, rings @ est.values, confidence)
+                srs_ci, weakest = (interval.low, interval.high), interval.candidates
         by_class = None
         if self.classes is not None:
             by_class = {
                 c: {"n_samples": a.count, "values": a.mean.clone(), "stderr": a.stderr()}
                 for c, a in sorted(self.classes.items())
             }
-        est = self.estimate()
         return SpectralImportance(
             values=est.values,
             stderr=est.stderr,
@@ -426,6 +422,7 @@ class GlobalAccumulator:
             values_ci=values_ci,
             sid_ci=sid_ci,
             srs_ci=srs_ci,
+            weakest_candidates=weakest,
             by_class=by_class,
             stop_reason=stop_reason,
         )

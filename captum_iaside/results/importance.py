@@ -60,7 +60,9 @@ class SpectralImportance:
         values_ci (Tensor, optional): ``(2, M)`` bootstrap confidence interval (over images) of
                     ψ, lower and upper row.
         sid_ci (Tensor, optional): ``(2, M)`` bootstrap confidence interval of :attr:`sid`.
-        srs_ci (tuple of float, optional): Bootstrap confidence interval of :attr:`srs`.
+        srs_ci (tuple of float, optional): Bootstrap confidence interval of :attr:`srs`; where the weakest
+                    ring is not identified (:attr:`minimum_identified`), the hull of the intervals taking
+                    each candidate as the weakest (:func:`~captum_iaside.results.intervals.srs_interval`).
         by_class (dict, optional): Per target class: ``{"n_samples", "values", "stderr"}``.
         stop_reason (str): Why the run stopped (data exhausted, ``n_samples`` reached, the
                     evaluation budget spent, or the ``tolerance`` met, with the numbers).
@@ -68,6 +70,10 @@ class SpectralImportance:
                     index ``config["interactions"]`` (``attribute_global(..., interactions=True)``):
                     the pairs off the diagonal, the index's order-1 terms on it.
         interactions_stderr (Tensor, optional): ``(M, M)`` standard errors of :attr:`interactions`.
+        weakest_candidates (tuple of int, optional): The rings of :attr:`radial_sid` (the bands, for radial
+                    bands) that could be the weakest at the run's precision: the weakest first, then every
+                    ring whose bootstrap interval of its difference from it reaches 0 (None without a
+                    bootstrap or a radial order).
 
     Examples::
 
@@ -90,10 +96,11 @@ class SpectralImportance:
     stop_reason: str = ""
     interactions: Tensor | None = None
     interactions_stderr: Tensor | None = None
+    weakest_candidates: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.identified:  # intervals of a summary that is not defined
-            self.sid_ci, self.srs_ci = None, None
+            self.sid_ci, self.srs_ci, self.weakest_candidates = None, None, None
 
     @property
     def n_bands(self) -> int:
@@ -172,6 +179,20 @@ class SpectralImportance:
         return "low" if s > 0 else "high" if s < 0 else "uniform"
 
     @property
+    def minimum_identified(self) -> bool | None:
+        r"""
+        Whether the weakest ring, on which the SID and the SRS anchor, is told apart from every other ring at
+        the run's precision: True where every other ring's bootstrap interval of its difference from the
+        weakest lies above 0, False where :attr:`weakest_candidates` holds two or more rings (None without
+        them). Where it is False the paper's SRS is biased towards 0 (the minimum of nearly equal noisy
+        means is too low, which flattens the SID) and :attr:`srs_ci` is the wider interval that accounts for
+        it; read the SRS as the range of its interval, and the ψ of the candidate rings (docs/interpreting.md).
+        """
+        if self.weakest_candidates is None:
+            return None
+        return len(self.weakest_candidates) == 1
+
+    @property
     def significant(self) -> Tensor | None:
         r"""
         ``(M,)`` bool: whether the bootstrap interval of ψ excludes 0 (None without intervals).
@@ -222,6 +243,8 @@ class SpectralImportance:
             "sid_ci": clean_list(self.sid_ci),
             "srs": clean_float(self.srs),
             "srs_ci": None if self.srs_ci is None else list(self.srs_ci),
+            "weakest_candidates": None if self.weakest_candidates is None else list(self.weakest_candidates),
+            "minimum_identified": self.minimum_identified,
             "signed_srs": clean_float(self.signed_srs),
             "direction": self.direction,
             "beta": self.beta,
@@ -270,7 +293,7 @@ class SpectralImportance:
                 }
                 for c, d in data["by_class"].items()
             }
-        srs_ci = data.get("srs_ci")
+        srs_ci, weakest = data.get("srs_ci"), data.get("weakest_candidates")
         return cls(
             values=_tensor(data["values"]),
             stderr=_tensor(data["stderr"]),
@@ -282,6 +305,7 @@ class SpectralImportance:
             values_ci=_tensor(data.get("values_ci")),
             sid_ci=_tensor(data.get("sid_ci")),
             srs_ci=None if srs_ci is None else (float(srs_ci[0]), float(srs_ci[1])),
+            weakest_candidates=None if weakest is None else tuple(int(j) for j in weakest),
             by_class=by_class,
             stop_reason=str(data.get("stop_reason", "")),
             interactions=_tensor(data.get("interactions")),

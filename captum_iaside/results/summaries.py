@@ -49,6 +49,32 @@ def sid_rows(values: Tensor) -> Tensor:
     return torch.where(total > 0, shifted / torch.where(total > 0, total, 1.0), uniform)
 
 
+def anchored_sid_rows(values: Tensor, anchor: int) -> Tensor:
+    r"""
+    The SID of every row of ``(R, M)`` band values as if band ``anchor`` were the weakest: the SID of
+    ``max(ψ, ψ_anchor)``, every band below the anchor raised to it, ``(R, M)``.
+
+    Where ``anchor`` is a row's weakest band this is that row's SID (:func:`sid_rows`); the bootstrap
+    interval of the SRS reads it for each band that could be the weakest
+    (:func:`~captum_iaside.results.intervals.srs_interval`).
+
+    Args:
+        values (Tensor): ``(R, M)`` band values, bootstrap replicates of ψ say.
+        anchor (int): The band taken as the weakest, in ``[0, M)``.
+
+    Returns:
+        *Tensor* of shape ``(R, M)``: each row non-negative, summing to 1, 0 at ``anchor``.
+
+    Examples::
+
+        >>> anchored_sid_rows(torch.tensor([[2.5, 1.0, 0.0, 0.5]]), 3)
+        tensor([[0.8000, 0.2000, 0.0000, 0.0000]])
+    """
+    if not 0 <= anchor < values.shape[1]:
+        raise ValueError(f"anchor must be a band in [0, {values.shape[1]}), got {anchor}")
+    return sid_rows(torch.maximum(values, values[:, anchor : anchor + 1]))
+
+
 def srs_rows(sids: Tensor, beta: float = 0.75, signed: bool = False) -> Tensor:
     r"""The SRS of every row of ``(R, M)`` SIDs, ``(R,)`` (see :func:`spectral_robustness_score`)."""
     if not 0.0 < beta < 1.0:
