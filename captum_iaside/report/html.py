@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from captum_iaside.report.tables import band_rows, level, score_line
+from captum_iaside.report.tables import band_rows, level, minimum_note, score_line
 from captum_iaside.results.importance import SpectralImportance
 
 HOW_TO_READ = (
@@ -123,7 +123,7 @@ def html_page(
         parts.append(f"<h2>{escape(name)}</h2>")
         parts.append(
             f"<p>K = {res.n_samples} images, v(∅) = {res.v_empty:.3f}, v(N) = {res.v_full:.3f}; "
-            f"<b>{escape(score_line(res))}</b></p>"
+            f"<b>{escape(score_line(res))}</b>{escape('; ' + minimum_note(res) if minimum_note(res) else '')}</p>"
         )
         parts.append(_band_table(res))
         parts.extend(_figure(p) for p in pictures.get(name, ()))

@@ -88,6 +88,8 @@ def format_table(name: str, res: SpectralImportance) -> str:
         mark = "~" if r.uncertain else " "
         lines.append(f"{r.band:>4}  {r.region:>11}  {r.psi:>9} ± {r.stderr:<7} {r.interval:>21} {mark}  {r.sid:>6}")
     lines.append(score_line(res))
+    if minimum_note(res):
+        lines.append(minimum_note(res))
     if res.significant is not None and not bool(res.significant.all()):
         lines.append("~ the interval holds 0: no evidence at this K that the band helps or hurts")
     return "\n".join(lines)
@@ -110,6 +112,22 @@ def score_line(res: SpectralImportance) -> str:
     return (
         f"SRS = {res.srs:.4f}{ci}; leans to {res.direction} bands (signed {res.signed_srs:+.4f}; "
         f"{over}: 0 uniform, {max_spectral_robustness_score(rings):.4f} all on {lowest})"
+    )
+
+
+def minimum_note(res: SpectralImportance) -> str:
+    r"""
+    A sentence where the weakest ring, on which the SID and the SRS anchor, is not identified at the run's
+    precision (:attr:`~captum_iaside.SpectralImportance.minimum_identified` False), else ``""``.
+    """
+    if res.minimum_identified is not False or res.radial_sid is None:
+        return ""
+    kind = "band" if res.radial_sid.numel() == res.n_bands else "ring"
+    names = ", ".join(str(j) for j in res.weakest_candidates)
+    return (
+        f"weakest {kind} not identified at this K: {kind}s {names} could each be the weakest (the "
+        f"{level(res)} interval of the difference holds 0), so the SRS is biased towards 0 and its interval is "
+        "the hull over taking each as the weakest"
     )
 
 

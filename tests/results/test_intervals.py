@@ -7,6 +7,7 @@ import torch
 from captum_iaside import SpectralImportance, spectral_importance_distribution, spectral_robustness_score
 from captum_iaside.estimators.base import BandShapley
 from captum_iaside.global_run.accumulators import GlobalAccumulator
+from captum_iaside.report.tables import format_table
 from captum_iaside.results.intervals import percentile_interval, srs_interval, weakest_candidates
 from captum_iaside.results.summaries import anchored_sid_rows, sid_rows, srs_rows
 
@@ -118,6 +119,9 @@ def test_the_result_says_whether_the_minimum_is_identified_and_keeps_it_in_json(
     assert d["minimum_identified"] is identified and d["weakest_candidates"] == list(interval.candidates)
     back = SpectralImportance.from_dict(d)
     assert back.weakest_candidates == res.weakest_candidates and back.minimum_identified is identified
+    names = ", ".join(str(j) for j in res.weakest_candidates)
+    note = f"weakest band not identified at this K: bands {names} could each be the weakest"
+    assert (note in format_table("m", res)) is not identified
 
 
 def test_no_candidates_without_a_bootstrap_or_a_defined_sid():
