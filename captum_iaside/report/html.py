@@ -121,9 +121,10 @@ def html_page(
     ]
     for name, res in results.items():
         parts.append(f"<h2>{escape(name)}</h2>")
+        note = minimum_note(res)
         parts.append(
             f"<p>K = {res.n_samples} images, v(∅) = {res.v_empty:.3f}, v(N) = {res.v_full:.3f}; "
-            f"<b>{escape(score_line(res))}</b>{escape('; ' + minimum_note(res) if minimum_note(res) else '')}</p>"
+            f"<b>{escape(score_line(res))}</b>{escape('; ' + note if note else '')}</p>"
         )
         parts.append(_band_table(res))
         parts.extend(_figure(p) for p in pictures.get(name, ()))

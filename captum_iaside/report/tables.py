@@ -88,8 +88,9 @@ def format_table(name: str, res: SpectralImportance) -> str:
         mark = "~" if r.uncertain else " "
         lines.append(f"{r.band:>4}  {r.region:>11}  {r.psi:>9} ± {r.stderr:<7} {r.interval:>21} {mark}  {r.sid:>6}")
     lines.append(score_line(res))
-    if minimum_note(res):
-        lines.append(minimum_note(res))
+    note = minimum_note(res)
+    if note:
+        lines.append(note)
     if res.significant is not None and not bool(res.significant.all()):
         lines.append("~ the interval holds 0: no evidence at this K that the band helps or hurts")
     return "\n".join(lines)
@@ -126,8 +127,8 @@ def minimum_note(res: SpectralImportance) -> str:
     names = ", ".join(str(j) for j in res.weakest_candidates)
     return (
         f"weakest {kind} not identified at this K: {kind}s {names} could each be the weakest (the "
-        f"{level(res)} interval of the difference holds 0), so the SRS is biased towards 0 and its interval is "
-        "the hull over taking each as the weakest"
+        f"{level(res)} interval of the difference holds 0), so the SRS may be biased towards 0 and its interval "
+        "is the hull over taking each as the weakest"
     )
 
 

@@ -184,9 +184,11 @@ class SpectralImportance:
         Whether the weakest ring, on which the SID and the SRS anchor, is told apart from every other ring at
         the run's precision: True where every other ring's bootstrap interval of its difference from the
         weakest lies above 0, False where :attr:`weakest_candidates` holds two or more rings (None without
-        them). Where it is False the paper's SRS is biased towards 0 (the minimum of nearly equal noisy
-        means is too low, which flattens the SID) and :attr:`srs_ci` is the wider interval that accounts for
-        it; read the SRS as the range of its interval, and the ψ of the candidate rings (docs/interpreting.md).
+        them). Where it is False the paper's SRS may be biased towards 0 — it is where the rings are tied (the
+        minimum of nearly equal noisy means is too low, which flattens the SID), hardly at all where the
+        weakest is one or two standard errors of the difference below the next, which is also often flagged
+        (benchmarks/srs_near_tie.md) — and :attr:`srs_ci` is the wider interval that accounts for it; read the
+        SRS as the range of its interval, and the ψ of the candidate rings (docs/interpreting.md).
         """
         if self.weakest_candidates is None:
             return None
