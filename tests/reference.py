@@ -4,6 +4,7 @@ import itertools
 import math
 from fractions import Fraction
 
+import numpy as np
 import torch
 
 
@@ -61,3 +62,43 @@ def naive_shapley(value_of, m: int) -> torch.Tensor:
                 total = total + weight * (v(s | {i}) - v(s))
         cols.append(total)
     return torch.stack(cols, dim=1)
+
+
+def sid_by_hand(values: np.ndarray) -> np.ndarray:
+    """The paper's SID of each row, (ψ − min ψ) / Σ(ψ − min ψ), with numpy (rows that are not all equal)."""
+    shifted = values - values.min(axis=1, keepdims=True)
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def anchored_by_hand(values: np.ndarray, j: int) -> np.ndarray:
+    """The SID of each row as if band j were the weakest: bands below it count as 0."""
+    shifted = np.clip(values - values[:, [j]], 0, None)
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def srs_by_hand(sid: np.ndarray, beta: float = 0.75) -> np.ndarray:
+    """The paper's SRS of each row, |<b/|b|, SID> − η| / |1 − η| with b_k = β^k and η = |b|_1 / (M |b|_2)."""
+    m = sid.shape[1]
+    b = beta ** np.arange(m)
+    eta = b.sum() / (m * np.linalg.norm(b))
+    return np.abs(sid @ (b / np.linalg.norm(b)) - eta) / abs(1 - eta)
+
+
+def candidates_by_hand(reps: np.ndarray, values: np.ndarray, confidence: float) -> list[int]:
+    """The weakest band of values, then every band whose percentile interval of its difference from it is not
+    wholly above 0 (a NaN end counts as not above)."""
+    weakest = int(np.argmin(values))
+    low = np.percentile(reps - reps[:, [weakest]], 100 * (1 - confidence) / 2, axis=0)
+    return [weakest] + [j for j in range(len(values)) if j != weakest and not low[j] > 0]
+
+
+def srs_interval_by_hand(reps: np.ndarray, values: np.ndarray, confidence: float, beta: float = 0.75):
+    """(low, high, candidates): the percentile interval of the replicates' SRS where one band is the weakest,
+    else the hull over the candidates of the percentile intervals of the SRS anchored on each."""
+    candidates = candidates_by_hand(reps, values, confidence)
+    q = [100 * (1 - confidence) / 2, 100 * (1 + confidence) / 2]
+    if len(candidates) == 1:
+        low, high = np.percentile(srs_by_hand(sid_by_hand(reps), beta), q)
+        return low, high, candidates
+    ends = np.array([np.percentile(srs_by_hand(anchored_by_hand(reps, j), beta), q) for j in candidates])
+    return ends[:, 0].min(), ends[:, 1].max(), candidates

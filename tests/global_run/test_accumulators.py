@@ -1,7 +1,11 @@
+import json
 import math
 
+import pytest
 import torch
+from reference import sid_by_hand, srs_interval_by_hand
 
+from captum_iaside import OrientedBands, SpectralBands, SpectralImportance
 from captum_iaside.estimators.base import BandShapley
 from captum_iaside.global_run.accumulators import GlobalAccumulator, MomentAccumulator
 
@@ -79,3 +83,51 @@ def test_global_accumulator_remove_restores_the_state():
     for key in ["boot_sum", "boot_weight"]:
         assert torch.allclose(stratum[key], was[key])
     assert torch.allclose(after["classes"][1]["mean"], before["classes"][1]["mean"])
+
+
+RADIAL = {"bands": SpectralBands(6).config()}
+ORIENTED = {"bands": OrientedBands(3, 2).config()}  # player 2r + a is sector a of ring r
+
+
+def bootstrapped(psi, n_images=40, n_bootstrap=200, seed=0):
+    """An accumulator fed per-image values around ``psi`` (sd 0.3 per player), and numpy's replicates of its mean
+    with the same Poisson weights."""
+    g = torch.Generator().manual_seed(seed)
+    phi = torch.tensor(psi, dtype=torch.float64) + 0.3 * torch.randn(
+        n_images, len(psi), generator=g, dtype=torch.float64
+    )
+    weights = torch.poisson(torch.ones(n_images, n_bootstrap, dtype=torch.float64), generator=g)
+    acc = GlobalAccumulator(len(psi), n_bootstrap=n_bootstrap)
+    acc.update(shapley(phi), weights)
+    w, x = weights.numpy(), phi.numpy()
+    return acc, x, (w.T @ x) / w.sum(0)[:, None]
+
+
+@pytest.mark.parametrize(
+    "psi, identified", [([2.0, 1.2, 0.8, 0.5, 0.1, 0.1], False), ([2.0, 1.2, 0.8, 0.5, 0.1, -0.9], True)]
+)
+def test_the_result_says_whether_the_minimum_is_identified_and_keeps_it_in_json(psi, identified):
+    acc, phi, reps = bootstrapped(psi)
+    res = acc.result(RADIAL)
+    low, high, candidates = srs_interval_by_hand(reps, phi.mean(0), 0.95)
+    assert list(res.weakest_candidates) == candidates and res.srs_ci == pytest.approx((low, high), abs=1e-12)
+    assert res.minimum_identified is identified
+    d = json.loads(json.dumps(res.to_dict()))
+    assert d["minimum_identified"] is identified and d["weakest_candidates"] == candidates
+    back = SpectralImportance.from_dict(d)
+    assert back.weakest_candidates == res.weakest_candidates and back.minimum_identified is identified
+
+
+@pytest.mark.parametrize(
+    "psi, rings",  # rings 1 and 2 tie in their sums though no two players do; then ring 2 is 1.0 below ring 1
+    [([1.5, 0.9, 0.3, 0.1, 0.25, 0.15], [1, 2]), ([1.5, 0.9, 0.3, 0.1, -0.4, -0.2], [2])],
+)
+def test_the_srs_of_oriented_bands_reads_the_ring_sums(psi, rings):
+    acc, phi, reps = bootstrapped(psi)
+    res = acc.result(ORIENTED)
+    ring_phi, ring_reps = phi.reshape(-1, 3, 2).sum(-1), reps.reshape(-1, 3, 2).sum(-1)
+    low, high, candidates = srs_interval_by_hand(ring_reps, ring_phi.mean(0), 0.95)
+    assert sorted(candidates) == rings and list(res.weakest_candidates) == candidates
+    assert res.srs_ci == pytest.approx((low, high), abs=1e-12)
+    assert res.radial_sid.numpy() == pytest.approx(sid_by_hand(ring_phi.mean(0)[None])[0], abs=1e-12)
+    assert res.minimum_identified is (len(rings) == 1)
