@@ -37,7 +37,8 @@ def weakest_candidates(replicates: Tensor, values: Tensor, confidence: float) ->
     r"""
     The rings that could be the weakest at this precision: the weakest ring ``ĵ`` of ``values``, then every
     other ring ``j`` whose bootstrap interval of ``ψ_j − ψ_ĵ`` reaches 0 or below (its lower
-    ``(1 − confidence) / 2`` percentile is ``≤ 0``), in ring order.
+    ``(1 − confidence) / 2`` percentile is not ``> 0``), in ring order. A percentile that is NaN (a NaN
+    replicate) keeps the ring: it is not told apart from the weakest.
 
     Args:
         replicates (Tensor): ``(R, M)`` bootstrap replicates of the rings' ψ.
@@ -55,7 +56,7 @@ def weakest_candidates(replicates: Tensor, values: Tensor, confidence: float) ->
     """
     weakest = int(values.argmin())
     low = percentile_interval(replicates - replicates[:, weakest : weakest + 1], confidence)[0]
-    others = [j for j in range(values.numel()) if j != weakest and bool(low[j] <= 0)]
+    others = [j for j in range(values.numel()) if j != weakest and not bool(low[j] > 0)]
     return (weakest, *others)
 
 

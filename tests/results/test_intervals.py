@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -38,6 +40,15 @@ def test_weakest_candidates_against_numpy(psi, expected):
     got = weakest_candidates(reps, values, 0.95)
     assert list(got) == candidates_by_hand(reps.numpy(), values.numpy(), 0.95)
     assert sorted(got) == expected and got[0] == int(values.argmin())
+
+
+def test_a_nan_replicate_keeps_its_ring_a_candidate():
+    # band 2 is far above the weakest (band 5), but a NaN replicate leaves its difference unknown: keep it
+    phi, reps = replicates(SEPARATED)
+    reps[3, 2] = math.nan
+    got = weakest_candidates(reps, phi.mean(0), 0.95)
+    assert got == (5, 2)
+    assert list(got) == candidates_by_hand(reps.numpy(), phi.mean(0).numpy(), 0.95)
 
 
 def test_the_srs_interval_is_the_percentile_one_where_the_minimum_is_identified():
