@@ -73,7 +73,8 @@ class SpectralImportance:
         weakest_candidates (tuple of int, optional): The rings of :attr:`radial_sid` (the bands, for radial
                     bands) that could be the weakest at the run's precision: the weakest first, then every
                     ring whose bootstrap interval of its difference from it reaches 0 (None without a
-                    bootstrap or a radial order).
+                    bootstrap or a radial order). Where given, a non-empty tuple of rings in ``[0, R)``, ``R``
+                    the rings of ``config["bands"]``; else ``ValueError``.
 
     Examples::
 
@@ -99,8 +100,20 @@ class SpectralImportance:
     weakest_candidates: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.weakest_candidates is not None:
+            self._check_candidates()
         if not self.identified:  # intervals of a summary that is not defined
             self.sid_ci, self.srs_ci, self.weakest_candidates = None, None, None
+
+    def _check_candidates(self) -> None:
+        rings = rings_of(self.config, self.n_bands)
+        n = 0 if rings is None else rings.shape[0]
+        c = self.weakest_candidates
+        if len(c) == 0 or any(not 0 <= j < n for j in c):
+            raise ValueError(
+                f"weakest_candidates must be None or a non-empty tuple of rings in [0, {n}) (the rings of "
+                f"config['bands']; none for players without a radial order), got {c!r}"
+            )
 
     @property
     def n_bands(self) -> int:

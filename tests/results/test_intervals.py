@@ -5,7 +5,13 @@ import pytest
 import torch
 from reference import anchored_by_hand, candidates_by_hand, sid_by_hand, srs_by_hand
 
-from captum_iaside import SpectralImportance, spectral_importance_distribution, spectral_robustness_score
+from captum_iaside import (
+    FourierGrid,
+    OrientedBands,
+    SpectralImportance,
+    spectral_importance_distribution,
+    spectral_robustness_score,
+)
 from captum_iaside.results.intervals import percentile_interval, srs_interval, weakest_candidates
 from captum_iaside.results.summaries import anchored_sid_rows, sid_rows, srs_rows
 
@@ -103,3 +109,25 @@ def test_no_candidates_without_a_bootstrap_or_a_defined_sid():
     assert flat.weakest_candidates is None and flat.minimum_identified is None
     old = SpectralImportance.from_dict({"values": [0.5, 0.1], "stderr": [0, 0], "n_samples": 3})  # 0.2's JSON
     assert old.weakest_candidates is None and old.minimum_identified is None
+
+
+ORIENTED = OrientedBands(3, 2).config()  # 6 players, rings 0-2
+GRID = FourierGrid(3).config()  # no radial order: no rings
+
+
+@pytest.mark.parametrize(
+    "config, candidates",
+    [({}, ()), ({}, (1, 3)), ({}, (-1,)), ({"bands": ORIENTED}, (3,)), ({"bands": GRID}, (0,))],
+    ids=["empty", "past-the-last-band", "negative", "a-player-not-a-ring", "no-rings"],
+)
+def test_weakest_candidates_must_be_rings_of_the_result(config, candidates):
+    n = config["bands"]["n_bands"] if config else 3
+    values = torch.linspace(1.0, 0.1, n, dtype=torch.float64)
+    with pytest.raises(ValueError, match="weakest_candidates"):
+        SpectralImportance(values, torch.zeros(n), 3, 0.0, 1.0, config, weakest_candidates=candidates)
+
+
+def test_weakest_candidates_index_the_rings_of_oriented_bands():
+    values = torch.linspace(1.0, 0.1, 6, dtype=torch.float64)
+    res = SpectralImportance(values, torch.zeros(6), 3, 0.0, 1.0, {"bands": ORIENTED}, weakest_candidates=(2, 1))
+    assert res.weakest_candidates == (2, 1) and res.minimum_identified is False
