@@ -394,8 +394,25 @@ class GlobalAccumulator:
             return None
         return reps[drawn]
 
-    def result(self, config: dict[str, Any], confidence: float = 0.95, stop_reason: str = "") -> SpectralImportance:
-        r"""The :class:`SpectralImportance` of everything seen, with bootstrap intervals."""
+    def result(
+        self, config: dict[str, Any], confidence: float = 0.95, stop_reason: str = "", beta: float = 0.75
+    ) -> SpectralImportance:
+        r"""
+        The :class:`SpectralImportance` of everything seen, with bootstrap intervals.
+
+        Args:
+            config (dict): The run's configuration (its ``"bands"`` give the rings the SRS reads).
+            confidence (float, optional): Level of the intervals.
+                        Default: 0.95
+            stop_reason (str, optional): Why the run stopped.
+                        Default: ""
+            beta (float, optional): ``β`` of the spectral robustness score, for the result and for its
+                        ``srs_ci``.
+                        Default: 0.75
+
+        Returns:
+            :class:`SpectralImportance`.
+        """
         values_ci = sid_ci = srs_ci = weakest = None
         est = self.estimate()
         reps = self.replicates()
@@ -404,7 +421,7 @@ class GlobalAccumulator:
             sid_ci = percentile_interval(sid_rows(reps), confidence)
             rings = rings_of(config, self.n_bands)
             if rings is not None:
-                interval = srs_interval(reps @ rings.T, rings @ est.values, confidence)
+                interval = srs_interval(reps @ rings.T, rings @ est.values, confidence, beta)
                 srs_ci, weakest = (interval.low, interval.high), interval.candidates
         by_class = None
         if self.classes is not None:
@@ -419,6 +436,7 @@ class GlobalAccumulator:
             v_empty=est.v_empty,
             v_full=est.v_full,
             config=config,
+            beta=beta,
             values_ci=values_ci,
             sid_ci=sid_ci,
             srs_ci=srs_ci,

@@ -1,6 +1,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from reference import sid_by_hand, srs_interval_by_hand
@@ -131,3 +132,12 @@ def test_the_srs_of_oriented_bands_reads_the_ring_sums(psi, rings):
     assert res.srs_ci == pytest.approx((low, high), abs=1e-12)
     assert res.radial_sid.numpy() == pytest.approx(sid_by_hand(ring_phi.mean(0)[None])[0], abs=1e-12)
     assert res.minimum_identified is (len(rings) == 1)
+
+
+def test_the_srs_interval_uses_the_results_beta():
+    acc, phi, reps = bootstrapped([2.0, 1.2, 0.8, 0.5, 0.1, 0.1])
+    res = acc.result(RADIAL, beta=0.5)
+    low, high, _ = srs_interval_by_hand(reps, phi.mean(0), 0.95, beta=0.5)
+    assert res.beta == 0.5 and res.srs_ci == pytest.approx((low, high), abs=1e-12)
+    assert res.srs_ci != pytest.approx(acc.result(RADIAL).srs_ci, abs=1e-3)
+    assert np.isfinite(res.srs) and res.srs != pytest.approx(acc.result(RADIAL).srs, abs=1e-3)
