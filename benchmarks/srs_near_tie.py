@@ -76,7 +76,10 @@ def gap_sd(i: int, j: int, images: int) -> float:
 def cases() -> list[Case]:
     """Two-way ties at 32 and 128 images, the weakest band 1, 2 and 4 σ_d below the next, a three-way tie."""
     d = gap_sd(6, 7, 32)
-    psi = lambda low, last: torch.tensor([*STRONG, low, last], dtype=torch.float64)  # noqa: E731
+
+    def psi(low: float, last: float) -> torch.Tensor:
+        return torch.tensor([*STRONG, low, last], dtype=torch.float64)
+
     return [
         Case("two-way tie (bands 6, 7)", psi(0.1, 0.1), 32),
         Case("two-way tie, K = 128", psi(0.1, 0.1), 128),
@@ -109,7 +112,7 @@ class Replicates:
         GlobalAccumulator.replicates = spy
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         GlobalAccumulator.replicates = self.original
 
 
@@ -120,11 +123,44 @@ def images(case: Case, p: torch.Tensor, chol: torch.Tensor, g: torch.Generator) 
     return x + TAU * torch.randn(x.shape, generator=g, dtype=torch.float64)
 
 
-def measure(case: Case, runs: int, seed: int, p: torch.Tensor) -> dict:
+@dataclass(frozen=True)
+class Coverage:
+    """How a set of intervals covers the truth: the share holding it, wholly below and above it, the mean width."""
+
+    cover: float
+    below: float
+    above: float
+    width: float
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One case over its runs: the truth, the plug-in's bias, how often the minimum was flagged, the coverage."""
+
+    truth: float
+    srs_bias: float
+    srs_bias_se: float
+    srs_sd: float
+    anchor_bias: float
+    anchor_bias_se: float
+    flagged: float
+    #: Runs whose minimum was identified and whose ``srs_ci`` differs from 0.2's.
+    mismatched: int
+    #: ``(M,)`` the share of runs whose ``sid_ci`` holds the true SID of each band.
+    sid_cover: torch.Tensor
+    before: Coverage
+    after: Coverage
+
+
+def measure(case: Case, runs: int, seed: int, p: torch.Tensor) -> Measurement:
     """Run the case ``runs`` times; the plug-in's bias and both intervals' coverage against the truth."""
     true_sid = spectral_importance_distribution(case.psi)
     truth = spectral_robustness_score(true_sid)
-    model = lambda x: x.flatten(1) @ p.sum(0).flatten()  # noqa: E731
+    weights = p.sum(0).flatten()
+
+    def model(x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1) @ weights
+
     ia = IASIDE(model, bands=M, value="logit")
     chol = torch.linalg.cholesky(covariance() - TAU**2 * torch.eye(M, dtype=torch.float64))
     srs, anchor, before, after, flagged, mismatched = [], [], [], [], 0, 0
@@ -148,30 +184,30 @@ def measure(case: Case, runs: int, seed: int, p: torch.Tensor) -> dict:
             flagged += res.minimum_identified is False
             mismatched += res.minimum_identified is True and res.srs_ci != old
     srs_t = torch.tensor(srs)
-    return {
-        "truth": truth,
-        "srs_bias": float(srs_t.mean()) - truth,
-        "srs_bias_se": float(srs_t.std()) / math.sqrt(runs),
-        "srs_sd": float(srs_t.std()),
-        "anchor_bias": sum(anchor) / runs - float(case.psi.min()),
-        "anchor_bias_se": float(torch.tensor(anchor).std()) / math.sqrt(runs),
-        "flagged": flagged / runs,
-        "mismatched": mismatched,
-        "sid_cover": sid_hits / runs,
-        "before": coverage(before, truth),
-        "after": coverage(after, truth),
-    }
+    return Measurement(
+        truth=truth,
+        srs_bias=float(srs_t.mean()) - truth,
+        srs_bias_se=float(srs_t.std()) / math.sqrt(runs),
+        srs_sd=float(srs_t.std()),
+        anchor_bias=sum(anchor) / runs - float(case.psi.min()),
+        anchor_bias_se=float(torch.tensor(anchor).std()) / math.sqrt(runs),
+        flagged=flagged / runs,
+        mismatched=mismatched,
+        sid_cover=sid_hits / runs,
+        before=coverage(before, truth),
+        after=coverage(after, truth),
+    )
 
 
-def coverage(intervals: list[tuple[float, float]], truth: float) -> dict:
+def coverage(intervals: list[tuple[float, float]], truth: float) -> Coverage:
     """Share of intervals holding the truth, of those wholly below and above it, and the mean width."""
     n = len(intervals)
-    return {
-        "cover": sum(lo <= truth <= hi for lo, hi in intervals) / n,
-        "below": sum(hi < truth for lo, hi in intervals) / n,
-        "above": sum(lo > truth for lo, hi in intervals) / n,
-        "width": sum(hi - lo for lo, hi in intervals) / n,
-    }
+    return Coverage(
+        cover=sum(lo <= truth <= hi for lo, hi in intervals) / n,
+        below=sum(hi < truth for lo, hi in intervals) / n,
+        above=sum(lo > truth for lo, hi in intervals) / n,
+        width=sum(hi - lo for lo, hi in intervals) / n,
+    )
 
 
 def expected_anchor_bias(case: Case) -> str:
@@ -209,15 +245,15 @@ def main() -> None:
     mismatched = 0
     for i, case in enumerate(cases()):
         m = measure(case, args.runs, 100_000 * (i + 1), pats)
-        b, a = m["before"], m["after"]
-        mismatched += m["mismatched"]
+        b, a = m.before, m.after
+        mismatched += m.mismatched
         lines.append(
-            f"| {case.name} | {case.images} | {m['truth']:.4f} | {m['anchor_bias']:+.4f} ± {m['anchor_bias_se']:.4f} "
+            f"| {case.name} | {case.images} | {m.truth:.4f} | {m.anchor_bias:+.4f} ± {m.anchor_bias_se:.4f} "
             f"({expected_anchor_bias(case)}) "
-            f"| {m['srs_bias']:+.4f} ± {m['srs_bias_se']:.4f} | {m['srs_sd']:.4f} | {m['flagged']:.3f} | "
-            f"{b['cover']:.3f} ({b['below']:.3f} / {b['above']:.3f}) | {a['cover']:.3f} ({a['below']:.3f} / "
-            f"{a['above']:.3f}) | {b['width']:.4f} → {a['width']:.4f} | {m['sid_cover'][0]:.3f} / "
-            f"{float(m['sid_cover'].min()):.3f} |"
+            f"| {m.srs_bias:+.4f} ± {m.srs_bias_se:.4f} | {m.srs_sd:.4f} | {m.flagged:.3f} | "
+            f"{b.cover:.3f} ({b.below:.3f} / {b.above:.3f}) | {a.cover:.3f} ({a.below:.3f} / "
+            f"{a.above:.3f}) | {b.width:.4f} → {a.width:.4f} | {m.sid_cover[0]:.3f} / "
+            f"{float(m.sid_cover.min()):.3f} |"
         )
     lines += [
         "",
