@@ -1,4 +1,4 @@
-r"""Regression estimates of Shapley values: coalition sizes, weights and the constrained fit.
+r"""Regression estimates of Shapley values: which coalitions, with which weights, and the fixed-order estimator.
 
 KernelSHAP (Lundberg & Lee, 2017) fits an additive surrogate ``v(S) − v(∅) ≈ Σ_{i∈S} φ_i`` by least
 squares with the Shapley kernel weights under the efficiency constraint ``Σ φ_i = v(N) − v(∅)``;
@@ -6,9 +6,9 @@ its solution over all coalitions is exactly the Shapley value. k-additive regres
 al., 2023, https://arxiv.org/abs/2211.02166) fits the Möbius coefficients ``m(T)``, ``|T| ≤ k``, of
 a k-additive game instead and reads the Shapley values off them, ``φ_i = Σ_{T∋i} m(T) / |T|``:
 exact for any game whose interactions stop at order ``k``. Its interactions carry a ridge penalty
-chosen per image by generalised cross-validation, so the fit moves between the k-additive one (many
-coalitions per parameter) and one close to the additive fit (few), and runs with fewer coalitions
-than parameters.
+chosen per image by leave-complement-out cross-validation, so the fit moves between the k-additive one
+(many coalitions per parameter) and one close to the additive fit (few), and runs with fewer coalitions
+than parameters. The fits themselves are :mod:`~captum_iaside.estimators.regression`'s.
 
 Which coalitions: the Shapley kernel gives all coalitions of size ``s`` the weight
 ``q_s ∝ 1 / (s (M − s))``. The sizes 1 and ``M − 1`` come first (as k-additive regression
@@ -39,6 +39,7 @@ from torch import Tensor
 from captum_iaside._utils.coding import coalition_codes, first_occurrence
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
 from captum_iaside.estimators.interactions import shapley_from_dividends
+from captum_iaside.estimators.regression import regression_moebius, term_matrix
 from captum_iaside.game.protocol import Game
 
 
@@ -176,129 +177,6 @@ def regression_coalitions(
     return gates, weights
 
 
-def _interaction_terms(n_bands: int, order: int) -> list[tuple[int, ...]]:
-    r"""The sets ``T`` of the k-additive surrogate, ``1 ≤ |T| ≤ order``, by size then lexicographically."""
-    return [t for size in range(1, order + 1) for t in combinations(range(n_bands), size)]
-
-
-def interaction_features(gates: Tensor, order: int) -> Tensor:
-    r"""
-    Features of the k-additive surrogate, ``Π_{i∈T} z_i`` for every term ``T`` of
-    :func:`_interaction_terms`: ``(..., M)`` → ``(..., p)``.
-    """
-    z = gates.to(torch.float64)
-    features = [z]
-    for size in range(2, order + 1):
-        index = torch.tensor(list(combinations(range(z.shape[-1]), size)), dtype=torch.int64, device=z.device)
-        features.append(z[..., index].prod(dim=-1))
-    return torch.cat(features, dim=-1)
-
-
-#: Ridge penalties ``λ`` tried on the interaction terms of a k-additive fit, in units of the mean
-#: diagonal of ``XᵀWX``: 0 is the unpenalised (minimum-norm) least-squares fit, tried only with
-#: more coalitions than parameters; the largest shrinks the interactions strongly towards zero.
-SHRINKAGE_GRID = (0.0, 1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 10.0)
-
-
-def regression_shapley(
-    gates: Tensor, weights: Tensor, values: Tensor, v_empty: Tensor, v_full: Tensor, order: int = 1
-) -> Tensor:
-    r"""
-    Shapley values of the efficiency-constrained weighted least-squares k-additive fit,
-    ``φ_i = Σ_{T∋i} m(T) / |T|`` from the coefficients of :func:`regression_moebius` (same arguments).
-
-    Returns:
-        *Tensor* ``(B, M)`` float64 with ``Σ_i φ_i = v(N) − v(∅)`` exactly.
-    """
-    coef = regression_moebius(gates, weights, values, v_empty, v_full, order)
-    return shapley_from_dividends(coef, term_matrix(gates.shape[-1], order))
-
-
-def term_matrix(n_bands: int, order: int) -> Tensor:
-    r"""The terms ``T`` of the k-additive surrogate as ``(p, M)`` float64 0/1 rows (:func:`_interaction_terms`)."""
-    terms = _interaction_terms(n_bands, order)
-    z = torch.zeros(len(terms), n_bands, dtype=torch.float64)
-    for t, term in enumerate(terms):
-        z[t, list(term)] = 1.0
-    return z
-
-
-def regression_moebius(
-    gates: Tensor, weights: Tensor, values: Tensor, v_empty: Tensor, v_full: Tensor, order: int = 1
-) -> Tensor:
-    r"""
-    Möbius coefficients ``m(T)``, ``1 ≤ |T| ≤ k``, of the efficiency-constrained weighted least-squares
-    k-additive fit of ``v(S) − v(∅)``, in the order of :func:`term_matrix`.
-
-    For ``order ≥ 2`` the interaction terms (``|T| ≥ 2``) carry a ridge penalty
-    ``λ · d · Σ m(T)²``, ``d`` the mean diagonal of ``XᵀWX``, whose ``λ`` each image chooses from
-    :data:`SHRINKAGE_GRID` by generalised cross-validation (Golub, Heath & Wahba, 1979): the
-    weighted residual sum of squares divided by ``(1 − dof / n)²``, ``dof`` the trace of the
-    constrained fit's hat matrix (where no ``λ`` gives ``dof < n``, the largest is kept). With
-    few coalitions per parameter it usually shrinks the interactions; with many, it usually keeps
-    them whole. The main effects are never penalised. The cost is a ``p × p`` inversion per image
-    and grid value (Cholesky for a penalised fit, a pseudo-inverse for the plain one),
-    ``p = Σ_{k ≤ order} C(M, k)`` parameters (298 at ``M = 12``, order 3).
-
-    Args:
-        gates (Tensor): ``(B, n, M)`` coalitions.
-        weights (Tensor): ``(n,)`` regression weights.
-        values (Tensor): ``(B, n)`` their values.
-        v_empty (Tensor): ``(B,)``.
-        v_full (Tensor): ``(B,)``.
-        order (int, optional): ``k``: 1 is KernelSHAP; 2 or 3 add pairwise and triple
-                    interactions.
-                    Default: 1
-
-    Returns:
-        *Tensor* ``(B, p)`` float64 whose sum is ``v(N) − v(∅)`` exactly (efficiency).
-    """
-    m = gates.shape[-1]
-    x = interaction_features(gates.to(values.device), order)  # (B, n, p)
-    w = weights.to(device=values.device, dtype=torch.float64)
-    y = values.to(torch.float64) - v_empty.to(torch.float64)[:, None]
-    xw = x * w[None, :, None]
-    a = xw.transpose(1, 2) @ x  # (B, p, p)
-    b = (xw * y[..., None]).sum(dim=1)  # (B, p)
-    gap = (v_full - v_empty).to(torch.float64)
-    n, p = x.shape[1], a.shape[-1]
-    scale = a.diagonal(dim1=1, dim2=2).mean(dim=1)[:, None, None]
-    eye = torch.eye(p, dtype=torch.float64, device=a.device)
-    penalty = torch.diag((torch.arange(p, device=a.device) >= m).to(torch.float64))  # the interaction terms
-    grid = SHRINKAGE_GRID if order > 1 else (0.0,)
-    best = torch.full((x.shape[0],), math.inf, dtype=torch.float64, device=a.device)
-    coef = torch.zeros(x.shape[0], p, dtype=torch.float64, device=a.device)
-    for lam in grid:
-        if lam == 0 and order > 1 and n <= p:
-            continue  # more parameters than coalitions: only a penalised fit is determined
-        a_inv = _inverse(a + scale * (lam * penalty + 1e-12 * eye), definite=lam > 0)
-        a_inv_b = (a_inv @ b[..., None])[..., 0]
-        a_inv_1 = a_inv.sum(dim=2)
-        ones_a_inv_1 = a_inv_1.sum(dim=1)
-        beta = a_inv_b - ((a_inv_b.sum(dim=1) - gap) / ones_a_inv_1)[:, None] * a_inv_1
-        if len(grid) == 1:
-            return beta
-        residual = y - (x @ beta[..., None])[..., 0]
-        rss = (w * residual**2).sum(dim=1) / w.sum()
-        dof = (a_inv * a).sum(dim=(1, 2)) - torch.einsum("bp,bpq,bq->b", a_inv_1, a, a_inv_1) / ones_a_inv_1
-        gcv = torch.where(dof < n - 0.5, rss / (1 - dof / n).clamp(min=1e-6) ** 2, math.inf)
-        better = (gcv < best) | torch.isinf(best)  # a finite criterion beats none
-        coef[better] = beta[better]
-        best = torch.where(better, gcv, best)
-    return coef
-
-
-def _inverse(a: Tensor, definite: bool) -> Tensor:
-    r"""Inverse of symmetric ``(B, p, p)`` matrices: by Cholesky where ``definite`` holds and it
-    succeeds (a penalised fit: the main effects are determined by the sizes 1 and ``M − 1``), else
-    the pseudo-inverse."""
-    if definite:
-        factor, info = torch.linalg.cholesky_ex(a)
-        if not bool(info.any()):
-            return torch.cholesky_inverse(factor)
-    return torch.linalg.pinv(a, hermitian=True)
-
-
 class KernelShapley(ShapleyEstimator):
     r"""
     Regression estimates: paired KernelSHAP (``order=1``; Lundberg & Lee, 2017; Covert & Lee,
@@ -306,19 +184,18 @@ class KernelShapley(ShapleyEstimator):
     or 3 (Pelegrina et al., 2023, https://arxiv.org/abs/2211.02166), all under the efficiency
     constraint. Coalition sizes that the budget covers are enumerated completely; the others draw
     distinct coalitions without replacement, each with its complement or alone
-    (:mod:`captum_iaside.regression`). Each coalition is evaluated once and the whole budget is
+    (:func:`regression_coalitions`). Each coalition is evaluated once and the whole budget is
     spent. The interactions of a k-additive fit carry a ridge penalty that each image chooses by
-    generalised cross-validation, so ``order=2`` and ``3`` run at any budget of ``2M + 2`` or
-    more: with few coalitions they shrink towards the additive fit, with many they become the
-    plain k-additive fit.
+    leave-complement-out cross-validation (:mod:`~captum_iaside.estimators.regression`), so
+    ``order=2`` and ``3`` run at any budget of ``2M + 2`` or more: with few coalitions they shrink
+    towards the additive fit, with many they become the plain k-additive fit.
 
     Pairing suits the additive and the third-order fits; under pairing the pairwise fit gives
     exactly the additive fit's values (both are exact for games without interactions above order
-    2), so ``"kadd"`` draws unpaired coalitions. ``estimator=None`` picks the unpaired pairwise
-    fit at small budgets and the paired third-order fit at larger ones
-    (:func:`best_local_estimator`, measured in ``benchmarks/local_estimators.py``). A regression
-    estimate is not unbiased at small budgets: for a global run, where biases do not average out
-    over images, the automatic design uses permutations.
+    2), so ``"kadd"`` draws unpaired coalitions. ``estimator=None`` does not fix the order: it
+    chooses it per image (:class:`~captum_iaside.estimators.adaptive.AdaptiveKernelShapley`). A
+    regression estimate is not unbiased at small budgets: for a global run, where biases do not
+    average out over images, the automatic design uses permutations.
 
     Args:
         order (int, optional): ``k`` of the surrogate game: 1 (additive), 2 (pairwise

@@ -8,7 +8,7 @@ r"""Coalition draws and the Shapley estimates computed from their values (pure t
   images of a batch, while each permutation stays uniformly distributed.
 
 Regression estimates (KernelSHAP and k-additive) draw their coalitions in
-:mod:`captum_iaside.regression`.
+:mod:`~captum_iaside.estimators.kernel`.
 """
 
 from __future__ import annotations
