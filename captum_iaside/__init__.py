@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # what editors and type checkers see; at run time the names l
     from captum_iaside.attr.gates import SpectralGates
     from captum_iaside.attr.iaside import IASIDE
     from captum_iaside.cli.models import load_model
+    from captum_iaside.estimators.adaptive import AdaptiveKernelShapley
     from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
     from captum_iaside.estimators.exact import ExactShapley
     from captum_iaside.estimators.kernel import KernelShapley
@@ -78,6 +79,7 @@ _EXPORTS = {
     "ExactShapley": "captum_iaside.estimators.exact",
     "PermutationShapley": "captum_iaside.estimators.permutation",
     "KernelShapley": "captum_iaside.estimators.kernel",
+    "AdaptiveKernelShapley": "captum_iaside.estimators.adaptive",
     # baselines
     "Baseline": "captum_iaside.game.baselines",
     "ZeroBaseline": "captum_iaside.game.baselines",
@@ -132,6 +134,7 @@ __all__ = [
     "ExactShapley",
     "PermutationShapley",
     "KernelShapley",
+    "AdaptiveKernelShapley",
     "Baseline",
     "ZeroBaseline",
     "ShuffleBaseline",

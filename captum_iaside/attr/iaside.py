@@ -217,9 +217,12 @@ class IASIDE(PerturbationAttribution):
                         Default: False
             estimator (str or ShapleyEstimator, optional): ``"exact"`` (all ``2^M``
                         coalitions), ``"permutation"`` (antithetic permutation sampling),
-                        ``"kernel"`` (paired KernelSHAP, efficiency-constrained) or an estimator
-                        object of :mod:`captum_iaside.estimators`. None: exact whenever ``2^M``
-                        fits the budget, else permutation.
+                        ``"kernel"`` (paired KernelSHAP, efficiency-constrained), ``"kadd"``,
+                        ``"kadd3"`` (k-additive fits of order 2 and 3), ``"adaptive"`` (the fit's
+                        order chosen per image by cross-validation) or an estimator object of
+                        :mod:`captum_iaside.estimators`. None: exact without a budget or where
+                        ``2^M`` fits it, permutations below ``2M + 2``, else ``"adaptive"``
+                        (:meth:`estimate` says which fit each image took).
                         Default: None
             budget (int, optional): Coalition evaluations per image (grand and empty
                         coalitions included) for the sampling estimators.
@@ -262,6 +265,44 @@ class IASIDE(PerturbationAttribution):
         return attributions
 
     @log_usage()
+    def estimate(
+        self,
+        inputs: Tensor,
+        baselines: BaselineSpec | None = None,
+        target: TargetSpec = None,
+        additional_forward_args: Any = None,
+        perturbations_per_eval: int | str = 1,
+        show_progress: bool = False,
+        estimator: str | ShapleyEstimator | None = None,
+        budget: int | None = None,
+        seed: int = 0,
+        autocast_dtype: torch.dtype | None = None,
+    ) -> BandShapley:
+        r"""
+        The whole per-image estimate behind :meth:`attribute`: the Shapley values with ``v(∅)``, ``v(N)``,
+        the targets, the evaluations spent and, for an estimator that chooses its fit per image (the
+        automatic choice at a budget, ``"adaptive"``), which fit each image took and the cross-validated
+        error of every candidate (:class:`~captum_iaside.estimators.base.FitChoice`).
+
+        Args:
+            inputs (Tensor): Images ``(B, C, H, W)``.
+            baselines, target, additional_forward_args, perturbations_per_eval, show_progress, estimator,
+                        budget, seed, autocast_dtype: As for :meth:`attribute` (same defaults).
+
+        Returns:
+            :class:`~captum_iaside.BandShapley`, its ``values`` ``(B, M)`` float64 equal to what
+            :meth:`attribute` returns for the same arguments.
+
+        Examples::
+
+            >>> est = IASIDE(model, bands=10).estimate(x, target=y, budget=96)
+            >>> est.values.shape, est.fits.labels()
+            (torch.Size([2, 10]), ['order 3, λ=0.03', 'order 1'])
+        """
+        estimator, budget = resolve_estimator(estimator, budget, self.bands.n_bands)
+        return self._play(locals(), budget, lambda g, r: estimator.estimate(g, budget, r))
+
+    @log_usage()
     def attribute_interactions(
         self,
         inputs: Tensor | tuple[Tensor],
@@ -288,8 +329,10 @@ class IASIDE(PerturbationAttribution):
         al., 2020, https://arxiv.org/abs/1902.05622), which with the main effects sums to
         ``v(N) − v(∅)``; ``"Moebius"``, the pair's own Möbius coefficient ``m({i, j})``. Exact from
         all ``2^M`` coalition values (``M`` ≤ 12, the default); with a ``budget`` of fewer
-        evaluations per image, from the Möbius coefficients of a k-additive fit
-        (:class:`~captum_iaside.KernelShapley` of order 2 or 3).
+        evaluations per image, from the Möbius coefficients of a k-additive fit (by default
+        :class:`~captum_iaside.AdaptiveKernelShapley`, whose order each image chooses: an image whose
+        additive fit predicts its coalitions best gets no interactions; or
+        :class:`~captum_iaside.KernelShapley` of order 2 or 3).
 
         Args:
             inputs (Tensor or tuple of one Tensor): Images ``(B, C, H, W)`` (a 1-tuple returns a
@@ -309,9 +352,10 @@ class IASIDE(PerturbationAttribution):
             show_progress (bool, optional): Show a tqdm progress bar over the coalitions.
                         Default: False
             estimator (str or ShapleyEstimator, optional): ``"exact"``, ``"kadd"`` (the unpaired
-                        pairwise fit), ``"kadd3"`` (the paired third-order fit) or a
+                        pairwise fit), ``"kadd3"`` (the paired third-order fit), ``"adaptive"`` or a
                         :class:`~captum_iaside.KernelShapley` of order 2 or 3. None: exact without a
-                        budget or where ``2^M`` fits it, else the k-additive fit for the budget.
+                        budget or where ``2^M`` fits it, else ``"adaptive"`` (the fit's order chosen
+                        per image).
                         Default: None
             budget (int, optional): Coalition evaluations per image for a k-additive fit.
                         Default: None

@@ -18,7 +18,7 @@ EMBEDDED_RESOLUTION = 160
 VALUE_CHOICES = ("log_prob", "prob", "logit", "correct")
 
 
-ESTIMATOR_CHOICES = ("auto", "exact", "permutation", "kernel", "kadd", "kadd3")
+ESTIMATOR_CHOICES = ("auto", "exact", "permutation", "kernel", "kadd", "kadd3", "adaptive")
 
 
 BASELINE_CHOICES = ("zero", "shuffle", "gaussian", "mean")

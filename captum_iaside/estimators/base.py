@@ -15,6 +15,37 @@ from captum_iaside.game.protocol import Game
 
 
 @dataclass(frozen=True)
+class FitChoice:
+    r"""
+    Which regression fit each image's Shapley values come from, and the criterion that chose it
+    (:class:`~captum_iaside.estimators.adaptive.AdaptiveKernelShapley`).
+
+    Attributes:
+        orders (tuple of int): The candidate orders ``k`` of the k-additive fits, one per column of
+                    :attr:`cv_errors` (1: KernelSHAP).
+        paired (bool): Whether the coalitions were drawn with their complements.
+        order (Tensor): ``(B,)`` int64, the order each image's fit has.
+        shrinkage (Tensor): ``(B,)`` float64, the ridge penalty ``λ`` of its interaction terms.
+        cv_errors (Tensor): ``(B, K)`` float64, the leave-complement-out cross-validated error of each
+                    candidate's best penalty (:mod:`~captum_iaside.estimators.regression`); each image
+                    takes the lowest.
+    """
+
+    orders: tuple[int, ...]
+    paired: bool
+    order: Tensor
+    shrinkage: Tensor
+    cv_errors: Tensor
+
+    def labels(self) -> list[str]:
+        r"""A short name of each image's fit, e.g. ``"order 3, λ=0.01"`` (``"order 1"`` for KernelSHAP)."""
+        return [
+            f"order {k}" if k == 1 else f"order {k}, λ={lam:g}"
+            for k, lam in zip(self.order.tolist(), self.shrinkage.tolist(), strict=True)
+        ]
+
+
+@dataclass(frozen=True)
 class BandShapley:
     r"""
     Shapley values of the bands for a batch of images.
@@ -27,6 +58,8 @@ class BandShapley:
                     one output per image).
         evaluations (int): Model evaluations (images through the model) the game of the batch
                     spent, the label-free forward that found the predicted class included.
+        fits (FitChoice, optional): For an estimator that chooses its fit per image, which fit each
+                    image took and why (None otherwise).
     """
 
     values: Tensor
@@ -34,6 +67,7 @@ class BandShapley:
     v_full: Tensor
     target: Tensor | None
     evaluations: int
+    fits: FitChoice | None = None
 
     @property
     def delta(self) -> Tensor:
@@ -151,5 +185,5 @@ class ShapleyEstimator(ABC):
         return v_empty, v_full
 
     @staticmethod
-    def _result(game: Game, phi: Tensor, v_empty: Tensor, v_full: Tensor) -> BandShapley:
-        return BandShapley(phi, v_empty, v_full, game.target, game.evaluations)
+    def _result(game: Game, phi: Tensor, v_empty: Tensor, v_full: Tensor, fits: FitChoice | None = None) -> BandShapley:
+        return BandShapley(phi, v_empty, v_full, game.target, game.evaluations, fits)

@@ -2,10 +2,10 @@ r"""Estimators by name, and the automatic choice of ``estimator=None`` for a bud
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from captum_iaside._utils.checks import check_positive_int
+from captum_iaside.estimators.adaptive import AdaptiveKernelShapley
 from captum_iaside.estimators.base import ShapleyEstimator
 from captum_iaside.estimators.exact import MAX_EXACT_BANDS, ExactShapley
 from captum_iaside.estimators.kernel import KernelShapley
@@ -20,6 +20,7 @@ ESTIMATORS: dict[str, Callable[[], ShapleyEstimator]] = {
     "kernel": KernelShapley,
     "kadd": lambda: KernelShapley(order=2, paired=False),
     "kadd3": lambda: KernelShapley(order=3),
+    "adaptive": AdaptiveKernelShapley,
 }
 
 
@@ -68,24 +69,17 @@ def resolve_estimator(
 
 def best_local_estimator(n_bands: int, budget: int) -> ShapleyEstimator:
     r"""
-    The estimator of ``estimator=None`` for ``budget`` evaluations per image, chosen from
-    ``benchmarks/local_estimators.py`` (measured at ``M`` = 6 to 16): exact when ``2^M`` fits;
-    antithetic permutations below ``2M + 2`` (too few for a regression); paired KernelSHAP while
-    fewer than ``M`` coalitions are left beyond the sizes 1 and ``M − 1``; the paired third-order
-    fit once ``budget − 2`` reaches ``8M`` and half its ``M + C(M,2) + C(M,3)`` parameters (up to
-    ``M = 16``); the unpaired pairwise fit otherwise.
+    The estimator of ``estimator=None`` for ``budget`` evaluations per image: exact when ``2^M`` fits (up
+    to ``M`` = 12); antithetic permutations below ``2M + 2`` (too few coalitions for a regression); else
+    :class:`~captum_iaside.estimators.adaptive.AdaptiveKernelShapley`, which chooses each image's fit from
+    its own coalitions (measured in ``benchmarks/local_estimators.py`` on games it was not designed on).
     """
     m = n_bands
     if m <= MAX_EXACT_BANDS and 2**m <= budget:
         return ExactShapley()
     if budget < 2 * m + 2:
         return PermutationShapley()
-    if budget - 2 < 3 * m:
-        return KernelShapley()
-    parameters = sum(math.comb(m, k) for k in (1, 2, 3))
-    if m <= 16 and budget - 2 >= max(8 * m, parameters / 2):
-        return KernelShapley(order=3)
-    return KernelShapley(order=2, paired=False)
+    return AdaptiveKernelShapley()
 
 
 def interaction_estimator(
@@ -93,8 +87,8 @@ def interaction_estimator(
 ) -> ShapleyEstimator:
     r"""
     The estimator of interaction indices: None means exact enumeration without a budget (``M`` ≤ 12) or
-    where ``2^M`` fits it, else the k-additive fit :func:`best_local_estimator` would choose at that budget
-    (the paired third-order fit at large budgets, else the unpaired pairwise one). An estimator without
+    where ``2^M`` fits it, else the per-image choice of k-additive fits
+    (:class:`~captum_iaside.estimators.adaptive.AdaptiveKernelShapley`). An estimator without
     interactions (permutations, KernelSHAP) is refused. The budget itself is checked by the caller (a global
     run may derive it from ``max_evaluations``).
 
@@ -115,7 +109,7 @@ def interaction_estimator(
         else:
             est = best_local_estimator(n_bands, check_positive_int(budget, "budget"))
             if not est.gives_interactions:
-                est = KernelShapley(order=2, paired=False)
+                est = AdaptiveKernelShapley()
     est.check_interactions()
     return est
 

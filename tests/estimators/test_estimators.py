@@ -3,6 +3,7 @@ import torch
 from conftest import tiny_cnn
 
 from captum_iaside import SpectralBands
+from captum_iaside.estimators.adaptive import AdaptiveKernelShapley
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
 from captum_iaside.estimators.exact import ExactShapley, exact_shapley
 from captum_iaside.estimators.kernel import KernelShapley
@@ -118,15 +119,10 @@ def test_resolve_estimator():
     est, budget = resolve_estimator(None, None, 6)
     assert isinstance(est, ExactShapley) and budget is None
     est, budget = resolve_estimator(None, 30, 6)
-    assert est == KernelShapley(order=2, paired=False) and budget == 30  # below 8M + 2: the unpaired pairwise fit
+    assert est == AdaptiveKernelShapley() and budget == 30  # below 2^M: each image chooses its fit
     assert resolve_estimator(None, 20, 10)[0] == PermutationShapley()  # below 2M + 2: permutations
-    assert resolve_estimator(None, 96, 10)[0] == KernelShapley(order=3)  # 94 >= max(8M, 175 / 2)
-    assert resolve_estimator(None, 96, 12)[0] == KernelShapley(order=2, paired=False)
-    assert resolve_estimator(None, 151, 12)[0] == KernelShapley(order=3)  # 149 >= 298 / 2
-    assert resolve_estimator(None, 48, 16)[0] == KernelShapley()  # 46 < 3M: hardly any beyond the border sizes
-    assert resolve_estimator(None, 256, 16)[0] == KernelShapley(order=2, paired=False)
-    assert resolve_estimator(None, 350, 16)[0] == KernelShapley(order=3)  # 348 = 696 / 2
-    assert resolve_estimator(None, 10_000, 20)[0] == KernelShapley(order=2, paired=False)  # beyond M = 16
+    for m, budget in [(10, 22), (10, 96), (12, 151), (16, 48), (16, 350), (20, 10_000)]:
+        assert resolve_estimator(None, budget, m)[0] == AdaptiveKernelShapley()
     assert resolve_estimator(None, 64, 6)[0] == ExactShapley()
     est, budget = resolve_estimator("kernel", 30, 6)
     assert isinstance(est, KernelShapley) and repr(est) == "KernelShapley(order=1, paired=True)"
