@@ -307,3 +307,16 @@ def test_non_finite_output_names_the_coalition(images):
     x = images + 1.0
     with pytest.raises(ValueError, match=r"not finite for image 0 of the batch on the coalition of bands \[\]"):
         IASIDE(Const(out), bands=4).attribute(x, target=0)
+
+
+def test_estimate_is_attribute_with_the_choice_of_each_image(model):
+    x = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    ia = IASIDE(model, bands=6)
+    est = ia.estimate(x, target=[0, 1, 2], budget=30, seed=4)
+    phi = ia.attribute(x, target=[0, 1, 2], budget=30, seed=4)
+    assert torch.allclose(est.values.to(phi.dtype), phi)
+    assert est.fits is not None and est.fits.order.shape == (3,) and len(est.fits.labels()) == 3
+    assert est.evaluations <= 3 * 30 and est.target.tolist() == [0, 1, 2]
+    assert float(est.delta.abs().max()) < 1e-9
+    exact = ia.estimate(x, target=[0, 1, 2])
+    assert exact.fits is None and torch.allclose(exact.values.to(phi.dtype), ia.attribute(x, target=[0, 1, 2]))
