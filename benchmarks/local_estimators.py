@@ -1,99 +1,77 @@
-"""Per-image I-ASIDE at a budget: our estimators against shapiq's and Captum's on the same exact games.
+"""Per-image I-ASIDE at a budget: our estimators against shapiq's and Captum's on exact games never designed on.
 
-    python benchmarks/local_estimators.py [--seeds 20] [--out benchmarks/local_estimators.md]
+    python benchmarks/local_estimators.py [--half development|held-out|both] [--seeds 8] [--out FILE]
     SHAPIQ_PYTHON=/path/to/python python benchmarks/local_estimators.py   # the peer's environment
 
-Games, M = 10, 12 and 16 square bands, zero baseline, log-probability of the predicted class: (a) a small CNN
-with random weights (two tanh convolutions, seed 0) on 4 photos bundled with scikit-image (chelsea, coffee,
-astronaut, rocket) and 4 Gaussian-noise images, all at 32 × 32; (b) the trained Fashion-MNIST CNN of
-docs/robustness on the first 8 test images (28 × 28, too small for 16 square bands; needs Debian's
-dataset-fashion-mnist, else skipped). Every coalition value is computed once with the project's game (2^16 =
-65,536 per image at M = 16), so the exact Shapley values are known: from the package's weights up to M = 12, and
-by summing the weighted marginal contributions directly beyond. Each estimator then runs
-on the stored values (captum_iaside.game.table_game.TableGame: each lookup is one evaluation, ∅ and N included)
-with --seeds seeds per budget; reported is the RMSE over bands, averaged over images and seeds.
+The games (benchmarks/local_games.py) are real and random models at M = 8, 10, 12 and 16 square bands whose
+every coalition value is known, split before the automatic choice was designed into a development half and a
+held-out half that share no model and no image; each half is reported on its own. Each estimator runs on the
+stored values (captum_iaside.game.table_game.TableGame: each lookup is one evaluation, ∅ and N included) with
+--seeds seeds per budget, at the budgets below 2^M among 48-768 (and 1,024 and 2,048 at M ≥ 12); reported is
+the RMSE over bands against the exact Shapley values, averaged over images and seeds.
 
-shapiq (kADDSHAP of order 2, KernelSHAP with the pairing trick) runs in its own environment (SHAPIQ_PYTHON,
-default benchmarks/.peer-venv/bin/python) through benchmarks/peer_shapiq.py; without it the peer columns say
-"peer skipped". Captum's ShapleyValueSampling runs on the same table through gates.
+Columns: the automatic choice (estimator=None), the rule it replaced (fixed thresholds of M and the budget, run
+with the cross-validated penalties of today),
+each of our estimators alone, shapiq's kADDSHAP (order 2), paired KernelSHAP, SVARM and permutation sampling
+(shapiq 1.x in its own environment, SHAPIQ_PYTHON, default benchmarks/.peer-venv/bin/python, through
+benchmarks/peer_shapiq.py; without it the peer columns say "peer skipped") and Captum's ShapleyValueSampling
+on the same table through gates. The verdict compares the automatic choice with shapiq's best estimator of
+each cell (the lowest of its four).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 
 import numpy as np
 import torch
 from captum.attr import ShapleyValueSampling
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fashion_mnist_data import fashion_mnist  # noqa: E402
+from local_games import HALVES, ExactGame, exact_games  # noqa: E402
 from report import write_report  # noqa: E402
-from robustness_study import small_cnn as fashion_cnn  # noqa: E402
 
-from captum_iaside import KernelShapley, PermutationShapley, SpectralBands  # noqa: E402
-from captum_iaside.cli.data import embedded_photos, preprocess  # noqa: E402
+from captum_iaside import ExactShapley, KernelShapley, PermutationShapley, ShapleyEstimator  # noqa: E402
 from captum_iaside.estimators.exact import exact_shapley  # noqa: E402
 from captum_iaside.estimators.selection import resolve_estimator  # noqa: E402
-from captum_iaside.execution.workspace import Workspace  # noqa: E402
-from captum_iaside.game.coalitions import coalition_matrix  # noqa: E402
-from captum_iaside.game.spectral_game import SpectralGame  # noqa: E402
 from captum_iaside.game.table_game import TableGame  # noqa: E402
-from captum_iaside.game.value_functions import ValueFunction  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BUDGETS = (48, 96, 192, 384, 768)
 PEER = os.environ.get("SHAPIQ_PYTHON", os.path.join(HERE, ".peer-venv", "bin", "python"))
+PEER_NAMES = {"kadd": "kADDSHAP(2)", "kernel": "KernelSHAP, paired", "svarm": "SVARM", "permutation": "permutation"}
+OURS = {
+    "permutation": PermutationShapley(),
+    "kernel": KernelShapley(),
+    "kadd": KernelShapley(order=2, paired=False),
+    "kadd3": KernelShapley(order=3),
+}
 
 
-def random_cnn() -> torch.nn.Module:
-    """Two tanh convolutions with N(0, 0.5²) weights (seed 0): outputs that vary with the bands."""
-    g = torch.Generator().manual_seed(0)
-    model = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 6, 3, padding=1),
-        torch.nn.Tanh(),
-        torch.nn.Conv2d(6, 6, 3, stride=2, padding=1),
-        torch.nn.Tanh(),
-        torch.nn.AdaptiveAvgPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(24, 10),
-    )
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-    return model.eval()
+def budgets(m: int) -> list[int]:
+    """48-768, and 1,024 and 2,048 at M ≥ 12, below 2^M (where exact enumeration fits)."""
+    return [b for b in (48, 96, 192, 384, 768, 1024, 2048) if b < 2**m and (b <= 768 or m >= 12)]
 
 
-def games(m: int) -> dict[str, torch.Tensor]:
-    """Name -> (8, 2^M) coalition values of its 8 images."""
-    photos = embedded_photos(preprocess(32, (0.5,) * 3, (0.5,) * 3), names=("chelsea", "coffee", "astronaut", "rocket"))
-    noise = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
-    out = {"random CNN, photos + noise": values(random_cnn(), torch.cat([photos.tensors[0], noise]), m)}
-    if m > 14:  # 28 × 28 images have 15 distinct square radii
-        return out
-    try:
-        x = fashion_mnist("test").tensors[0][:8]
-    except FileNotFoundError:
-        return out
-    model = fashion_cnn()
-    model.load_state_dict(torch.load(os.path.join(HERE, "..", "docs", "robustness", "standard.pt"), weights_only=True))
-    out["Fashion-MNIST CNN"] = values(model.eval(), x, m)
-    return out
-
-
-def values(model: torch.nn.Module, x: torch.Tensor, m: int) -> torch.Tensor:
-    with torch.no_grad():
-        y = model(x).argmax(1)
-    game = SpectralGame(model, SpectralBands(m), x, torch.zeros_like(x[:1]), ValueFunction("log_prob"), y)
-    game.workspace = Workspace(256)
-    z = coalition_matrix(m)
-    return torch.cat([game.values(z[i : i + 4096]) for i in range(0, z.shape[0], 4096)], dim=1)
+def previous_rule(m: int, budget: int) -> ShapleyEstimator:
+    """The automatic choice this benchmark replaced: fixed thresholds of M and the budget."""
+    if m <= 12 and 2**m <= budget:
+        return ExactShapley()
+    if budget < 2 * m + 2:
+        return PermutationShapley()
+    if budget - 2 < 3 * m:
+        return KernelShapley()
+    if m <= 16 and budget - 2 >= max(8 * m, sum(math.comb(m, k) for k in (1, 2, 3)) / 2):
+        return KernelShapley(order=3)
+    return KernelShapley(order=2, paired=False)
 
 
 def exact_values(table: torch.Tensor) -> torch.Tensor:
@@ -115,18 +93,27 @@ def rmse(phi: torch.Tensor, exact: torch.Tensor) -> float:
     return float(((phi - exact) ** 2).mean(dim=-1).sqrt().mean())
 
 
-def ours(estimator, table: torch.Tensor, exact: torch.Tensor, budget: int, seeds: int) -> float | None:
-    m = table.shape[1].bit_length() - 1
-    if estimator != "auto" and estimator.minimum_budget(m) > budget:
-        return None
-    est, b = resolve_estimator(None if estimator == "auto" else estimator, budget, m)
-    errs = []
+def ours(
+    estimator: ShapleyEstimator | None, game: ExactGame, exact: torch.Tensor, budget: int, seeds: int
+) -> tuple[float | None, Counter]:
+    """Mean RMSE over seeds (None below the estimator's minimum budget) and what the fits chose per image."""
+    m = game.n_bands
+    if estimator is not None and estimator.minimum_budget(m) > budget:
+        return None, Counter()
+    est, b = resolve_estimator(estimator, budget, m)
+    errs, picks = [], Counter()
     for s in range(seeds):
-        game = TableGame(table)
-        phi = est.estimate(game, b, torch.Generator().manual_seed(s)).values
-        assert game.evaluations <= budget * table.shape[0]
-        errs.append(rmse(phi, exact))
-    return float(np.mean(errs))
+        table_game = TableGame(game.table)
+        result = est.estimate(table_game, b, torch.Generator().manual_seed(s))
+        if table_game.evaluations > budget * game.table.shape[0]:
+            raise AssertionError(f"{est!r} spent {table_game.evaluations} evaluations, over the budget {budget}")
+        errs.append(rmse(result.values, exact))
+        fits = result.fits
+        if fits is None:
+            picks.update([type(est).__name__] * game.table.shape[0])
+        else:
+            picks.update(f"order {k}{'' if fits.paired else ' unpaired'}" for k in fits.order.tolist())
+    return float(np.mean(errs)), picks
 
 
 def captum_svs(table: torch.Tensor, exact: torch.Tensor, budget: int, seeds: int) -> float:
@@ -151,18 +138,19 @@ def captum_svs(table: torch.Tensor, exact: torch.Tensor, budget: int, seeds: int
     return float(np.mean(errs))
 
 
-def peer(table: torch.Tensor, exact: torch.Tensor, seeds: int) -> dict[str, list[float]] | None:
+def peers(table: torch.Tensor, exact: torch.Tensor, cells: list[int], seeds: int) -> dict[str, list[float]] | None:
+    """shapiq's estimators' mean RMSE per budget of ``cells``, or None without shapiq's environment."""
     if not os.path.exists(PEER):
         return None
     with tempfile.TemporaryDirectory() as tmp:
         games, out = os.path.join(tmp, "games.npz"), os.path.join(tmp, "out.npz")
-        np.savez(games, tables=table.numpy(), budgets=np.array(BUDGETS), seeds=np.arange(seeds))
+        np.savez(games, tables=table.numpy(), budgets=np.array(cells), seeds=np.arange(seeds))
         subprocess.run([PEER, os.path.join(HERE, "peer_shapiq.py"), games, out], check=True)
         result = np.load(out)
         ex = exact.numpy()
         return {
-            name: [float(np.sqrt(((result[name][b] - ex) ** 2).mean(axis=-1)).mean()) for b in range(len(BUDGETS))]
-            for name in ("kadd", "kernel")
+            name: [float(np.sqrt(((result[name][b] - ex) ** 2).mean(axis=-1)).mean()) for b in range(len(cells))]
+            for name in PEER_NAMES
         }
 
 
@@ -170,59 +158,118 @@ def fmt(v: float | None) -> str:
     return "–" if v is None else f"{v:.3g}"
 
 
+def measure_half(half: str, seeds: int) -> list[dict]:
+    """One row per game and budget of ``half``: every estimator's mean RMSE and what the automatic choice picked."""
+    rows = []
+    for game in exact_games(half):
+        truth = exact_values(game.table)
+        cells = budgets(game.n_bands)
+        peer = peers(game.table, truth, cells, seeds)
+        for j, budget in enumerate(cells):
+            t = time.perf_counter()
+            auto, picks = ours(None, game, truth, budget, seeds)
+            rows.append(
+                {
+                    "half": half,
+                    "game": game.name,
+                    "n_bands": game.n_bands,
+                    "n_images": game.table.shape[0],
+                    "budget": budget,
+                    "automatic": auto,
+                    "previous rule": ours(previous_rule(game.n_bands, budget), game, truth, budget, seeds)[0],
+                    **{name: ours(e, game, truth, budget, seeds)[0] for name, e in OURS.items()},
+                    "Captum SVS": captum_svs(game.table, truth, budget, seeds),
+                    "shapiq": None if peer is None else {n: peer[n][j] for n in PEER_NAMES},
+                    "fits": dict(picks),
+                }
+            )
+            print(
+                f"{half}: {game.name}, M = {game.n_bands}, budget {budget}: {time.perf_counter() - t:.0f} s",
+                file=sys.stderr,
+            )
+    return rows
+
+
+def best_peer(row: dict) -> float | None:
+    return None if row["shapiq"] is None else min(row["shapiq"].values())
+
+
+def render(rows: list[dict], half: str) -> list[str]:
+    """The tables and the verdict of one half."""
+    lines = [f"### {half.capitalize()} half", ""]
+    names = ["automatic", "previous rule", *OURS]
+    games = dict.fromkeys((r["game"], r["n_bands"], r["n_images"]) for r in rows if r["half"] == half)
+    for name, m, n in games:
+        lines += [
+            f"**{name}, M = {m}** ({n} images)",
+            "",
+            f"| budget | {' | '.join(names)} | "
+            + " | ".join(f"shapiq {p}" for p in PEER_NAMES.values())
+            + " | Captum SVS | automatic / shapiq's best | automatic's fits |",
+            "|---" * (len(names) + len(PEER_NAMES) + 5) + "|",
+        ]
+        for r in rows:
+            if (r["half"], r["game"], r["n_bands"]) != (half, name, m):
+                continue
+            best = best_peer(r)
+            peer_cells = (
+                ["peer skipped"] * len(PEER_NAMES) if best is None else [fmt(r["shapiq"][p]) for p in PEER_NAMES]
+            )
+            total = sum(r["fits"].values())
+            chosen = ", ".join(
+                f"{k} {100 * v / total:.0f} %" for k, v in sorted(r["fits"].items(), key=lambda kv: -kv[1])
+            )
+            ratio = "–" if best is None else f"{r['automatic'] / best:.2f}"
+            cells = [str(r["budget"]), *(fmt(r[k]) for k in names), *peer_cells, fmt(r["Captum SVS"]), ratio, chosen]
+            lines.append(f"| {' | '.join(cells)} |")
+        lines.append("")
+    scored = [r for r in rows if r["half"] == half and best_peer(r) is not None]
+    if scored:
+        ratios = [r["automatic"] / best_peer(r) for r in scored]
+        before = [r["previous rule"] / best_peer(r) for r in scored]
+        worst = max(scored, key=lambda r: r["automatic"] / best_peer(r))
+        lines += [
+            f"**Verdict, {half} half** ({len(scored)} cells): automatic / shapiq's best — median "
+            f"{statistics.median(ratios):.2f}, worst {max(ratios):.2f} ({worst['game']}, M = {worst['n_bands']}, "
+            f"budget {worst['budget']}); at most 1.05 in {sum(x <= 1.05 for x in ratios)} of {len(ratios)} cells, at "
+            f"most 1.0 in {sum(x <= 1.0 for x in ratios)}. The previous rule: median {statistics.median(before):.2f}, "
+            f"worst {max(before):.2f}, at most 1.05 in {sum(x <= 1.05 for x in before)}.",
+            "",
+        ]
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", type=int, default=20)
+    p.add_argument("--half", choices=[*HALVES, "both"], default="both")
+    p.add_argument("--seeds", type=int, default=8)
     p.add_argument("--out", default=os.path.join("benchmarks", "local_estimators.md"))
+    p.add_argument(
+        "--json",
+        default=os.path.join("benchmarks", "local_estimators.json"),
+        help="the measured rows; a half measured again replaces its rows, the other half's are kept",
+    )
     args = p.parse_args()
     torch.set_num_threads(2)
     start = time.perf_counter()
+    halves = list(HALVES) if args.half == "both" else [args.half]
+    kept = []
+    if os.path.exists(args.json):
+        with open(args.json) as fh:
+            kept = [r for r in json.load(fh)["rows"] if r["half"] not in halves]
+    rows = kept + [r for half in halves for r in measure_half(half, args.seeds)]
+    with open(args.json, "w") as fh:
+        json.dump({"seeds": args.seeds, "rows": rows}, fh, indent=1)
     lines = [
-        "RMSE over bands against exact Shapley values, mean over the 8 images of a game and "
-        f"{args.seeds} seeds; budget = evaluations per image, ∅ and N included.",
+        "RMSE over bands against exact Shapley values, mean over the images of a game and "
+        f"{args.seeds} seeds; budget = evaluations per image, ∅ and N included. The halves were fixed in "
+        "benchmarks/local_games.py before the automatic choice was designed; only the development half was "
+        "looked at while designing it.",
+        "",
     ]
-    verdicts = []
-    for m in (10, 12, 16):
-        for name, table in games(m).items():
-            truth = exact_values(table)
-            peers = peer(table, truth, args.seeds)
-            lines += [
-                "",
-                f"**{name}, M = {m}**",
-                "",
-                "| budget | automatic | permutation | kernel (order 1) | kadd (order 2, unpaired) | kadd3 (order 3) "
-                "| shapiq kADDSHAP(2) | shapiq KernelSHAP, paired | Captum ShapleyValueSampling | automatic picks |",
-                "|---|---|---|---|---|---|---|---|---|---|",
-            ]
-            for j, budget in enumerate(BUDGETS):
-                cols = [
-                    ours(e, table, truth, budget, args.seeds)
-                    for e in (
-                        "auto",
-                        PermutationShapley(),
-                        KernelShapley(),
-                        KernelShapley(order=2, paired=False),
-                        KernelShapley(order=3),
-                    )
-                ]
-                svs = captum_svs(table, truth, budget, args.seeds)
-                chosen = resolve_estimator(None, budget, m)[0]
-                peer_cols = ["peer skipped"] * 2 if peers is None else [fmt(peers["kadd"][j]), fmt(peers["kernel"][j])]
-                cells = [str(budget), *(fmt(c) for c in cols), *peer_cols, f"{svs:.3g}", repr(chosen)]
-                lines.append(f"| {' | '.join(cells)} |")
-                if peers is not None:
-                    verdicts.append((name, m, budget, cols[0], min(peers["kadd"][j], peers["kernel"][j])))
-    if verdicts:
-        wins = sum(auto <= best for *_, auto, best in verdicts)
-        lines += [
-            "",
-            f"Automatic choice against the better of shapiq's two: at or below it in {wins} of {len(verdicts)} cells.",
-            "",
-        ]
-        for name, m, budget, auto, best in verdicts:
-            lines.append(
-                f"- {name}, M = {m}, budget {budget}: ours {auto:.3g}, shapiq {best:.3g} (ratio {auto / best:.2f})"
-            )
+    for half in HALVES:
+        if any(r["half"] == half for r in rows):
+            lines += render(rows, half)
     write_report(lines, args.out, start)
 
 
