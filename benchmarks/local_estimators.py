@@ -1,6 +1,7 @@
 """Per-image I-ASIDE at a budget: our estimators against shapiq's and Captum's on exact games never designed on.
 
-    python benchmarks/local_estimators.py [--half development|held-out|both] [--seeds 8] [--out FILE]
+    python benchmarks/local_estimators.py [--half development|held-out|both] [--seeds 4] [--out FILE]
+    python benchmarks/local_estimators.py --render-only   # the tables again from local_estimators.json
     SHAPIQ_PYTHON=/path/to/python python benchmarks/local_estimators.py   # the peer's environment
 
 The games (benchmarks/local_games.py) are real and random models at M = 8, 10, 12 and 16 square bands whose
@@ -206,7 +207,7 @@ def render(rows: list[dict], half: str) -> list[str]:
             f"| budget | {' | '.join(names)} | "
             + " | ".join(f"shapiq {p}" for p in PEER_NAMES.values())
             + " | Captum SVS | automatic / shapiq's best | automatic's fits |",
-            "|---" * (len(names) + len(PEER_NAMES) + 5) + "|",
+            "|---" * (len(names) + len(PEER_NAMES) + 4) + "|",
         ]
         for r in rows:
             if (r["half"], r["game"], r["n_bands"]) != (half, name, m):
@@ -242,27 +243,33 @@ def render(rows: list[dict], half: str) -> list[str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--half", choices=[*HALVES, "both"], default="both")
-    p.add_argument("--seeds", type=int, default=8)
+    p.add_argument("--seeds", type=int, default=4)
     p.add_argument("--out", default=os.path.join("benchmarks", "local_estimators.md"))
     p.add_argument(
         "--json",
         default=os.path.join("benchmarks", "local_estimators.json"),
         help="the measured rows; a half measured again replaces its rows, the other half's are kept",
     )
+    p.add_argument(
+        "--render-only", action="store_true", help="write the tables of the rows in --json, measuring nothing"
+    )
     args = p.parse_args()
     torch.set_num_threads(2)
     start = time.perf_counter()
-    halves = list(HALVES) if args.half == "both" else [args.half]
-    kept = []
+    halves = [] if args.render_only else list(HALVES) if args.half == "both" else [args.half]
+    stored = {"seeds": args.seeds, "rows": [], "seconds": 0.0}
     if os.path.exists(args.json):
         with open(args.json) as fh:
-            kept = [r for r in json.load(fh)["rows"] if r["half"] not in halves]
-    rows = kept + [r for half in halves for r in measure_half(half, args.seeds)]
-    with open(args.json, "w") as fh:
-        json.dump({"seeds": args.seeds, "rows": rows}, fh, indent=1)
+            stored = json.load(fh)
+    rows = [r for r in stored["rows"] if r["half"] not in halves]
+    rows += [r for half in halves for r in measure_half(half, args.seeds)]
+    if halves:
+        stored = {"seeds": args.seeds, "rows": rows, "seconds": time.perf_counter() - start}
+        with open(args.json, "w") as fh:
+            json.dump(stored, fh, indent=1)
     lines = [
         "RMSE over bands against exact Shapley values, mean over the images of a game and "
-        f"{args.seeds} seeds; budget = evaluations per image, ∅ and N included. The halves were fixed in "
+        f"{stored['seeds']} seeds; budget = evaluations per image, ∅ and N included. The halves were fixed in "
         "benchmarks/local_games.py before the automatic choice was designed; only the development half was "
         "looked at while designing it.",
         "",
@@ -270,6 +277,7 @@ def main() -> None:
     for half in HALVES:
         if any(r["half"] == half for r in rows):
             lines += render(rows, half)
+    lines += ["", f"Measured in {stored.get('seconds', 0.0):.0f} s."]
     write_report(lines, args.out, start)
 
 

@@ -286,8 +286,24 @@ class IASIDE(PerturbationAttribution):
 
         Args:
             inputs (Tensor): Images ``(B, C, H, W)``.
-            baselines, target, additional_forward_args, perturbations_per_eval, show_progress, estimator,
-                        budget, seed, autocast_dtype: As for :meth:`attribute` (same defaults).
+            baselines (str, Tensor or callable, optional): As for :meth:`attribute`.
+                        Default: None (the constructor's baseline)
+            target (int, list, Tensor or None, optional): As for :meth:`attribute`.
+                        Default: None (the predicted class)
+            additional_forward_args (Any, optional): As for :meth:`attribute`.
+                        Default: None
+            perturbations_per_eval (int or str, optional): As for :meth:`attribute`.
+                        Default: 1
+            show_progress (bool, optional): Show a tqdm progress bar over the coalitions.
+                        Default: False
+            estimator (str or ShapleyEstimator, optional): As for :meth:`attribute`.
+                        Default: None
+            budget (int, optional): Coalition evaluations per image.
+                        Default: None (exact)
+            seed (int, optional): Seed of random baselines and of the sampling estimators.
+                        Default: 0
+            autocast_dtype (torch.dtype, optional): As for :meth:`attribute`.
+                        Default: None
 
         Returns:
             :class:`~captum_iaside.BandShapley`, its ``values`` ``(B, M)`` float64 equal to what
@@ -295,9 +311,9 @@ class IASIDE(PerturbationAttribution):
 
         Examples::
 
-            >>> est = IASIDE(model, bands=10).estimate(x, target=y, budget=96)
-            >>> est.values.shape, est.fits.labels()
-            (torch.Size([2, 10]), ['order 3, λ=0.03', 'order 1'])
+            >>> est = IASIDE(model, bands=10).estimate(x, target=y, budget=64)
+            >>> est.values.shape, est.fits.paired, est.fits.labels()
+            (torch.Size([2, 10]), False, ['order 2, λ=0.1', 'order 3, λ=0.03'])
         """
         estimator, budget = resolve_estimator(estimator, budget, self.bands.n_bands)
         return self._play(locals(), budget, lambda g, r: estimator.estimate(g, budget, r))

@@ -180,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--estimator",
         choices=ESTIMATOR_CHOICES,
         default="auto",
-        help="Shapley estimator; auto: exact on every image, or the design chosen for --max-evaluations",
+        help="Shapley estimator; auto: exact on every image, the design chosen for --max-evaluations, or with "
+        "--budget the per-image choice of fit (adaptive)",
     )
     g.add_argument("--budget", type=_positive, help="coalition evaluations per image for a sampling estimator")
     g.add_argument(

@@ -26,12 +26,13 @@ from captum_iaside.game.protocol import Game
 #: The largest ``M`` whose third-order fit is a candidate (``M + C(M,2) + C(M,3)`` = 696 parameters at 16).
 MAX_THIRD_ORDER_BANDS = 16
 
-#: Cross-validated errors below this fraction of an image's largest squared value ``(v(S) − v(∅))²`` count as
-#: zero, and so as ties that the lowest order wins: prediction errors of 1e-6 of the values, the rounding of
-#: float32 model outputs, tell no fit from another.
+#: Cross-validated errors below this fraction of an image's largest squared value ``v(S)²`` (over its coalitions,
+#: ``∅`` and ``N``) count as zero, and so as ties that the lowest order wins: prediction errors of 1e-6 of the
+#: values — a few times the rounding of float32 model outputs — tell no fit from another.
 TIE_RESOLUTION = 1e-12
 
-#: Images fitted at once, as a bound on ``images × coalitions × parameters`` (the memory of the features).
+#: Images fitted at once, as a bound on ``images × parameters × max(coalitions, parameters)`` (the memory of the
+#: features and of the ``p × p`` normal matrices).
 _FEATURES_PER_CHUNK = 2**24
 
 
@@ -75,7 +76,7 @@ class AdaptiveKernelShapley(ShapleyEstimator):
         >>> ia = IASIDE(model, bands=10)
         >>> phi = ia.attribute(x, target=y, estimator=AdaptiveKernelShapley(), budget=96)
         >>> ia.estimate(x, target=y, estimator="adaptive", budget=96).fits.labels()
-        ['order 1', 'order 3, λ=0.03']
+        ['order 3, λ=0.03', 'order 3, λ=0.1']
     """
 
     name = "adaptive"
@@ -108,7 +109,8 @@ class AdaptiveKernelShapley(ShapleyEstimator):
         gates, weights = regression_coalitions(game.n_images, m, budget - 2, generator, paired)
         v_empty, v_full = self._ends(game)
         values = game.values(gates)
-        chunk = max(1, _FEATURES_PER_CHUNK // max(1, gates.shape[1] * n_terms(m, orders[-1])))
+        p = n_terms(m, orders[-1])
+        chunk = max(1, _FEATURES_PER_CHUNK // (p * max(gates.shape[1], p)))
         parts = [
             _choose(
                 gates[i : i + chunk],
@@ -122,12 +124,8 @@ class AdaptiveKernelShapley(ShapleyEstimator):
             for i in range(0, game.n_images, chunk)
         ]
         coef = torch.cat([c for c, _ in parts])
-        terms = term_matrix(m, orders[-1]).to(coef.device)
-        choice = FitChoice(
-            orders,
-            paired,
-            *(torch.cat([getattr(f, name) for _, f in parts]) for name in ("order", "shrinkage", "cv_errors")),
-        )
+        terms = term_matrix(m, orders[-1]).to(coef.device)  # the terms of the highest order, p of them
+        choice = FitChoice.concat([f for _, f in parts])
         phi = shapley_from_dividends(coef, terms)
         return coef, terms, self._result(game, phi, v_empty, v_full, choice)
 
@@ -153,7 +151,8 @@ def _choose(
     fits = [best_fit(penalised_fits(gates, weights, values, v_empty, v_full, k)) for k in orders]
     errors = torch.stack([f.cv_error for f in fits], dim=1)
     # errors at the rounding level of the values are ties, which the lowest order wins
-    scale = (values.to(torch.float64) - v_empty.to(torch.float64)[:, None]).abs().amax(dim=1) ** 2
+    ends = torch.stack([v_empty, v_full], dim=1).to(torch.float64).abs()
+    scale = torch.cat([values.to(torch.float64).abs(), ends], dim=1).amax(dim=1) ** 2
     pick = torch.maximum(errors, TIE_RESOLUTION * scale[:, None]).argmin(dim=1)  # the first on ties
     rows = torch.arange(gates.shape[0], device=pick.device)
     coef = torch.stack([torch.nn.functional.pad(f.coefficients, (0, p - f.coefficients.shape[1])) for f in fits], 1)

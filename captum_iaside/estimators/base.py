@@ -37,6 +37,17 @@ class FitChoice:
     shrinkage: Tensor
     cv_errors: Tensor
 
+    @classmethod
+    def concat(cls, parts: list[FitChoice]) -> FitChoice:
+        r"""The choices of consecutive groups of images (of the same candidates and design) as one."""
+        return cls(
+            parts[0].orders,
+            parts[0].paired,
+            torch.cat([f.order for f in parts]),
+            torch.cat([f.shrinkage for f in parts]),
+            torch.cat([f.cv_errors for f in parts]),
+        )
+
     def labels(self) -> list[str]:
         r"""A short name of each image's fit, e.g. ``"order 3, λ=0.01"`` (``"order 1"`` for KernelSHAP)."""
         return [
@@ -95,7 +106,8 @@ class ShapleyEstimator(ABC):
         if not self.gives_interactions:
             raise ValueError(
                 f"estimator={self!r} gives no interaction indices; use estimator='exact' (M <= 12) or a k-additive "
-                "fit, KernelShapley(order=2) or KernelShapley(order=3) (estimator='kadd' or 'kadd3'), with a budget"
+                "fit with a budget: 'adaptive' (the order chosen per image), KernelShapley(order=2) or "
+                "KernelShapley(order=3) (estimator='kadd' or 'kadd3')"
             )
 
     def estimate_interactions(

@@ -116,3 +116,11 @@ def test_its_interactions_come_from_the_chosen_fits():
     alone = est.estimate(TableGame(tables), budget, torch.Generator().manual_seed(6))
     assert torch.allclose(found.shapley.values, alone.values)
     assert math.isclose(float(found.shapley.delta.abs().max()), 0.0, abs_tol=1e-9)
+
+
+def test_float32_rounding_of_large_values_is_a_tie_that_the_additive_fit_wins():
+    # an additive game read from float32 outputs around -20 (logits, say): the fits differ by rounding only
+    m = 10
+    table = (additive_game(m, n_images=3) - 20.0).float().double()
+    res = AdaptiveKernelShapley().estimate(TableGame(table), 120, torch.Generator().manual_seed(7))
+    assert res.fits.order.tolist() == [1, 1, 1]

@@ -69,7 +69,7 @@ def test_efficiency_holds_exactly_and_features_are_the_interactions():
 
 
 def naive_constrained_fit(x, w, y, gap, penalty):
-    """The efficiency-constrained penalised fit from its KKT system, and its hat matrix column by column."""
+    """The efficiency-constrained penalised fit from its KKT system."""
     p = x.shape[1]
     kkt = torch.zeros(p + 1, p + 1, dtype=torch.float64)
     kkt[:p, :p] = x.T @ (w[:, None] * x) + torch.diag(penalty)
@@ -79,9 +79,7 @@ def naive_constrained_fit(x, w, y, gap, penalty):
         rhs = torch.cat([x.T @ (w * rhs_y), torch.tensor([rhs_gap], dtype=torch.float64)])
         return torch.linalg.solve(kkt, rhs)[:p]
 
-    beta = solve(y, gap)
-    hat = torch.stack([x @ solve(e, 0.0) for e in torch.eye(len(y), dtype=torch.float64)], dim=1)
-    return beta, hat
+    return solve(y, gap)
 
 
 def test_the_shrinkage_is_chosen_by_leave_complement_out_cross_validation():
@@ -112,14 +110,17 @@ def test_the_shrinkage_is_chosen_by_leave_complement_out_cross_validation():
                 error, total = 0.0, 0.0
                 for i in (i for i in range(len(y)) if drawn[i]):  # refit without the coalition and its complement
                     keep = (code != code[i]) & (code != 2**m - 1 - code[i])
-                    beta = naive_constrained_fit(x[keep], weights[keep], y[keep], gap, penalty)[0]
+                    beta = naive_constrained_fit(x[keep], weights[keep], y[keep], gap, penalty)
                     error += float(weights[i] * (y[i] - x[i] @ beta) ** 2)
                     total += float(weights[i])
                 assert 0 < total < float(weights.sum())
-                beta = naive_constrained_fit(x, weights, y, gap, penalty)[0]
+                beta = naive_constrained_fit(x, weights, y, gap, penalty)
                 scores[lam] = (error / total, beta @ share)
             chosen = min(scores.values(), key=lambda s: s[0])[1]
             assert torch.allclose(phi[k], chosen, atol=1e-6)
+            fits = penalised_fits(gates[k : k + 1], weights, values[k : k + 1], v[k : k + 1, 0], v[k : k + 1, -1], 3)
+            for fit in fits:  # every penalty's criterion, against the refits
+                assert float(fit.cv_error[0]) == pytest.approx(scores[float(fit.shrinkage[0])][0], rel=1e-6)
 
 
 def test_a_determined_third_order_fit_is_exact_for_third_order_games():
