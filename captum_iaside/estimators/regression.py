@@ -127,7 +127,9 @@ def penalised_fits(
     hat matrix's diagonal blocks.
 
     Args:
-        gates (Tensor): ``(B, n, M)`` coalitions.
+        gates (Tensor): ``(B, n, M)`` coalitions, row ``r`` of the same size in every image (as
+                    :func:`~captum_iaside.estimators.kernel.regression_coalitions` draws them: the sizes
+                    enumerated completely, which are not scored, are read from the first image).
         weights (Tensor): ``(n,)`` regression weights.
         values (Tensor): ``(B, n)`` their values.
         v_empty (Tensor): ``(B,)``.
