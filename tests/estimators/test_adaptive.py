@@ -8,6 +8,7 @@ from captum_iaside.estimators.adaptive import MAX_THIRD_ORDER_BANDS, paired_desi
 from captum_iaside.estimators.exact import exact_shapley
 from captum_iaside.estimators.regression import interaction_features
 from captum_iaside.estimators.selection import resolve_estimator, resolve_interaction_estimator
+from captum_iaside.game.coalitions import coalition_matrix
 from captum_iaside.game.table_game import TableGame
 
 
@@ -23,20 +24,16 @@ class RecordingGame(TableGame):
         return super().values(coalitions)
 
 
-def all_coalitions(m):
-    return ((torch.arange(2**m)[:, None] >> torch.arange(m)) & 1).double()
-
-
 def additive_game(m, n_images=4, seed=0):
     """Main effects only: every fit is exact, and the simplest one should be kept."""
     first = torch.randn(n_images, m, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
-    return first @ all_coalitions(m).T
+    return first @ coalition_matrix(m, torch.float64).T
 
 
 def interacting_game(m, n_images=4, seed=1):
     """Strong pairwise and triple interactions: the additive fit misses most of each coalition's value."""
     g = torch.Generator().manual_seed(seed)
-    features = interaction_features(all_coalitions(m), 3)
+    features = interaction_features(coalition_matrix(m, torch.float64), 3)
     coef = torch.randn(n_images, features.shape[1], dtype=torch.float64, generator=g)
     coef[:, :m] *= 0.3
     return coef @ features.T
