@@ -4,16 +4,22 @@ A game is one model on a few images at one number of square bands M (zero baseli
 class the model predicts). Its table holds all 2^M coalition values of each image, computed once with the
 project's SpectralGame and cached in benchmarks/.cache/local_tables/, so exact Shapley values are known.
 
-The games are split, in this file and before any estimator was designed against them, into a development half
+The games are split, in this file and before the estimator they judge was designed, into a development half
 (DEVELOPMENT: what the automatic choice may be looked at on while it is designed) and a held-out half (HELD_OUT:
-evaluated once, at the end). The halves share no model and no image:
+evaluated once, at the end). A held-out half is spent once it has been evaluated: the first one (FIRST_HELD_OUT)
+judged the first per-image choice and has since been part of the development half, and a fresh one, fixed before
+the choice was redesigned, took its place. No held-out image or (model, resolution) pair is in the development
+half:
 
 - development: a random CNN (seed 0) with weights ×1 and ×4 on 4 photos (chelsea, coffee, astronaut, rocket) and
   4 noise images (seed 1) at 32 px; the noise-trained Fashion-MNIST CNN on test images 0-7; EfficientNet-Lite0 at
-  64 px on the same 4 photos.
-- held-out: a random CNN of another seed (2) with weights ×2 on the 3 other photos (motorcycle, china, flower) and
-  5 noise images (seed 3) at 32 px; the standard Fashion-MNIST CNN on test images 8-15; EfficientNet-Lite1 at
-  96 px and EfficientNet-Lite2 at 160 px on the 3 other photos.
+  64 px on the same 4 photos; and the first held-out half: a random CNN (seed 2) with weights ×2 on 3 other photos
+  (motorcycle, china, flower) and 5 noise images (seed 3); the standard Fashion-MNIST CNN on test images 8-15;
+  EfficientNet-Lite1 at 96 px and EfficientNet-Lite2 at 160 px on those 3 photos.
+- held-out: random CNNs of other seeds (×4 of seed 6, ×1 of seed 8) on 3 photos no other game uses (hubble deep
+  field, retina, immunohistochemistry) and 5 noise images (seeds 7 and 9); both Fashion-MNIST CNNs on test images
+  16-23 (noise-trained) and 24-31 (standard); EfficientNet-Lite0 at 128 px, Lite1 at 64 px and Lite2 at 96 px on
+  the 3 new photos.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from captum_iaside.game.value_functions import ValueFunction
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, ".cache", "local_tables")
 DEV_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
-HELD_OUT_PHOTOS = ("motorcycle", "china", "flower")
+FIRST_HELD_OUT_PHOTOS = ("motorcycle", "china", "flower")
+HELD_OUT_PHOTOS = ("hubble_deep_field", "retina", "immunohistochemistry")
 
 
 @dataclass(frozen=True)
@@ -90,13 +97,15 @@ def cnn_source(scale: float, seed: int, photos: tuple[str, ...], noise_seed: int
 
 
 def fashion_source(weights: str, label: str, first: int) -> Source:
+    """One of the two Fashion-MNIST CNNs on test images ``first`` to ``first + 7``."""
+
     def load() -> tuple[torch.nn.Module, torch.Tensor]:
         model = fashion_cnn()
         path = os.path.join(HERE, "..", "docs", "robustness", weights)
         model.load_state_dict(torch.load(path, weights_only=True))
         return model.eval(), fashion_mnist("test").tensors[0][first : first + 8]
 
-    return Source(f"Fashion-MNIST CNN, {label}", load, (8, 10, 12))
+    return Source(f"Fashion-MNIST CNN, {label}, test {first}-{first + 7}", load, (8, 10, 12))
 
 
 def lite_source(digit: int, size: int, photos: tuple[str, ...], bands: tuple[int, ...]) -> Source:
@@ -107,17 +116,27 @@ def lite_source(digit: int, size: int, photos: tuple[str, ...], bands: tuple[int
     return Source(f"EfficientNet-Lite{digit}, {size} px", load, bands)
 
 
+FIRST_HELD_OUT = (
+    cnn_source(2, 2, FIRST_HELD_OUT_PHOTOS, 3),
+    fashion_source("standard.pt", "standard", 8),
+    lite_source(1, 96, FIRST_HELD_OUT_PHOTOS, (8, 10, 12)),
+    lite_source(2, 160, FIRST_HELD_OUT_PHOTOS, (8, 10)),
+)
 DEVELOPMENT = (
     cnn_source(1, 0, DEV_PHOTOS, 1),
     cnn_source(4, 0, DEV_PHOTOS, 1),
     fashion_source("noise_sigma_0.4.pt", "noise-trained", 0),
     lite_source(0, 64, DEV_PHOTOS, (8, 10, 12)),
+    *FIRST_HELD_OUT,
 )
 HELD_OUT = (
-    cnn_source(2, 2, HELD_OUT_PHOTOS, 3),
-    fashion_source("standard.pt", "standard", 8),
-    lite_source(1, 96, HELD_OUT_PHOTOS, (8, 10, 12)),
-    lite_source(2, 160, HELD_OUT_PHOTOS, (8, 10)),
+    cnn_source(4, 6, HELD_OUT_PHOTOS, 7),
+    cnn_source(1, 8, HELD_OUT_PHOTOS, 9),
+    fashion_source("noise_sigma_0.4.pt", "noise-trained", 16),
+    fashion_source("standard.pt", "standard", 24),
+    lite_source(0, 128, HELD_OUT_PHOTOS, (8, 10, 12)),
+    lite_source(1, 64, HELD_OUT_PHOTOS, (8, 10, 12)),
+    lite_source(2, 96, HELD_OUT_PHOTOS, (8, 10)),
 )
 HALVES = {"development": DEVELOPMENT, "held-out": HELD_OUT}
 
