@@ -218,9 +218,9 @@ class IASIDE(PerturbationAttribution):
             estimator (str or ShapleyEstimator, optional): ``"exact"`` (all ``2^M``
                         coalitions), ``"permutation"`` (antithetic permutation sampling),
                         ``"kernel"`` (paired KernelSHAP, efficiency-constrained), ``"kadd"``,
-                        ``"kadd3"`` (k-additive fits of order 2 and 3), ``"adaptive"`` (the fit's
-                        order chosen per image by cross-validation) or an estimator object of
-                        :mod:`captum_iaside.estimators`. None: exact without a budget or where
+                        ``"kadd3"`` (k-additive fits of order 2 and 3), ``"adaptive"`` (paired fits
+                        of the game's odd part, their order chosen per image by cross-validation) or
+                        an estimator object of :mod:`captum_iaside.estimators`. None: exact without a budget or where
                         ``2^M`` fits it, permutations below ``2M + 2``, else ``"adaptive"``
                         (:meth:`estimate` says which fit each image took).
                         Default: None
@@ -312,8 +312,8 @@ class IASIDE(PerturbationAttribution):
         Examples::
 
             >>> est = IASIDE(model, bands=10).estimate(x, target=y, budget=64)
-            >>> est.values.shape, est.fits.paired, est.fits.labels()
-            (torch.Size([2, 10]), False, ['order 2, λ=0.1', 'order 3, λ=0.03'])
+            >>> est.values.shape, est.fits.labels()
+            (torch.Size([2, 10]), ['order 1', 'order 3, λ=0.03'])
         """
         estimator, budget = resolve_estimator(estimator, budget, self.bands.n_bands)
         return self._play(locals(), budget, lambda g, r: estimator.estimate(g, budget, r))
@@ -368,10 +368,9 @@ class IASIDE(PerturbationAttribution):
             show_progress (bool, optional): Show a tqdm progress bar over the coalitions.
                         Default: False
             estimator (str or ShapleyEstimator, optional): ``"exact"``, ``"kadd"`` (the unpaired
-                        pairwise fit), ``"kadd3"`` (the paired third-order fit), ``"adaptive"`` or a
+                        pairwise fit), ``"kadd3"`` (the paired third-order fit) or a
                         :class:`~captum_iaside.KernelShapley` of order 2 or 3. None: exact without a
-                        budget or where ``2^M`` fits it, else ``"adaptive"`` (the fit's order chosen
-                        per image).
+                        budget or where ``2^M`` fits it, else ``"kadd"``.
                         Default: None
             budget (int, optional): Coalition evaluations per image for a k-additive fit.
                         Default: None

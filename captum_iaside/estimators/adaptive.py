@@ -1,18 +1,17 @@
-r"""The regression estimate that chooses its fit per image from the image's own coalitions.
+r"""The regression estimate that fits the part of the game the Shapley values depend on, and chooses its
+order per image from the image's own coalitions.
 
-Which k-additive surrogate estimates a game's Shapley values best depends on the game: an additive fit
-(KernelSHAP) for a game whose bands barely interact, a pairwise or third-order fit where interactions are
-strong and the budget holds enough coalitions to estimate them — and a fixed rule of ``M`` and the budget
-fails on games unlike those it was set on. :class:`AdaptiveKernelShapley` draws one set of coalitions,
-fits every candidate order to it (each with its own ridge penalty) and gives each image the fit whose
-leave-complement-out cross-validated error is lowest (:mod:`~captum_iaside.estimators.regression`): no
+The Shapley values of a game are those of its odd part ``(v(S) − v(N∖S) + v(N)) / 2``; a paired design
+evaluates every coalition with its complement, so it knows that part of every coalition it draws.
+:class:`AdaptiveKernelShapley` draws one paired set of coalitions, fits the odd part with the additive terms
+(paired KernelSHAP) and with the additive and third-order terms (each with the ridge penalty of its
+interactions that cross-validation picks), and gives each image the fit whose leave-complement-out
+cross-validated error of the odd part is lowest (:mod:`~captum_iaside.estimators.regression`): no
 evaluation beyond the budget, and the choice with its criterion is returned per image
 (:class:`~captum_iaside.estimators.base.FitChoice`).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -20,10 +19,10 @@ from torch import Tensor
 from captum_iaside.estimators.base import BandShapley, FitChoice, ShapleyEstimator
 from captum_iaside.estimators.interactions import shapley_from_dividends
 from captum_iaside.estimators.kernel import regression_coalitions
-from captum_iaside.estimators.regression import best_fit, n_terms, penalised_fits, term_matrix
+from captum_iaside.estimators.regression import best_fit, n_terms, odd_terms, penalised_fits, term_matrix
 from captum_iaside.game.protocol import Game
 
-#: The largest ``M`` whose third-order fit is a candidate (``M + C(M,2) + C(M,3)`` = 696 parameters at 16).
+#: The largest ``M`` whose third-order fit is a candidate (``M + C(M,3)`` = 576 parameters at 16).
 MAX_THIRD_ORDER_BANDS = 16
 
 #: Cross-validated errors below this fraction of an image's largest squared value ``v(S)²`` (over its coalitions,
@@ -36,40 +35,28 @@ TIE_RESOLUTION = 1e-12
 _FEATURES_PER_CHUNK = 2**24
 
 
-def paired_design(n_bands: int, budget: int) -> bool:
-    r"""
-    Whether :class:`AdaptiveKernelShapley` draws coalitions with their complements, decided before any
-    evaluation from ``M`` and the budget alone: paired once ``budget − 2`` reaches ``8M`` and half the
-    third-order fit's ``M + C(M,2) + C(M,3)`` parameters (up to :data:`MAX_THIRD_ORDER_BANDS` bands), where
-    the third-order fit is nearly determined and pairing cancels the even orders' part from the additive
-    one; unpaired below, where draws alone inform the pairwise fit (which pairing would reduce to the
-    additive one), and beyond :data:`MAX_THIRD_ORDER_BANDS` bands.
-    """
-    m, n = n_bands, budget - 2
-    return m <= MAX_THIRD_ORDER_BANDS and n >= max(8 * m, n_terms(m, 3) / 2)
-
-
 class AdaptiveKernelShapley(ShapleyEstimator):
     r"""
-    k-additive regression whose order each image chooses from its own coalitions: the additive fit
-    (paired KernelSHAP; Lundberg & Lee, 2017, Covert & Lee, 2021), the pairwise and the third-order fits
-    (Pelegrina et al., 2023, https://arxiv.org/abs/2211.02166) are fitted to the same coalitions, each
-    with the ridge penalty of its interactions that minimises its cross-validated error, and each image
-    keeps the fit with the lowest leave-complement-out cross-validated error of the coalition values
-    (:mod:`~captum_iaside.estimators.regression`). Choosing costs no evaluation: the whole budget is drawn
-    once, as :class:`~captum_iaside.estimators.kernel.KernelShapley` draws it.
+    Paired k-additive regression of the odd part of each image's game, its order chosen per image from
+    the image's own coalitions. The Shapley values of a game are those of its odd part
+    ``(v(S) − v(N∖S) + v(N)) / 2``, which a paired design (every coalition with its complement; Covert &
+    Lee, 2021, https://arxiv.org/abs/2012.01536) knows at every coalition it draws. Two fits of that part
+    share one draw: the additive one (paired KernelSHAP; Lundberg & Lee, 2017) and the third-order one
+    (the odd parts of the k-additive surrogate's terms of sizes 1 and 3; Pelegrina et al., 2023,
+    https://arxiv.org/abs/2211.02166), whose ridge penalty on the third-order terms each image chooses by
+    cross-validation. Each image keeps the fit with the lowest leave-complement-out cross-validated error of
+    the odd part (:mod:`~captum_iaside.estimators.regression`); errors at the rounding level of the values
+    are ties, which the additive fit wins. Choosing costs no evaluation: the whole budget is drawn once, as
+    :class:`~captum_iaside.estimators.kernel.KernelShapley` draws it.
 
-    Under a paired design the pairwise fit gives the additive fit's Shapley values, so the candidates are
-    orders 1 and 3; unpaired, orders 1, 2 and 3. The third order is a candidate up to
-    :data:`MAX_THIRD_ORDER_BANDS` bands. The estimate's :attr:`~captum_iaside.estimators.base.BandShapley.fits`
-    says which fit each image took and the criterion of every candidate. This is what ``estimator=None``
-    uses at a budget below ``2^M`` (``benchmarks/local_estimators.py`` measures it against shapiq's and
-    Captum's estimators on games it was not designed on).
-
-    Args:
-        paired (bool, optional): Draw every coalition with its complement; None decides from ``M`` and the
-                    budget (:func:`paired_design`).
-                    Default: None
+    An ordinary third-order fit spends ``C(M, 2)`` parameters on the pairwise terms, which model only the
+    even part of the game, and chooses its penalty by how well it predicts both parts; fitting the odd part
+    alone does neither. The third order is a candidate up to :data:`MAX_THIRD_ORDER_BANDS` bands. The
+    estimate's :attr:`~captum_iaside.estimators.base.BandShapley.fits` says which fit each image took and
+    the criterion of both. This is what ``estimator=None`` uses at a budget below ``2^M``
+    (``benchmarks/local_estimators.py`` measures it against shapiq's and Captum's estimators on games it
+    was not designed on). It gives no interaction indices (the odd part holds none of the pairwise ones):
+    for those use ``KernelShapley(order=2)`` or ``order=3``.
 
     Examples::
 
@@ -81,32 +68,17 @@ class AdaptiveKernelShapley(ShapleyEstimator):
 
     name = "adaptive"
 
-    def __init__(self, paired: bool | None = None) -> None:
-        if paired is not None and not isinstance(paired, bool):
-            raise TypeError(f"paired must be True, False or None, got {type(paired).__name__}")
-        self.paired = paired
-
-    def config(self) -> dict[str, Any]:
-        return {"name": self.name, "paired": self.paired}
-
     def minimum_budget(self, n_bands: int) -> int:
         return 2 + 2 * n_bands  # M pairs of coalitions; interactions beyond them are shrunk
 
-    @property
-    def gives_interactions(self) -> bool:
-        return True
+    def orders(self, n_bands: int) -> tuple[int, ...]:
+        r"""The candidate orders for ``M`` bands: 1, and 3 up to :data:`MAX_THIRD_ORDER_BANDS`."""
+        return (1, 3) if n_bands <= MAX_THIRD_ORDER_BANDS else (1,)
 
-    def orders(self, n_bands: int, paired: bool) -> tuple[int, ...]:
-        r"""The candidate orders for ``M`` bands under a paired or unpaired design."""
-        third = (3,) if n_bands <= MAX_THIRD_ORDER_BANDS else ()
-        return (1, *third) if paired else (1, 2, *third)
-
-    def _dividends(self, game: Game, budget: int, generator: torch.Generator) -> tuple[Tensor, Tensor, BandShapley]:
-        r"""Each image's chosen fit as Möbius coefficients on the terms of the highest candidate order."""
+    def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
         m = game.n_bands
-        paired = paired_design(m, budget) if self.paired is None else self.paired
-        orders = self.orders(m, paired)
-        gates, weights = regression_coalitions(game.n_images, m, budget - 2, generator, paired)
+        orders = self.orders(m)
+        gates, weights = regression_coalitions(game.n_images, m, budget - 2, generator, paired=True)
         v_empty, v_full = self._ends(game)
         values = game.values(gates)
         p = n_terms(m, orders[-1])
@@ -119,43 +91,32 @@ class AdaptiveKernelShapley(ShapleyEstimator):
                 v_empty[i : i + chunk],
                 v_full[i : i + chunk],
                 orders,
-                paired,
             )
             for i in range(0, game.n_images, chunk)
         ]
-        coef = torch.cat([c for c, _ in parts])
-        terms = term_matrix(m, orders[-1]).to(coef.device)  # the terms of the highest order, p of them
-        choice = FitChoice.concat([f for _, f in parts])
-        phi = shapley_from_dividends(coef, terms)
-        return coef, terms, self._result(game, phi, v_empty, v_full, choice)
-
-    def estimate(self, game: Game, budget: int | None, generator: torch.Generator) -> BandShapley:
-        return self._dividends(game, budget, generator)[2]
+        phi = torch.cat([phi for phi, _ in parts])
+        return self._result(game, phi, v_empty, v_full, FitChoice.concat([f for _, f in parts]))
 
 
 def _choose(
-    gates: Tensor,
-    weights: Tensor,
-    values: Tensor,
-    v_empty: Tensor,
-    v_full: Tensor,
-    orders: tuple[int, ...],
-    paired: bool,
+    gates: Tensor, weights: Tensor, values: Tensor, v_empty: Tensor, v_full: Tensor, orders: tuple[int, ...]
 ) -> tuple[Tensor, FitChoice]:
-    r"""
-    The chosen fit of every image, as its Möbius coefficients padded to the terms of ``orders[-1]``
-    ``(B, p)``, and the choice.
-    """
+    r"""The Shapley values ``(B, M)`` of every image's chosen odd-part fit, and the choice."""
     m = gates.shape[-1]
-    p = n_terms(m, orders[-1])
-    fits = [best_fit(penalised_fits(gates, weights, values, v_empty, v_full, k)) for k in orders]
+    fits = [best_fit(penalised_fits(gates, weights, values, v_empty, v_full, k, odd=True)) for k in orders]
     errors = torch.stack([f.cv_error for f in fits], dim=1)
     # errors at the rounding level of the values are ties, which the lowest order wins
     ends = torch.stack([v_empty, v_full], dim=1).to(torch.float64).abs()
     scale = torch.cat([values.to(torch.float64).abs(), ends], dim=1).amax(dim=1) ** 2
     pick = torch.maximum(errors, TIE_RESOLUTION * scale[:, None]).argmin(dim=1)  # the first on ties
     rows = torch.arange(gates.shape[0], device=pick.device)
-    coef = torch.stack([torch.nn.functional.pad(f.coefficients, (0, p - f.coefficients.shape[1])) for f in fits], 1)
+    phi = torch.stack(
+        [
+            shapley_from_dividends(f.coefficients, term_matrix(m, k)[odd_terms(m, k)].to(f.coefficients.device))
+            for f, k in zip(fits, orders, strict=True)
+        ],
+        dim=1,
+    )
     shrinkage = torch.stack([f.shrinkage for f in fits], dim=1)
     order = torch.tensor(orders, dtype=torch.int64, device=pick.device)[pick]
-    return coef[rows, pick], FitChoice(orders, paired, order, shrinkage[rows, pick], errors)
+    return phi[rows, pick], FitChoice(orders, order, shrinkage[rows, pick], errors)

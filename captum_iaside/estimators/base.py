@@ -23,7 +23,6 @@ class FitChoice:
     Attributes:
         orders (tuple of int): The candidate orders ``k`` of the k-additive fits, one per column of
                     :attr:`cv_errors` (1: KernelSHAP).
-        paired (bool): Whether the coalitions were drawn with their complements.
         order (Tensor): ``(B,)`` int64, the order each image's fit has.
         shrinkage (Tensor): ``(B,)`` float64, the ridge penalty ``λ`` of its interaction terms.
         cv_errors (Tensor): ``(B, K)`` float64, the leave-complement-out cross-validated error of each
@@ -32,17 +31,15 @@ class FitChoice:
     """
 
     orders: tuple[int, ...]
-    paired: bool
     order: Tensor
     shrinkage: Tensor
     cv_errors: Tensor
 
     @classmethod
     def concat(cls, parts: list[FitChoice]) -> FitChoice:
-        r"""The choices of consecutive groups of images (of the same candidates and design) as one."""
+        r"""The choices of consecutive groups of images (of the same candidates) as one."""
         return cls(
             parts[0].orders,
-            parts[0].paired,
             torch.cat([f.order for f in parts]),
             torch.cat([f.shrinkage for f in parts]),
             torch.cat([f.cv_errors for f in parts]),

@@ -15,6 +15,15 @@ held-out errors are ``(I − H_GG)⁻¹ e_G`` for each group ``G`` of a coalitio
 (a 1 × 1 or 2 × 2 system), ``e`` the residuals and ``H_GG`` the block of the hat matrix. The score picks the
 penalty of each fit (:func:`regression_moebius`) and, in
 :class:`~captum_iaside.estimators.adaptive.AdaptiveKernelShapley`, the order of the fit of each image.
+
+**Odd-part fits.** The Shapley values of a game depend only on its odd part
+``v_odd(S) = (v(S) − v(N∖S) + v(N)) / 2`` (``v(∅) = 0``): the dual game ``v(N) − v(N∖S)`` has the same
+Shapley values, and ``v_odd`` is the mean of the two. Under a paired design the odd part of every evaluated
+coalition is known, so a fit may model it alone (``odd=True``): its terms are the odd parts of the
+unanimity games of odd size (those of even size reduce to lower odd orders — the pair ``{i, j}`` to
+``(u_i + u_j) / 2``), each with the Shapley values ``1 / |T|`` on ``T``. Of order 1 it is paired KernelSHAP
+exactly; of order 3 it spends no parameter on the even part (the ``C(M, 2)`` pairwise terms of an ordinary
+third-order fit), and its criterion scores only what the Shapley values depend on.
 """
 
 from __future__ import annotations
@@ -43,8 +52,9 @@ class RegressionFit:
 
     Attributes:
         shrinkage (Tensor): ``(B,)`` ``λ`` of the interaction terms per image (0 for ``order=1``).
-        coefficients (Tensor): ``(B, p)`` Möbius coefficients in the order of :func:`term_matrix`,
-                    summing to ``v(N) − v(∅)``.
+        coefficients (Tensor): ``(B, p)`` Möbius coefficients in the order of :func:`term_matrix` (of an
+                    odd-part fit: the coefficients of its terms of odd size, :func:`odd_terms`), summing to
+                    ``v(N) − v(∅)``.
         cv_error (Tensor): ``(B,)`` leave-complement-out cross-validated error (inf where it is not
                     determined).
     """
@@ -97,6 +107,23 @@ def complement_partners(gates: Tensor) -> Tensor:
     return torch.where(found, order.gather(1, where), -1)
 
 
+def odd_terms(n_bands: int, order: int) -> Tensor:
+    r"""``(p,)`` bool: which terms of :func:`interaction_terms` have odd size, the terms of an odd-part fit."""
+    return torch.tensor([len(t) % 2 == 1 for t in interaction_terms(n_bands, order)])
+
+
+def _odd_parts(x: Tensor, y: Tensor, gap: Tensor, partner: Tensor, keep: Tensor) -> tuple[Tensor, Tensor]:
+    r"""
+    The odd parts ``(f(S) − f(N∖S) + f(N)) / 2`` of the features (the terms of odd size, ``keep``) and of the
+    values ``y = v − v(∅)`` of a paired design (``partner`` the row of each coalition's complement).
+    """
+    if bool((partner < 0).any()):
+        raise ValueError("an odd-part fit needs every coalition with its complement (a paired design)")
+    x_partner = x.gather(1, partner[..., None].expand(-1, -1, x.shape[-1]))
+    odd_x = ((x - x_partner + 1) / 2)[..., keep.to(x.device)]
+    return odd_x, (y - y.gather(1, partner) + gap[:, None]) / 2
+
+
 def drawn_coalitions(gates: Tensor) -> Tensor:
     r"""
     ``(n,)`` float64 0/1: the coalitions of a design ``(B, n, M)`` whose size was sampled rather than
@@ -118,13 +145,14 @@ def penalised_fits(
     v_full: Tensor,
     order: int,
     shrinkage: Sequence[float] = SHRINKAGE_GRID,
+    odd: bool = False,
 ) -> Iterator[RegressionFit]:
     r"""
     The efficiency-constrained k-additive fit for each ``λ`` of ``shrinkage`` (order 1: the one unpenalised
     fit), each with its cross-validated error. An unpenalised fit of order 2 or 3 is skipped where it has
-    no more coalitions than parameters (it is not determined). The cost is a ``p × p`` inversion per image
-    and ``λ`` (Cholesky for a penalised fit, a pseudo-inverse for the plain one) and ``B n p²`` for the
-    hat matrix's diagonal blocks.
+    no more coalitions (pairs of them, for an odd-part fit) than parameters (it is not determined). The
+    cost is a ``p × p`` inversion per image and ``λ`` (Cholesky for a penalised fit, a pseudo-inverse for
+    the plain one) and ``B n p²`` for the hat matrix's diagonal blocks.
 
     Args:
         gates (Tensor): ``(B, n, M)`` coalitions, row ``r`` of the same size in every image (as
@@ -137,6 +165,10 @@ def penalised_fits(
         order (int): ``k``: 1, 2 or 3.
         shrinkage (sequence of float, optional): The penalties ``λ`` to try.
                     Default: :data:`SHRINKAGE_GRID`
+        odd (bool, optional): Fit the odd part of the game (:func:`odd_terms`): every coalition must come
+                    with its complement (a paired design); the coefficients are those of the terms of
+                    odd size, and the criterion scores the odd part of the values only.
+                    Default: False
 
     Yields:
         :class:`RegressionFit`, one per ``λ`` fitted.
@@ -145,21 +177,23 @@ def penalised_fits(
     x = interaction_features(gates.to(values.device), order)  # (B, n, p)
     w = weights.to(device=values.device, dtype=torch.float64)
     y = values.to(torch.float64) - v_empty.to(torch.float64)[:, None]
+    gap = (v_full - v_empty).to(torch.float64)
+    partner = complement_partners(gates).to(x.device)
+    if odd:
+        x, y = _odd_parts(x, y, gap, partner, odd_terms(m, order))
     xw = x * w[None, :, None]
     a = xw.transpose(1, 2) @ x  # (B, p, p)
     b = (xw * y[..., None]).sum(dim=1)  # (B, p)
-    gap = (v_full - v_empty).to(torch.float64)
     n, p = x.shape[1], a.shape[-1]
     scale = a.diagonal(dim1=1, dim2=2).mean(dim=1)[:, None, None]
     eye = torch.eye(p, dtype=torch.float64, device=a.device)
     penalty = torch.diag((torch.arange(p, device=a.device) >= m).to(torch.float64))  # the interaction terms
     scored = drawn_coalitions(gates).to(w.device)
-    partner = complement_partners(gates).to(a.device)
     paired = partner >= 0
     partner = partner.clamp(min=0)
     x_partner = x.gather(1, partner[..., None].expand(-1, -1, p))
     for lam in shrinkage if order > 1 else (0.0,):
-        if lam == 0 and order > 1 and n <= p:
+        if lam == 0 and order > 1 and (n // 2 if odd else n) <= p:
             continue  # more parameters than coalitions: only a penalised fit is determined
         a_inv = _inverse(a + scale * (lam * penalty + 1e-12 * eye), definite=lam > 0)
         a_inv_b = (a_inv @ b[..., None])[..., 0]

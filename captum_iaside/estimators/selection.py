@@ -87,10 +87,10 @@ def interaction_estimator(
 ) -> ShapleyEstimator:
     r"""
     The estimator of interaction indices: None means exact enumeration without a budget (``M`` ≤ 12) or
-    where ``2^M`` fits it, else the per-image choice of k-additive fits
-    (:class:`~captum_iaside.estimators.adaptive.AdaptiveKernelShapley`). An estimator without
-    interactions (permutations, KernelSHAP) is refused. The budget itself is checked by the caller (a global
-    run may derive it from ``max_evaluations``).
+    where ``2^M`` fits it, else the pairwise k-additive fit of unpaired draws (``"kadd"``; the automatic
+    per-image estimator fits the odd part of the game, which holds no pairwise interaction). An estimator
+    without interactions (permutations, KernelSHAP, ``"adaptive"``) is refused. The budget itself is
+    checked by the caller (a global run may derive it from ``max_evaluations``).
 
     Raises:
         ValueError: for ``M`` above the exact limit without a budget, or an estimator that gives no
@@ -109,7 +109,7 @@ def interaction_estimator(
         else:
             est = best_local_estimator(n_bands, check_positive_int(budget, "budget"))
             if not est.gives_interactions:
-                est = AdaptiveKernelShapley()
+                est = KernelShapley(order=2, paired=False)
     est.check_interactions()
     return est
 
