@@ -6,10 +6,11 @@
 
 The games (benchmarks/local_games.py) are real and random models at M = 8, 10, 12 and 16 square bands whose
 every coalition value is known, split into a development half and a held-out half, fixed before the automatic
-choice was designed, that share no image and no (model, resolution) pair; each half is reported on its own. Each estimator runs on the
-stored values (captum_iaside.game.table_game.TableGame: each lookup is one evaluation, ∅ and N included) with
---seeds seeds per budget, at the budgets below 2^M among 48-768 (and 1,024 and 2,048 at M ≥ 12); reported is
-the RMSE over bands against the exact Shapley values, averaged over images and seeds.
+choice was designed, that share no image and no (model, resolution) pair; each half is reported on its own.
+Each estimator runs on the stored values (captum_iaside.game.table_game.TableGame: each lookup is one
+evaluation, ∅ and N included) with --seeds seeds per budget, at the budgets below 2^M among 48-768 (and 1,024
+and 2,048 at M ≥ 12); reported is the RMSE over bands against the exact Shapley values, averaged over images
+and seeds.
 
 Columns: the automatic choice (estimator=None), the rule it replaced (fixed thresholds of M and the budget, run
 with the cross-validated penalties of today),
