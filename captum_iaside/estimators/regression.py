@@ -53,8 +53,8 @@ class RegressionFit:
     Attributes:
         shrinkage (Tensor): ``(B,)`` ``λ`` of the interaction terms per image (0 for ``order=1``).
         coefficients (Tensor): ``(B, p)`` Möbius coefficients in the order of :func:`term_matrix` (of an
-                    odd-part fit: the coefficients of its terms of odd size, :func:`odd_terms`), summing to
-                    ``v(N) − v(∅)``.
+                    odd-part fit: the coefficients of the odd parts of the unanimity games of odd size,
+                    :func:`odd_terms`), summing to ``v(N) − v(∅)``.
         cv_error (Tensor): ``(B,)`` leave-complement-out cross-validated error (inf where it is not
                     determined).
     """
