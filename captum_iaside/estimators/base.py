@@ -103,8 +103,7 @@ class ShapleyEstimator(ABC):
         if not self.gives_interactions:
             raise ValueError(
                 f"estimator={self!r} gives no interaction indices; use estimator='exact' (M <= 12) or a k-additive "
-                "fit with a budget: 'adaptive' (the order chosen per image), KernelShapley(order=2) or "
-                "KernelShapley(order=3) (estimator='kadd' or 'kadd3')"
+                "fit with a budget, KernelShapley(order=2) or KernelShapley(order=3) (estimator='kadd' or 'kadd3')"
             )
 
     def estimate_interactions(
