@@ -145,8 +145,8 @@ def peers(game: ExactGame, exact: torch.Tensor, cells: list[int], seeds: int) ->
     shapiq's estimators' mean RMSE per budget of ``cells``, or None without shapiq's environment; kept in
     benchmarks/.cache/peers/ (the peers do not change with our estimators: rerun with the cache removed).
     """
-    path = os.path.join(HERE, ".cache", "peers", f"{game.name}, M={game.n_bands}, seeds={seeds}.json")
-    path = path.replace(" ", "_")
+    name = f"{game.name}, M={game.n_bands}, seeds={seeds}.json".replace("/", "_").replace(" ", "_")
+    path = os.path.join(HERE, ".cache", "peers", name)
     if os.path.exists(path):
         with open(path) as f:
             cached = json.load(f)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from captum_iaside import AdaptiveKernelShapley, KernelShapley
+from captum_iaside._utils.coding import coalition_codes
 from captum_iaside.estimators.adaptive import MAX_THIRD_ORDER_BANDS
 from captum_iaside.estimators.exact import exact_shapley
 from captum_iaside.estimators.kernel import regression_coalitions
@@ -116,7 +117,7 @@ def test_each_image_gets_the_odd_part_fit_it_chose(m, budget):
     assert torch.allclose(res.values[chose], kernel.values[chose], atol=1e-9)
     gates, weights = regression_coalitions(3, m, budget - 2, torch.Generator().manual_seed(5), paired=True)
     assert torch.equal(gates, game.asked[-1])
-    values = torch.stack([table[b, (gates[b].round().long() * 2 ** torch.arange(m)).sum(-1)] for b in range(3)])
+    values = table.gather(1, coalition_codes(gates.round()))
     for b in torch.nonzero(fits.order == 3).flatten().tolist():
         want = reference_odd_fit(
             gates[b : b + 1],
