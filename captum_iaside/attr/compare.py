@@ -26,6 +26,7 @@ def compare_global(
     use_labels: bool = True,
     additional_forward_args: Any = None,
     perturbations_per_eval: int | str = 1,
+    max_memory: int | float | str | None = None,
     estimator: str | ShapleyEstimator | None = None,
     budget: int | None = None,
     max_evaluations: int | None = None,

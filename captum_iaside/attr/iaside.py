@@ -412,6 +412,7 @@ class IASIDE(PerturbationAttribution):
         use_labels: bool = True,
         additional_forward_args: Any = None,
         perturbations_per_eval: int | str = 1,
+        max_memory: int | float | str | None = None,
         estimator: str | ShapleyEstimator | None = None,
         budget: int | None = None,
         max_evaluations: int | None = None,
@@ -474,9 +475,20 @@ class IASIDE(PerturbationAttribution):
                         :meth:`attribute`).
                         Default: None
             perturbations_per_eval (int or str, optional): Coalitions per forward call, or
-                        ``"auto"`` (measured on the first batch; the chosen size is in
-                        ``result.config["perturbations_per_eval"]``).
+                        ``"auto"``: chosen from paired, repeated timings at the start and checked
+                        again during the run; the smaller of two sizes that are equally fast
+                        within the noise (less memory). The size in use at the end is
+                        ``result.config["perturbations_per_eval"]``, and the timings that chose it
+                        are in ``result.config["execution"]``.
                         Default: 1
+            max_memory (int, float or str, optional): Memory the process may hold while the
+                        run evaluates (resident memory on the CPU, memory allocated on a CUDA
+                        device): ``"2GB"``, ``"512MB"`` or bytes. The forward size stays within it,
+                        from the memory per image measured at the first forwards; a budget that
+                        cannot hold one coalition per forward is refused before any forward. The
+                        run's peak is in ``result.config["execution"]``.
+                        Default: None (half of the memory available when the run starts; 80 % of
+                        a CUDA device's free memory)
             estimator (str or ShapleyEstimator, optional): ``"exact"``, ``"permutation"``,
                         ``"kernel"`` or an estimator object (see :meth:`attribute`).
                         Default: None (the automatic design)

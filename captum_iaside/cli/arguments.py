@@ -52,6 +52,15 @@ def _forward_size(text: str) -> int | str:
     return "auto" if text == "auto" else _positive(text)
 
 
+def _memory(text: str) -> int:
+    from captum_iaside._utils.sizes import parse_memory
+
+    try:
+        return parse_memory(text, "--max-memory")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _probability(text: str) -> float:
     try:
         value = float(text)
@@ -210,8 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=_forward_size,
         default="auto",
         metavar="N|auto",
-        help="coalitions per forward call (a forward holds batch-size x this many images); auto: the fastest "
-        "of a few sizes, timed on the first coalitions",
+        help="coalitions per forward call (a forward holds batch-size x this many images); auto: chosen from "
+        "repeated, paired timings and checked again during the run, the smaller of sizes equally fast",
+    )
+    g.add_argument(
+        "--max-memory",
+        type=_memory,
+        metavar="SIZE",
+        help="memory the run may hold, e.g. 2GB or 512MB (resident memory on the CPU, allocated memory on a GPU); "
+        "the forward size stays within it (default: half of the memory available, 80%% of a GPU's free memory)",
     )
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     g.add_argument("--amp", choices=AMP_CHOICES, help="run the model under torch.autocast with this dtype (GPUs)")

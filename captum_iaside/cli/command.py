@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     from captum_iaside.cli.models import LITE_RESOLUTION, load_model
     from captum_iaside.execution.cpu import tune_cpu
     from captum_iaside.game.baselines import GaussianBaseline
-    from captum_iaside.report.tables import format_table
+    from captum_iaside.report.tables import execution_of, format_table
     from captum_iaside.report.writer import write_report
 
     specs = args.model or [DEFAULT_MODEL]
@@ -238,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
         n_samples=None,  # --samples is applied to the dataset, before it is sharded
         use_labels=args.labels == "folder",
         perturbations_per_eval=args.perturbations_per_eval,
+        max_memory=args.max_memory,
         estimator=None if args.estimator == "auto" else args.estimator,
         budget=args.budget,
         max_evaluations=args.max_evaluations,
@@ -276,9 +277,18 @@ def run(args: argparse.Namespace) -> int:
             "paired_data": "shared" if shared else "per-model preprocessing of the same files",
         }
     )
-    details = {name: {"resolution": resolutions[name], "wall_time_s": round(wall, 2)} for name in models}
+    executions = {name: execution_of(res, name) for name, res in comparison.results.items()}
+    details = {
+        name: {"resolution": resolutions[name], "wall_time_s": round(wall, 2), "execution": executions[name].to_dict()}
+        for name in models
+    }
     files = write_report(comparison, args.out, example=example, config=config, details=details)
-    print(f"\nattribution {wall:.1f} s; report written to {os.path.abspath(args.out)}/: {', '.join(files)}")
+    print()
+    if len(models) > 1:
+        for name, execution in executions.items():
+            print(f"{name}: {execution.summary()}")
+    summary = "" if len(executions) > 1 else f"; {next(iter(executions.values())).summary()}"
+    print(f"attribution {wall:.1f} s{summary}; report written to {os.path.abspath(args.out)}/: {', '.join(files)}")
     return 0
 
 

@@ -26,13 +26,29 @@ _DEFAULTS = {_M_TRIM_THRESHOLD: 128 * 1024, _M_MMAP_THRESHOLD: 128 * 1024, _M_MM
 _KEEP = {_M_MMAP_MAX: 0, _M_TRIM_THRESHOLD: 2**31 - 1}
 
 
-def _mallopt() -> ctypes._CFuncPtr | None:
+def _glibc(function: str) -> ctypes._CFuncPtr | None:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     try:
-        return ctypes.CDLL("libc.so.6").mallopt
+        return getattr(ctypes.CDLL("libc.so.6"), function)
     except (OSError, AttributeError):
         return None
+
+
+def _mallopt() -> ctypes._CFuncPtr | None:
+    return _glibc("mallopt")
+
+
+def release_memory() -> bool:
+    r"""
+    Hand the free memory that glibc's ``malloc`` keeps back to the system (``malloc_trim(0)``):
+    :func:`tune_cpu` keeps freed memory so that repeated forwards of one size reuse it, and the
+    automatic forward size calls this when it gives up a larger size, so the process does not hold
+    that size's peak for the rest of the run. Returns whether glibc released anything (False where
+    there is no glibc).
+    """
+    trim = _glibc("malloc_trim")
+    return trim is not None and bool(trim(0))
 
 
 @dataclass

@@ -1,20 +1,20 @@
-r"""How a game runs the model: the reusable coalition buffer, the forward size and the memory format."""
+r"""How a game runs the model: the reusable coalition buffer, the forward size, the memory budget, the memory format."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from captum_iaside._utils.checks import check_positive_int
-
-#: Images per forward tried by ``perturbations_per_eval="auto"`` (CPU; GPUs also try larger).
-AUTO_IMAGES_PER_FORWARD = (8, 16, 32, 64, 128, 256)
-
-
-_AUTO_IMAGES_PER_FORWARD_GPU = (512, 1024)
+from captum_iaside._utils.sizes import format_bytes, parse_memory
+from captum_iaside.execution.cpu import release_memory
+from captum_iaside.execution.forward_size import ForwardSizeChoice, ForwardSizeChooser, SizeTiming
+from captum_iaside.execution.memory import MemoryBudget, MemoryGauge
 
 
 def preferred_memory_format(forward_func: Callable[..., Any], inputs: Tensor) -> torch.memory_format:
@@ -40,34 +40,134 @@ def is_out_of_memory(exc: BaseException) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class ExecutionReport:
+    r"""
+    How a run's forwards ran on one model: the forward size, how it was chosen, and the memory.
+
+    Attributes:
+        perturbations_per_eval (int, optional): Coalitions per forward at the end of the run (None if
+                    no coalition was evaluated).
+        images_per_forward (int, optional): Images per forward at that size.
+        choice (ForwardSizeChoice, optional): The timings that chose it (``"auto"`` only).
+        memory_floor (int, optional): Bytes the process held before the first forward (CPU: resident
+                    memory; CUDA: memory allocated on the device).
+        memory_peak (int, optional): The largest memory held by the end of the run, same measure.
+        memory_limit (int, optional): The budget in bytes (None: unknown, no limit).
+        memory_limit_source (str): ``"max_memory"`` or the default it came from.
+    """
+
+    perturbations_per_eval: int | None
+    images_per_forward: int | None
+    choice: ForwardSizeChoice | None
+    memory_floor: int | None
+    memory_peak: int | None
+    memory_limit: int | None
+    memory_limit_source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        r"""A JSON-ready dict of the fields."""
+        return {
+            "perturbations_per_eval": self.perturbations_per_eval,
+            "images_per_forward": self.images_per_forward,
+            "choice": None if self.choice is None else self.choice.to_dict(),
+            "memory_floor": self.memory_floor,
+            "memory_peak": self.memory_peak,
+            "memory_limit": self.memory_limit,
+            "memory_limit_source": self.memory_limit_source,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ExecutionReport:
+        r"""The report :meth:`to_dict` wrote (missing fields are None)."""
+        choice = d.get("choice")
+        if choice is not None:
+            timings = tuple(SizeTiming(**t) for t in choice["timings"])
+            choice = ForwardSizeChoice(
+                choice["perturbations_per_eval"],
+                choice["images_per_forward"],
+                timings,
+                choice["contests"],
+                tuple(choice["sizes"]),
+            )
+        return cls(
+            perturbations_per_eval=d.get("perturbations_per_eval"),
+            images_per_forward=d.get("images_per_forward"),
+            choice=choice,
+            memory_floor=d.get("memory_floor"),
+            memory_peak=d.get("memory_peak"),
+            memory_limit=d.get("memory_limit"),
+            memory_limit_source=d.get("memory_limit_source", ""),
+        )
+
+    def summary(self) -> str:
+        r"""One line: the forward size, how it was chosen, and the peak memory."""
+        if self.perturbations_per_eval is None:
+            size = "no coalition forward"
+        else:
+            per = self.perturbations_per_eval
+            size = f"{self.images_per_forward} images per forward ({per} coalition{'s' if per > 1 else ''} per image)"
+        if self.choice is not None and self.choice.timings:
+            size += f", chosen from {sum(t.forwards for t in self.choice.timings)} timed forwards"
+        peak = "peak memory unknown" if self.memory_peak is None else f"peak memory {format_bytes(self.memory_peak)}"
+        return f"{size}; {peak}"
+
+    def timings_line(self) -> str:
+        r"""The timings behind the choice, one clause a size (empty for a fixed size)."""
+        if self.choice is None or not self.choice.timings:
+            return ""
+        return "; ".join(
+            f"{t.images_per_forward} images per forward: {1e3 * t.seconds_per_image:.3g} ms per image "
+            f"(± {100 * t.spread:.0f} %, {t.forwards} forwards)"
+            for t in self.choice.timings
+        )
+
+
+class _Forward:
+    r"""A forward in flight: when it started, whether it is timed, and the peak memory before it."""
+
+    __slots__ = ("tic", "timed", "peak_before")
+
+    def __init__(self, tic: float, timed: bool, peak_before: int | None) -> None:
+        self.tic, self.timed, self.peak_before = tic, timed, peak_before
+
+
 class Workspace:
     r"""
-    What the games of one run share: the coalition buffer (reused between chunks and batches)
-    and the forward size, fixed or chosen by measurement.
+    What the games of one run share on one model: the coalition buffer (reused between chunks and
+    batches), the forward size, fixed or chosen by measurement, and the memory budget.
 
     Args:
         perturbations_per_eval (int or str, optional): Coalitions per forward call, or
-                    ``"auto"``: the first chunks are evaluated at
-                    :data:`AUTO_IMAGES_PER_FORWARD` images per forward (and more on a GPU), each
-                    timed once, and the fastest size that fits in memory is kept
-                    (:attr:`perturbations_per_eval` then holds it).
+                    ``"auto"``: chosen from paired, repeated timings of neighbouring sizes, checked
+                    again during the run, and the smaller of sizes equal within the noise (see
+                    :mod:`~captum_iaside.execution.forward_size`); :attr:`perturbations_per_eval`
+                    holds the size in use.
                     Default: 1
+        max_memory (int, float or str, optional): Memory the process may hold (CPU: resident
+                    memory; CUDA: memory allocated on the device), e.g. ``"2GB"``. The forward size
+                    stays within it, measured from the first forward's memory per image; a budget
+                    too small for one coalition per forward is refused before any forward.
+                    Default: None (half of the memory available at the first forward; 80 % of a CUDA
+                    device's free memory)
     """
 
-    def __init__(self, perturbations_per_eval: int | str = 1) -> None:
+    def __init__(self, perturbations_per_eval: int | str = 1, max_memory: int | float | str | None = None) -> None:
         if perturbations_per_eval == "auto":
             self.auto = True
-            self.perturbations_per_eval: int | None = None
         else:
             if isinstance(perturbations_per_eval, str):
                 raise TypeError(f"perturbations_per_eval must be an int or 'auto', got {perturbations_per_eval!r}")
             check_positive_int(perturbations_per_eval, "perturbations_per_eval")
             self.auto = False
-            self.perturbations_per_eval = perturbations_per_eval
+        self._fixed = None if self.auto else int(perturbations_per_eval)
+        self.max_memory = None if max_memory is None else parse_memory(max_memory)
         self._buffer: Tensor | None = None
-        self._candidates: list[int] | None = None
-        self._timings: dict[int, float] = {}
-        self._warm = False
+        self._gauge: MemoryGauge | None = None
+        self._chooser = ForwardSizeChooser(self._fits) if self.auto else None
+        self._capped: int | None = None
+        self._timed = False
+        self._n_images: int | None = None
 
     # ---------------------------------------------------------------- buffer
     def buffer(self, numel: int, device: torch.device, dtype: torch.dtype) -> Tensor:
@@ -78,59 +178,103 @@ class Workspace:
             buf = self._buffer = torch.empty(numel, device=device, dtype=dtype)
         return buf[:numel]
 
+    # ---------------------------------------------------------------- memory
+    def prepare(self, n_images: int, device: torch.device, bytes_per_coalition: int, bytes_fixed: int) -> None:
+        r"""
+        Set up the memory gauge and the ladder of sizes at the run's first game, before any forward:
+        a ``max_memory`` that cannot hold the game's band components (``bytes_fixed``) and one
+        coalition per forward (``bytes_per_coalition``) is refused here.
+        """
+        if self._gauge is None:
+            self._n_images = n_images
+            self._gauge = MemoryGauge(MemoryBudget.resolve(self.max_memory, device), device)
+            if self._chooser is not None:
+                self._chooser.calibrate(n_images, device.type == "cuda")
+        self._gauge.check_first(bytes_fixed + bytes_per_coalition, f"one coalition per forward of {n_images} images")
+
+    @property
+    def gauge(self) -> MemoryGauge | None:
+        r"""The memory gauge (None before the first game)."""
+        return self._gauge
+
+    def _fits(self, images: int) -> bool:
+        return self._gauge is None or self._gauge.fits(images)
+
     # ---------------------------------------------------------- forward size
     @property
-    def tuning(self) -> bool:
-        r"""Whether forward sizes are still being measured."""
-        return self.auto and self.perturbations_per_eval is None
+    def perturbations_per_eval(self) -> int | None:
+        r"""Coalitions per forward in use (``"auto"``: None before the first game)."""
+        if self._chooser is not None:
+            return self._chooser.size
+        return self._fixed if self._capped is None else self._capped
 
-    def chunk_size(self, n_images: int, remaining: int, device: torch.device) -> int:
-        r"""Coalitions in the next forward call for ``n_images`` images."""
-        if not self.tuning:
-            return min(self.perturbations_per_eval, remaining)
-        if self._candidates is None:
-            sizes = AUTO_IMAGES_PER_FORWARD + (_AUTO_IMAGES_PER_FORWARD_GPU if device.type == "cuda" else ())
-            self._candidates = sorted({max(1, round(s / n_images)) for s in sizes})
-        if not self._warm:  # one small forward first: the first call pays for allocations and set-up
-            return min(self._candidates[0], remaining)
-        untried = [c for c in self._candidates if c not in self._timings]
-        return min(untried[0], remaining) if untried else min(self._decide(), remaining)
+    def resume(self, size: int) -> None:
+        r"""Start ``"auto"`` at ``size``, the size a checkpointed run had reached (a fixed size stays as given)."""
+        if self._chooser is not None:
+            self._chooser.resume(size)
 
-    def record(self, size: int, n_images: int, seconds: float, full: bool = True) -> None:
-        r"""
-        Note the time of a forward of ``size`` coalitions for ``n_images`` images (``full``:
-        whether the forward held all of them, not a short last chunk).
-        """
-        if not self.tuning:
-            return
-        if not self._warm:
-            self._warm = True
-            return
-        if not full or size not in self._candidates or size in self._timings:
-            return
-        self._timings[size] = seconds / (size * n_images)
-        best = min(self._timings.values())
-        tried = [c for c in self._candidates if c in self._timings]
-        # larger sizes rarely win again after two successive slower ones
-        if len(tried) >= 3 and all(self._timings[c] > 1.1 * best for c in tried[-2:]):
-            self._candidates = tried
-        if all(c in self._timings for c in self._candidates):
-            self._decide()
+    def chunk_size(self, n_images: int, remaining: int) -> int:
+        r"""Coalitions in the next forward call for ``n_images`` images with ``remaining`` left per image."""
+        if self._chooser is not None:
+            size, self._timed = self._chooser.next_size(n_images, remaining)
+        else:
+            size, self._timed = (self._fixed if self._capped is None else self._capped), False
+        capped = self._cap(size, n_images)
+        if capped != size:
+            self._timed = False
+            if self._chooser is None:
+                self._capped = capped
+        return min(capped, remaining)
+
+    def _cap(self, size: int, n_images: int) -> int:
+        r"""The largest size up to ``size`` predicted to fit the budget (a fixed size: ``max_memory`` only)."""
+        gauge = self._gauge
+        if gauge is None or gauge.fits(size * n_images) or (self._chooser is None and self.max_memory is None):
+            return size
+        fitting = next((p for p in range(size - 1, 0, -1) if gauge.fits(p * n_images)), None)
+        if fitting is not None:
+            return fitting
+        if self.max_memory is None:  # the default budget is a guess: go on with the smallest size
+            return 1
+        raise ValueError(
+            f"max_memory={format_bytes(self.max_memory)} is too small: a forward of one coalition of {n_images} "
+            f"images reaches about {format_bytes(gauge.predicted(n_images))} (measured at the first forwards); "
+            "raise max_memory or lower the batch size"
+        )
+
+    def start_forward(self, device: torch.device) -> _Forward:
+        r"""Begin the forward that :meth:`chunk_size` sized (a timed one first waits for a CUDA device's queue)."""
+        if self._timed and device.type == "cuda":
+            torch.cuda.synchronize(device)
+        peak = self._gauge.before_forward() if self._gauge is not None else None
+        return _Forward(time.perf_counter(), self._timed, peak)
+
+    def finish_forward(self, forward: _Forward, size: int, n_images: int, images: int, device: torch.device) -> None:
+        r"""Note a forward of ``images`` images (up to ``size`` coalitions of ``n_images`` images) that ended."""
+        if forward.timed and device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - forward.tic
+        if self._gauge is not None:
+            self._gauge.after_forward(images, forward.peak_before)
+        if self._chooser is not None:
+            decided = self._chooser.record(size, n_images, seconds, full=images == n_images * size)
+            if decided and device.type == "cpu" and self._chooser.released_larger():
+                release_memory()
 
     def out_of_memory(self, size: int) -> None:
-        r"""Drop ``size`` and every larger candidate after a forward ran out of memory."""
-        self._candidates = [c for c in self._candidates if c < size]
-        if not self._candidates:
-            raise MemoryError("even one coalition per forward does not fit in memory; use a smaller batch size")
-        if all(c in self._timings for c in self._candidates):
-            self._decide()
+        r"""Drop ``size`` and every larger size after a forward ran out of memory (``"auto"`` only)."""
+        self._chooser.out_of_memory(size)
 
-    def _decide(self) -> int:
-        best = min(self._timings.values())
-        # the smallest size within 3 % of the fastest: as fast, and less memory
-        self.perturbations_per_eval = min(c for c, t in self._timings.items() if t <= 1.03 * best)
-        return self.perturbations_per_eval
-
-    def timings(self) -> dict[int, float]:
-        r"""Measured seconds per image for each tried size (``perturbations_per_eval="auto"``)."""
-        return dict(self._timings)
+    def report(self) -> ExecutionReport:
+        r"""The forward size, how it was chosen and the memory, so far."""
+        size, gauge = self.perturbations_per_eval, self._gauge
+        choice = self._chooser.report() if self._chooser is not None and self._chooser.n_images else None
+        return ExecutionReport(
+            perturbations_per_eval=size,
+            images_per_forward=None if size is None or self._n_images is None else size * self._n_images,
+            choice=choice,
+            memory_floor=None if gauge is None else gauge.floor,
+            memory_peak=None if gauge is None else gauge.peak(),
+            memory_limit=None if gauge is None else gauge.budget.limit,
+            memory_limit_source="" if gauge is None else gauge.budget.source,
+        )

@@ -15,7 +15,6 @@ evaluates the unperturbed images (or reuses the forward that found the predicted
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -92,6 +91,10 @@ class SpectralGame:
         self.evaluations = 0
         self.output_classes: int | None = None
         self._shape = (c, h, w)
+        per_image = c * h * w * inputs.element_size()
+        self.workspace.prepare(
+            self.n_images, inputs.device, self.n_images * per_image, self.n_images * self.n_bands * per_image
+        )
         deltas = bands.decompose(inputs - reference)  # (B, M, C, H, W)
         if self.memory_format == torch.channels_last:
             # (B, M, H, W, C): a coalition image viewed as NCHW is then channels-last
@@ -241,7 +244,7 @@ class SpectralGame:
         chunks, start = [], 0
         device = self._deltas.device
         while start < n:
-            p = self.workspace.chunk_size(b, n - start, device)
+            p = self.workspace.chunk_size(b, n - start)
             rows = coalitions[..., start : start + p, :]
             target = None if self.target is None else self.target.repeat_interleave(p)
             args = repeat_args(self.args, b, p)
@@ -266,13 +269,11 @@ class SpectralGame:
         ran out of memory while forward sizes are measured.
         """
         device = self._deltas.device
-        tic = time.perf_counter()
+        forward = self.workspace.start_forward(device)
         try:
             out = self._forward(images(), args)
-            if self.workspace.tuning and device.type == "cuda":
-                torch.cuda.synchronize(device)
         except (RuntimeError, MemoryError) as exc:
-            if not (is_out_of_memory(exc) and self.workspace.tuning):
+            if not (is_out_of_memory(exc) and self.workspace.auto):
                 raise
             if device.type == "cuda":
                 torch.cuda.empty_cache()
@@ -280,7 +281,7 @@ class SpectralGame:
             return None
         self._check_first(out, n, target)
         value = self._value(out, target, n)
-        self.workspace.record(p, self.n_images, time.perf_counter() - tic, full=n == self.n_images * p)
+        self.workspace.finish_forward(forward, p, self.n_images, n, device)
         self._count(n, p)
         return value
 
@@ -294,7 +295,7 @@ class SpectralGame:
         total, start, chunks = rows.shape[0], 0, []
         device = self._deltas.device
         while start < total:
-            p = self.workspace.chunk_size(b, -(-(total - start) // b), device)
+            p = self.workspace.chunk_size(b, -(-(total - start) // b))
             stop = min(start + b * p, total)
             part, who = rows[start:stop], owner[start:stop]
             target = None if self.target is None else self.target[who.to(self.target.device)]

@@ -17,6 +17,7 @@ from captum_iaside._utils.checks import (
     check_writable_file,
 )
 from captum_iaside._utils.digest import tensor_digest
+from captum_iaside._utils.sizes import parse_memory
 from captum_iaside.estimators.interactions import INTERACTION_INDICES
 from captum_iaside.execution.forward_args import as_arg_tuple
 from captum_iaside.global_run.strata import check_strata
@@ -33,6 +34,7 @@ class RunOptions:
     use_labels: bool = True
     additional_forward_args: Any = None
     perturbations_per_eval: int | str = 1
+    max_memory: int | float | str | None = None
     max_evaluations: int | None = None
     tolerance: float | None = None
     n_bootstrap: int = 200
@@ -53,6 +55,8 @@ class RunOptions:
             check_positive_int(self.n_samples, "n_samples")
         if self.perturbations_per_eval != "auto":
             check_positive_int(self.perturbations_per_eval, "perturbations_per_eval")
+        if self.max_memory is not None:
+            self.max_memory = parse_memory(self.max_memory, "max_memory")
         if self.max_evaluations is not None:
             check_positive_int(self.max_evaluations, "max_evaluations")
         check_positive_int(self.checkpoint_every, "checkpoint_every")

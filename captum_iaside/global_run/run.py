@@ -19,7 +19,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from tqdm import tqdm
 
 from captum_iaside.errors import NonFiniteValueError
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
@@ -42,6 +41,7 @@ from captum_iaside.global_run.checkpoint import batch_digest, load_checkpoint, m
 from captum_iaside.global_run.design import GlobalDesign, pass_weight, plan_global, second_pass_design
 from captum_iaside.global_run.distributed import gather, world
 from captum_iaside.global_run.options import RunOptions
+from captum_iaside.global_run.progress import RunProgress
 from captum_iaside.global_run.second_pass import restored_estimates, stored_estimates, stored_images, weighted_average
 from captum_iaside.global_run.state import RunState
 from captum_iaside.global_run.strata import StrataPlan, as_labels, plan_strata, reorder
@@ -140,7 +140,7 @@ class GlobalRun:
         self.config = config
         self.rank, self.world_size = world()
         self._checkpoint: str | None = None
-        self.workspaces = {name: Workspace(options.perturbations_per_eval) for name in models}
+        self.workspaces = {name: Workspace(options.perturbations_per_eval, options.max_memory) for name in models}
         self._donors: dict[str, Tensor] = {}
         self._strata: StrataPlan | None = None
 
@@ -192,8 +192,8 @@ class GlobalRun:
         if saved is not None and st.probe is not None and first is not None:
             self._check_probe(first, st)
         for name, ppe in st.perturbations_per_eval.items():
-            if ppe is not None and self.workspaces[name].auto:
-                self.workspaces[name].perturbations_per_eval = ppe
+            if ppe is not None:
+                self.workspaces[name].resume(ppe)
         designs = self._designs = [design]
         if st.second_pass is not None:
             designs.append(second_pass_design(*st.second_pass, m))
@@ -203,16 +203,15 @@ class GlobalRun:
                 st.perturbations_per_eval = {n: w.perturbations_per_eval for n, w in self.workspaces.items()}
                 save_checkpoint(checkpoint, {"fingerprint": fingerprint, "state": st.to_dict()})
 
-        bar = tqdm(
-            total=design.n_images,
-            initial=st.images_done,
-            desc="I-ASIDE (global)"
-            if self.world_size == 1
-            else f"I-ASIDE (global, rank 0's shard of {self.world_size})",
-            unit="img",
-            disable=not opts.show_progress or self.rank != 0,
+        progress = RunProgress(
+            list(self.models),
+            design.n_images,
+            design.evaluations_per_image(m),
+            st.images_done,
+            "I-ASIDE (global)" if self.world_size == 1 else f"I-ASIDE (global, rank 0's shard of {self.world_size})",
+            show=opts.show_progress and self.rank == 0,
         )
-        with bar:
+        with progress:
             steps = self._steps(data, stream, first, st, designs, share)
             while not st.stop_reason:
                 if not st.finished:
@@ -221,7 +220,7 @@ class GlobalRun:
                         st.finished = True
                         st.local_reason = st.local_reason or "data exhausted"
                     else:
-                        self._step(item, st, designs[st.pass_index], share, bar)
+                        self._step(item, st, designs[st.pass_index], share, progress)
                 st.steps += 1
                 st.stop_reason = self._agree(st)
                 if st.stop_reason or st.steps % opts.checkpoint_every == 0:
@@ -239,6 +238,7 @@ class GlobalRun:
         config["passes"] = st.pass_index + 1
         config["evaluations"] = spent
         config["perturbations_per_eval"] = self._chosen_perturbations_per_eval()
+        config["execution"] = {name: w.report().to_dict() for name, w in self.workspaces.items()}
         config["labels"] = "given" if st.labelled else "predicted"
         config["strata"] = self._strata_config(next(iter(accumulators.values())))
         return RunOutcome(accumulators, joint, st.stop_reason, config, pairs)
@@ -344,7 +344,12 @@ class GlobalRun:
             yield k, batch
 
     def _step(
-        self, item: tuple[int, dict[str, Any]], st: RunState, design: GlobalDesign, share: int | None, bar: tqdm
+        self,
+        item: tuple[int, dict[str, Any]],
+        st: RunState,
+        design: GlobalDesign,
+        share: int | None,
+        progress: RunProgress,
     ) -> None:
         k, batch = item
         opts, m = self.options, self.bands.n_bands
@@ -373,7 +378,7 @@ class GlobalRun:
         if n > 0:
             ids = self._strata_ids(offset, n, next(iter(split.values()))[1])
             inputs = {name: (x[:n], y) for name, (x, y) in split.items()}
-            self._evaluate(k, inputs, n, draw, ids, st, design, budget, bar)
+            self._evaluate(k, inputs, n, draw, ids, st, design, budget, progress)
         st.batches_done = k + 1
         if opts.n_samples is not None and st.images_done >= opts.n_samples:
             st.finished, st.local_reason = True, f"n_samples={opts.n_samples} reached"
@@ -504,12 +509,10 @@ class GlobalRun:
         st: RunState,
         design: GlobalDesign,
         budget: int | None,
-        bar: tqdm,
+        progress: RunProgress,
     ) -> None:
         opts = self.options
-        m = self.bands.n_bands
         g_est = batch_generator(opts.seed, self.rank, st.pass_index, k, ESTIMATOR_STREAM)
-        per_image = (2**m if budget is None else budget) * len(self.models)
         results: dict[str, BandShapley] = {}
         pairs: dict[str, BandShapley] = {}
         classes: dict[str, int | None] = {}
@@ -517,9 +520,7 @@ class GlobalRun:
         for name, (x, y) in inputs.items():
             device = self._device(name)
             x = x.detach().to(device, non_blocking=True)
-            game = self._game(
-                name, x, y, n, k, st.pass_index, st, progress=lambda c, share=n / per_image: bar.update(c * share)
-            )
+            game = self._game(name, x, y, n, k, st.pass_index, st, progress=progress.game(name, n))
             try:
                 if opts.interactions is None:
                     results[name] = design.estimator.estimate(game, budget, clone_generator(g_est))
@@ -560,14 +561,14 @@ class GlobalRun:
             self._replace(k, results, weights, ids, st)
         st.images_done += n
         st.spent += spent
-        bar.n = st.images_done
-        if not bar.disable:
-            first = next(iter(st.accumulators.values()))
-            bar.set_postfix(
-                srs=f"{first.running_srs(self.bands.rings()):.4f}",
-                max_se=f"{float(first.estimate().stderr.max()):.3g}",
-                evals=st.spent,
-            )
+        if progress.shown:
+            rings = self.bands.rings()
+            notes = {
+                name: f"srs={acc.running_srs(rings):.4f}, max_se={float(acc.estimate().stderr.max()):.3g}, "
+                f"evals={st.spent}"
+                for name, acc in st.accumulators.items()
+            }
+            progress.batch_done(st.images_done, notes)
 
     def _add(
         self,

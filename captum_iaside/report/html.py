@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from captum_iaside.report.tables import band_rows, level, minimum_note, score_line
+from captum_iaside.report.tables import band_rows, execution_of, level, minimum_note, score_line
 from captum_iaside.results.importance import SpectralImportance
 
 HOW_TO_READ = (
@@ -127,6 +127,11 @@ def html_page(
             f"<b>{escape(score_line(res))}</b>{escape('; ' + note if note else '')}</p>"
         )
         parts.append(_band_table(res))
+        execution = execution_of(res, name)
+        if execution.perturbations_per_eval is not None:
+            timed = execution.timings_line()
+            timed = f" Timed: {timed}." if timed else ""
+            parts.append(f"<p class='note'>Forwards: {escape(execution.summary())}.{escape(timed)}</p>")
         parts.extend(_figure(p) for p in pictures.get(name, ()))
     if comparison is not None:
         parts.append("<h2>Comparison</h2>")

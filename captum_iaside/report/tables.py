@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from captum_iaside.execution.workspace import ExecutionReport
 from captum_iaside.game.bands import SpectralBands
 from captum_iaside.game.orientations import OrientedBands
 from captum_iaside.game.partition import FourierPartition
@@ -75,6 +76,16 @@ def band_rows(res: SpectralImportance) -> list[BandRow]:
         )
         for i in range(res.n_bands)
     ]
+
+
+def execution_of(res: SpectralImportance, name: str) -> ExecutionReport:
+    r"""
+    How the forwards of model ``name`` ran (``res.config["execution"]``, keyed by the run's model names;
+    a result of ``attribute_global`` has one entry); an empty report for a result without one.
+    """
+    runs = res.config.get("execution") or {}
+    found = runs.get(name) if name in runs else (next(iter(runs.values())) if len(runs) == 1 else None)
+    return ExecutionReport.from_dict(found or {})
 
 
 def format_table(name: str, res: SpectralImportance) -> str:
