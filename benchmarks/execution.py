@@ -9,7 +9,7 @@ and its memory.
    images per forward — each in a fresh process (malloc settings are process-wide), interleaved, best of
    --repeats; then the main job (``captum-iaside`` without arguments): its attribution time (``wall_time_s``), whole
    run and peak resident memory, best of --repeats, against 1.3 × the fastest forwards; and ``--help``.
-2. load: the main job under bursty load that the benchmark starts itself (4 PyTorch processes of 2 threads and one
+2. load: the main job under bursty load that the benchmark starts itself (3 PyTorch processes of 2 threads and one
    Python loop, each busy for 0.2-2 s, then idle for up to 1 s; stopped at the end), with the automatic forward size
    and with each fixed size of 4, 8, 16, 32 and 64 coalitions per forward, interleaved, --repeats runs each. Target:
    the automatic size's attribution at most 1.2 × the best fixed size's median in the median, 1.5 × in the worst run.
@@ -135,7 +135,7 @@ def under_load(repeats: int, before: str | None) -> list[str]:
         settings[f"{size} ({7 * size} images)"] = (["--perturbations-per-eval", str(size)], None)
     jobs: dict[str, list[Job]] = {name: [] for name in settings}
     loads = []
-    with BurstyLoad(torch_jobs=4, python_jobs=1, seconds=4 * 3600):
+    with BurstyLoad(torch_jobs=3, python_jobs=1, seconds=4 * 3600):
         for _ in range(repeats):
             for name, (flags, tree) in settings.items():
                 jobs[name].append(run_job(flags, tree))

@@ -1,6 +1,6 @@
 """Bursty competing load, as a shared machine has: processes that work for 0.2-2 s, then idle for up to 1 s.
 
-    with BurstyLoad(torch_jobs=4, python_jobs=1, seconds=600):
+    with BurstyLoad(torch_jobs=3, python_jobs=1, seconds=600):
         ...  # what to measure under load
 
 Each competitor is a separate process with a deadline of its own (it stops by itself even if this process dies)
@@ -40,7 +40,7 @@ while time.time() < deadline:
 class BurstyLoad:
     r"""Competing processes for at most ``seconds`` (a context manager; ``seed`` fixes their bursts)."""
 
-    def __init__(self, torch_jobs: int = 4, python_jobs: int = 1, seconds: float = 900.0, seed: int = 0) -> None:
+    def __init__(self, torch_jobs: int = 3, python_jobs: int = 1, seconds: float = 900.0, seed: int = 0) -> None:
         self.jobs = ["torch"] * torch_jobs + ["python"] * python_jobs
         self.seconds = seconds
         self.seed = seed

@@ -7,19 +7,32 @@ ladder of sizes (the challenger):
 
 1. Each size's first forward is a warm-up and is not timed (it pays for allocations and the
    kernels' set-up for a new shape).
-2. A contest runs rounds of one forward at each size, back to back, in alternating order, and keeps
-   the ratio of their seconds per image: load that comes and goes hits both forwards of a round
-   alike, so the ratio holds where the timings do not.
-3. After at least :data:`MIN_ROUNDS` rounds, the median log-ratio and its robust standard error
-   (from the median absolute deviation) decide: a **larger** size wins only if it is faster per
-   image by more than :data:`GAIN` beyond two standard errors (it costs memory); a **smaller** size
-   wins if it is at most half that slower (within noise, it saves memory). A contest still open
-   after :data:`MAX_ROUNDS` rounds keeps the incumbent.
-4. The run starts at the smallest size and climbs while the next size wins; then it keeps its size
-   and, after :data:`RECHECK_FACTOR` times the length of the last contest (at least
-   :data:`RECHECK_SECONDS` of forwards), contests a neighbour again, larger and smaller in turn —
-   so a size chosen under a burst of load does not stay if it becomes slow, and the forwards of a
-   contest are the run's own work, not extra.
+2. A contest runs rounds of one forward at each size, back to back, in alternating order, so load
+   that comes and goes falls on both sizes alike.
+3. Its verdict compares the two sizes' throughputs over the contest (mean seconds per image, so a
+   burst of load counts as much as it cost), as a log-ratio with a standard error from the spread of
+   the rounds' own ratios: a **larger** size wins if it is faster by more than :data:`GAIN` beyond two
+   standard errors (it costs memory); a **smaller** size wins if it is at most that slower beyond two
+   standard errors (as fast within the noise: it saves memory). A clear difference — every one of
+   :data:`CLEAR_ROUNDS` rounds beyond the threshold, the throughputs by twice :data:`GAIN` more — is
+   decided at once (a busy machine makes small forwards much slower, and the run should not spend
+   long finding that out); otherwise after :data:`MIN_ROUNDS` rounds, where a smaller size without
+   certainty loses (memory is saved only where it surely costs no speed), and a larger one without
+   certainty gets more rounds, up to :data:`MAX_ROUNDS`, after which its throughput alone decides:
+   waiting for certainty on a noisy machine would leave a run at a slow size.
+4. The first forward is at the smallest size (it measures the memory of an image); the run then
+   starts at the size nearest :data:`START_IMAGES` images per forward that fits the memory budget,
+   contests the next smaller size, and moves on in the direction that wins — down while a smaller
+   size is as fast, else up while a larger one is faster. Going up is worth its memory only where a
+   forward has a fixed cost to spread: a model ``seconds per image = a + b / images`` is fitted to the
+   latest timings of every size (those of the size in use included), and a larger size is contested
+   only where it says the held size is more than :data:`GAIN` from the fastest (from the smallest size
+   the next one is always tried), as far up as the model says — on a busy machine the threads of a
+   forward wait for each other at every layer, a large fixed cost, and the run reaches a large size in
+   one contest, while on a quiet one it never tries a size it does not need. Then it keeps its size and, after as many
+   seconds of forwards as the last contest took (at least :data:`RECHECK_SECONDS`), contests a
+   neighbour again, larger and smaller in turn, so a size chosen in a quiet moment does not stay
+   when the machine gets busy. The contests' forwards are the run's own work, not extra.
 
 Sizes whose forward is predicted to exceed the memory budget are never tried (see
 :class:`~captum_iaside.execution.memory.MemoryGauge`), and a size that runs out of memory is dropped
@@ -38,14 +51,18 @@ from typing import Any
 AUTO_IMAGES_PER_FORWARD = (8, 16, 32, 64, 128, 256)
 #: The larger sizes a CUDA device may also use.
 AUTO_IMAGES_PER_FORWARD_GPU = (512, 1024)
-#: Rounds before a contest may be decided, and after which it keeps the incumbent.
-MIN_ROUNDS, MAX_ROUNDS = 3, 7
+#: Rounds before a contest may be decided, and after which its throughputs alone decide.
+MIN_ROUNDS, MAX_ROUNDS = 5, 9
+#: Rounds after which a clear contest is decided: every round beyond the threshold, the throughputs by ``2 * GAIN``.
+CLEAR_ROUNDS = 2
 #: Log of the speed-up per image a larger size must show to be worth its memory (5 %).
 GAIN = math.log(1 / 0.95)
-#: A neighbour is contested again after this many times the last contest's seconds of forwards ...
-RECHECK_FACTOR = 3.0
-#: ... and at least this many seconds of forwards.
+#: Images per forward of the size a run starts from, after its first forward.
+START_IMAGES = 32
+#: A neighbour is contested again after as many seconds of forwards as the last contest took, and at least these.
 RECHECK_SECONDS = 2.0
+#: The timings of a size that the model of a fixed cost per forward reads (the latest: the load changes).
+RECENT = 8
 
 
 @dataclass(frozen=True)
@@ -56,8 +73,8 @@ class SizeTiming:
     Attributes:
         perturbations_per_eval (int): Coalitions per forward.
         images_per_forward (int): Images per forward (coalitions × images of the batch).
-        seconds_per_image (float): Median seconds per image over the timed forwards.
-        spread (float): Median absolute deviation of those timings, relative to the median.
+        seconds_per_image (float): Mean seconds per image over the timed forwards (the throughput's inverse).
+        spread (float): Standard deviation of those timings, relative to their mean (0 for one forward).
         forwards (int): Timed forwards.
     """
 
@@ -112,14 +129,14 @@ class ForwardSizeChoice:
 class _Contest:
     incumbent: int
     challenger: int
-    ratios: list[float] = field(default_factory=list)
+    rounds: list[tuple[float, float]] = field(default_factory=list)  # (incumbent, challenger) seconds per image
     pending: dict[int, float] = field(default_factory=dict)
     seconds: float = 0.0
 
     def wanted(self) -> int:
         r"""The size whose timing the current round still needs (order alternates between rounds)."""
         first, second = (
-            (self.incumbent, self.challenger) if len(self.ratios) % 2 == 0 else (self.challenger, self.incumbent)
+            (self.incumbent, self.challenger) if len(self.rounds) % 2 == 0 else (self.challenger, self.incumbent)
         )
         return first if first not in self.pending else second
 
@@ -128,25 +145,33 @@ class _Contest:
         self.pending[size] = seconds_per_image
         if len(self.pending) < 2:
             return False
-        self.ratios.append(math.log(self.pending[self.challenger] / self.pending[self.incumbent]))
+        self.rounds.append((self.pending[self.incumbent], self.pending[self.challenger]))
         self.pending = {}
         return True
 
     def verdict(self) -> bool | None:
         r"""True: the challenger wins; False: the incumbent stays; None: undecided."""
-        n = len(self.ratios)
+        n = len(self.rounds)
+        if n < CLEAR_ROUNDS:
+            return None
+        # a larger size must be faster by GAIN; a smaller one may be slower by GAIN (it saves memory)
+        up = self.challenger > self.incumbent
+        threshold = -GAIN if up else GAIN
+        ratios = [math.log(c / i) for i, c in self.rounds]
+        # the ratio of the sizes' throughputs over the contest (a burst of load counts as much as it costs)
+        ratio = math.log(statistics.fmean(c for _, c in self.rounds) / statistics.fmean(i for i, _ in self.rounds))
+        if max(ratios) < threshold and ratio < threshold - 2 * GAIN:  # a clear difference: no more rounds
+            return True
+        if min(ratios) > threshold and ratio > threshold + 2 * GAIN:
+            return False
         if n < MIN_ROUNDS:
             return None
-        med = statistics.median(self.ratios)
-        mad = 1.4826 * statistics.median(abs(r - med) for r in self.ratios)
-        se = 1.2533 * mad / math.sqrt(n)  # the standard error of a median
-        # a larger size must be faster by GAIN; a smaller one may be slower by GAIN / 2 (it saves memory)
-        threshold = -GAIN if self.challenger > self.incumbent else GAIN / 2
-        if med + 2 * se < threshold:
+        se = statistics.stdev(ratios) / math.sqrt(n)
+        if ratio + 2 * se < threshold:
             return True
-        if med - 2 * se >= threshold or n >= MAX_ROUNDS:
+        if not up or ratio - 2 * se >= threshold:  # a smaller size only with certainty, at once
             return False
-        return None
+        return ratio < threshold if n >= MAX_ROUNDS else None  # a larger one on its throughput alone at the end
 
 
 class ForwardSizeChooser:
@@ -162,7 +187,8 @@ class ForwardSizeChooser:
 
         >>> chooser = ForwardSizeChooser()
         >>> chooser.calibrate(n_images=7, cuda=False)
-        >>> size, timed = chooser.next_size(7, remaining=254)   # (1, False): the warm-up forward
+        >>> chooser.next_size(7, remaining=254)   # the first forward: the smallest size, a warm-up
+        (1, False)
     """
 
     def __init__(self, fits: Callable[[int], bool] | None = None) -> None:
@@ -173,8 +199,9 @@ class ForwardSizeChooser:
         self._seen: set[int] = set()
         self._times: dict[int, list[float]] = {}
         self._contest: _Contest | None = None
-        self._climbing = True
-        self._direction_up = True
+        self._phase = "first"  # the first forward, then "explore" (moving one way), then "steady"
+        self._up = False  # the direction explored, or of the next check
+        self._turned = False  # whether the exploration has its direction
         self._since_contest = 0.0
         self._last_contest = 0.0
         self._contests = 0
@@ -182,7 +209,7 @@ class ForwardSizeChooser:
         self._resume: int | None = None
 
     def resume(self, size: int) -> None:
-        r"""Start at ``size`` (a resumed run's): no climb from the smallest size, the checks during the run go on."""
+        r"""Start at ``size`` (a resumed run's): no exploration from the start, the checks during the run go on."""
         self._resume = size
 
     def calibrate(self, n_images: int, cuda: bool) -> None:
@@ -194,7 +221,7 @@ class ForwardSizeChooser:
         self.candidates = sorted({max(1, round(s / n_images)) for s in sizes})
         if self._resume is not None:
             self.candidates = sorted({*self.candidates, self._resume})
-            self._climbing = False
+            self._phase = "steady"
         self._hold(self.candidates[0] if self._resume is None else self._resume)
 
     def _hold(self, size: int) -> None:
@@ -204,10 +231,34 @@ class ForwardSizeChooser:
 
     def _neighbour(self, up: bool) -> int | None:
         i = self.candidates.index(self.size)
-        if up:
-            larger = self.candidates[i + 1] if i + 1 < len(self.candidates) else None
-            return larger if larger is not None and self._fits(larger * self.n_images) else None
-        return self.candidates[i - 1] if i > 0 else None
+        if not up:
+            return self.candidates[i - 1] if i > 0 else None
+        larger = [c for c in self.candidates[i + 1 :] if self._fits(c * self.n_images)]
+        if not larger:
+            return None
+        if i == 0:  # from the smallest size, the next one costs little memory to try
+            return larger[0]
+        target = self._target()
+        if target is None or target <= self.size:  # no fixed cost per forward to spread: nothing to gain
+            return None
+        return max([larger[0], *(c for c in larger if c <= target)])
+
+    def _target(self) -> int | None:
+        r"""
+        The smallest size within :data:`GAIN` of the fastest a forward can be, by the model ``seconds per image
+        = a + b / images`` (a fixed cost ``b`` per forward) fitted to the mean of the last :data:`RECENT` timings
+        of every size timed; None while fewer than two sizes are timed or without a fixed cost.
+        """
+        points = [(1 / (c * self.n_images), statistics.fmean(t[-RECENT:])) for c, t in self._times.items() if t]
+        if len(points) < 2:
+            return None
+        mx, my = statistics.fmean(x for x, _ in points), statistics.fmean(y for _, y in points)
+        sxx = sum((x - mx) ** 2 for x, _ in points)
+        b = sum((x - mx) * (y - my) for x, y in points) / sxx if sxx > 0 else 0.0
+        a = my - b * mx
+        if b <= 0 or a <= 0:
+            return None
+        return next((c for c in self.candidates if b / (c * self.n_images) <= GAIN * a), self.candidates[-1])
 
     def _start(self, up: bool) -> bool:
         challenger = self._neighbour(up)
@@ -217,6 +268,22 @@ class ForwardSizeChooser:
         self._contests += 1
         return True
 
+    def _begin(self) -> None:
+        r"""After the first forward: hold the size nearest :data:`START_IMAGES` that fits, and explore down from it."""
+        fitting = [c for c in self.candidates if self._fits(c * self.n_images)] or self.candidates[:1]
+        self._hold(min(fitting, key=lambda c: abs(math.log(c * self.n_images / START_IMAGES))))
+        self._phase, self._up, self._turned = "explore", False, False
+
+    def _explore(self) -> None:
+        r"""Contest the next size in the direction explored; turn once if there is none that way; else settle."""
+        if self._start(self._up):
+            return
+        if not self._turned:
+            self._up, self._turned = not self._up, True
+            if self._start(self._up):
+                return
+        self._phase, self._since_contest = "steady", 0.0
+
     def next_size(self, n_images: int, remaining: int) -> tuple[int, bool]:
         r"""
         Coalitions for the next forward of a batch of ``n_images`` images with ``remaining``
@@ -224,18 +291,16 @@ class ForwardSizeChooser:
         """
         if n_images != self.n_images:  # another batch size (a short last batch): the same images per forward
             return min(max(1, round(self.size * self.n_images / n_images)), remaining), False
-        if self._contest is None and self._climbing and self.size in self._seen:
-            if not self._start(up=True):
-                self._climbing = False
-        elif (
-            self._contest is None
-            and not self._climbing
-            and self._since_contest >= max(RECHECK_SECONDS, RECHECK_FACTOR * self._last_contest)
-        ):
-            self._since_contest, up = 0.0, self._direction_up
-            self._direction_up = not up
-            if not self._start(up):
-                self._start(not up)
+        if self._phase == "first" and self.size in self._seen:
+            self._begin()
+        if self._contest is None and self._phase == "explore":
+            self._explore()
+        elif self._contest is None and self._phase == "steady":
+            if self._since_contest >= max(RECHECK_SECONDS, self._last_contest):
+                self._since_contest, up = 0.0, self._up
+                self._up = not up
+                if not self._start(up):
+                    self._start(not up)
         if self._contest is None:
             return min(self.size, remaining), False
         wanted = self._contest.wanted()
@@ -243,10 +308,10 @@ class ForwardSizeChooser:
             return min(self.size, remaining), False
         return wanted, wanted in self._seen
 
-    def record(self, size: int, n_images: int, seconds: float, full: bool) -> bool:
+    def record(self, size: int, n_images: int, seconds: float, full: bool, measured: bool = True) -> bool:
         r"""
         Note the seconds of a forward of ``size`` coalitions for ``n_images`` images (``full``: not cut
-        short); True when it decided a contest.
+        short; ``measured``: its seconds are its own, not a GPU's queue); True when it decided a contest.
         """
         if n_images != self.n_images or not full:
             self._since_contest += seconds
@@ -258,6 +323,8 @@ class ForwardSizeChooser:
         contest = self._contest
         if contest is None or size != contest.wanted():
             self._since_contest += seconds
+            if measured and size == self.size:  # the size in use, as the load is now
+                self._times.setdefault(size, []).append(per_image)
             return False
         self._times.setdefault(size, []).append(per_image)
         contest.seconds += seconds
@@ -267,12 +334,13 @@ class ForwardSizeChooser:
         if verdict is None:
             return False
         self._contest, self._last_contest = None, contest.seconds
-        if verdict:
-            self._climbing = contest.challenger > contest.incumbent  # a larger size won: try the next one up
-            self._direction_up = self._climbing
+        if verdict:  # go on the way that won, without turning back
             self._hold(contest.challenger)
+            self._phase, self._up, self._turned = "explore", contest.challenger > contest.incumbent, True
+        elif self._phase == "explore" and not self._turned:
+            self._up, self._turned = not self._up, True
         else:
-            self._climbing = False
+            self._phase, self._since_contest = "steady", 0.0
         return True
 
     def out_of_memory(self, size: int) -> None:
@@ -283,7 +351,7 @@ class ForwardSizeChooser:
                 "even one coalition per forward does not fit in memory; use a smaller batch size or max_memory"
             )
         self._contest = None
-        self._climbing = False
+        self._phase, self._since_contest = "steady", 0.0
         if self.size >= size:
             self._hold(self.candidates[-1])
 
@@ -296,9 +364,9 @@ class ForwardSizeChooser:
         timings = []
         for size in sorted(self._times):
             times = self._times[size]
-            med = statistics.median(times)
-            spread = statistics.median(abs(t - med) for t in times) / med if med > 0 else 0.0
-            timings.append(SizeTiming(size, size * self.n_images, med, spread, len(times)))
+            mean = statistics.fmean(times)
+            spread = statistics.stdev(times) / mean if len(times) > 1 and mean > 0 else 0.0
+            timings.append(SizeTiming(size, size * self.n_images, mean, spread, len(times)))
         return ForwardSizeChoice(
             self.size, self.size * self.n_images, tuple(timings), self._contests, tuple(self._sizes)
         )

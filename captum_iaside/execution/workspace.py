@@ -257,7 +257,8 @@ class Workspace:
         if self._gauge is not None:
             self._gauge.after_forward(images, forward.peak_before)
         if self._chooser is not None:
-            decided = self._chooser.record(size, n_images, seconds, full=images == n_images * size)
+            full, measured = images == n_images * size, forward.timed or device.type != "cuda"
+            decided = self._chooser.record(size, n_images, seconds, full, measured)
             if decided and device.type == "cpu" and self._chooser.released_larger():
                 release_memory()
 

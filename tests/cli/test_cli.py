@@ -57,6 +57,12 @@ def test_embedded_model_end_to_end(tmp_path, capsys):
         assert (out / f).stat().st_size > 1000
     printed = capsys.readouterr().out
     assert "embedded default" in printed and "SRS =" in printed
+    # the closing line says the forward size and the peak memory, as results.json and report.html record them
+    execution = report["models"][0]["execution"]
+    closing = printed.strip().splitlines()[-1]
+    assert f"{execution['images_per_forward']} images per forward" in closing and "peak memory" in closing
+    assert execution["choice"]["timings"] and execution["memory_peak"] >= execution["memory_floor"] > 0
+    assert "Forwards: " in (out / "report.html").read_text() and "ms per image" in (out / "report.html").read_text()
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
@@ -167,6 +173,9 @@ def test_two_models_are_compared_with_a_paired_interval(tmp_path, capsys):
     assert main([*args, "--samples", "3", "--out", str(out), "--quiet", "--max-evaluations", "30"]) == 0
     printed = capsys.readouterr().out
     assert "ΔSRS(efficientnet-lite1 − efficientnet-lite0) = " in printed and "paired bootstrap CI" in printed
+    assert all(
+        f"{name}: " in printed and "peak memory" in printed for name in ("efficientnet-lite0", "efficientnet-lite1")
+    )
     report = read_report(out, 4, 2)
     entry = report["comparison"]["models"]["efficientnet-lite1"]
     assert report["comparison"]["reference"] == "efficientnet-lite0" and len(entry["srs_difference"]["interval"]) == 2

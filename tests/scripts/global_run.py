@@ -40,8 +40,10 @@ def main():
     p.add_argument("--distributed", nargs=3)
     p.add_argument("--unequal", action="store_true")
     p.add_argument("--interactions", action="store_true")
+    p.add_argument("--nccl", action="store_true", help="one CUDA device per rank, nccl instead of gloo")
     args = p.parse_args()
     model = tiny_cnn()
+    device = None
     model.batch, model.calls = -1, 0
     if args.kill_at_batch is not None:
 
@@ -55,7 +57,12 @@ def main():
     sampler = None
     if args.distributed:
         rank, world, init = int(args.distributed[0]), int(args.distributed[1]), args.distributed[2]
-        torch.distributed.init_process_group("gloo", init_method=f"file://{init}", rank=rank, world_size=world)
+        if args.nccl:
+            device = torch.device("cuda", rank)
+            torch.cuda.set_device(device)
+            model = model.to(device)
+        backend = "nccl" if args.nccl else "gloo"
+        torch.distributed.init_process_group(backend, init_method=f"file://{init}", rank=rank, world_size=world)
         if args.unequal:
             ds = Subset(ds, range(16) if rank == 0 else range(16, 24))
         else:
@@ -76,6 +83,7 @@ def main():
         max_evaluations=args.max_evaluations,
         tolerance=args.tolerance,
         interactions=args.interactions,
+        device=device,
     )
     torch.save(
         {
