@@ -203,8 +203,9 @@ class IASIDE(PerturbationAttribution):
                         Default: None
             perturbations_per_eval (int or str, optional): Coalitions evaluated per forward
                         call; a call holds ``B * perturbations_per_eval`` images. The memory
-                        knob. ``"auto"`` times a few sizes on the first coalitions and keeps the
-                        fastest (see :class:`~captum_iaside.execution.workspace.Workspace`).
+                        knob. ``"auto"`` chooses it from contests of paired timings, the smaller of
+                        sizes equally fast, within a memory budget of half the memory available
+                        (see :mod:`~captum_iaside.execution.forward_size`).
                         Default: 1
             show_progress (bool, optional): Show a tqdm progress bar over the coalitions.
                         Default: False
@@ -475,9 +476,11 @@ class IASIDE(PerturbationAttribution):
                         :meth:`attribute`).
                         Default: None
             perturbations_per_eval (int or str, optional): Coalitions per forward call, or
-                        ``"auto"``: chosen from paired, repeated timings at the start and checked
+                        ``"auto"``: chosen from contests of paired timings at the start and checked
                         again during the run; the smaller of two sizes that are equally fast
-                        within the noise (less memory). The size in use at the end is
+                        within the noise (less memory), a larger one only where a forward has a
+                        fixed cost to spread (see :mod:`~captum_iaside.execution.forward_size`).
+                        The size in use at the end is
                         ``result.config["perturbations_per_eval"]``, and the timings that chose it
                         are in ``result.config["execution"]``.
                         Default: 1

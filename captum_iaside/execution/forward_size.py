@@ -20,19 +20,18 @@ ladder of sizes (the challenger):
    certainty loses (memory is saved only where it surely costs no speed), and a larger one without
    certainty gets more rounds, up to :data:`MAX_ROUNDS`, after which its throughput alone decides:
    waiting for certainty on a noisy machine would leave a run at a slow size.
-4. The first forward is at the smallest size (it measures the memory of an image); the run then
-   starts at the size nearest :data:`START_IMAGES` images per forward that fits the memory budget,
-   contests the next smaller size, and moves on in the direction that wins — down while a smaller
-   size is as fast, else up while a larger one is faster. Going up is worth its memory only where a
-   forward has a fixed cost to spread: a model ``seconds per image = a + b / images`` is fitted to the
-   latest timings of every size (those of the size in use included), and a larger size is contested
-   only where it says the held size is more than :data:`GAIN` from the fastest (from the smallest size
-   the next one is always tried), as far up as the model says — on a busy machine the threads of a
-   forward wait for each other at every layer, a large fixed cost, and the run reaches a large size in
-   one contest, while on a quiet one it never tries a size it does not need. Then it keeps its size and, after as many
-   seconds of forwards as the last contest took (at least :data:`RECHECK_SECONDS`), contests a
-   neighbour again, larger and smaller in turn, so a size chosen in a quiet moment does not stay
-   when the machine gets busy. The contests' forwards are the run's own work, not extra.
+4. The run starts at the smallest size (its first forward also measures what an image costs in
+   memory) and goes up while a larger size wins. Going up is worth its memory only where a forward
+   has a fixed cost to spread: a model ``seconds per image = a + b / images`` is fitted to the latest
+   timings of every size (those of the size in use included), and beyond the second size a larger one
+   is contested only where the model says the held size is more than :data:`GAIN` from the fastest —
+   and then as far up as the model says. On a busy machine the threads of a forward wait for each
+   other at every layer, a large fixed cost, and the run reaches a large size in one contest; on a
+   quiet CPU it never tries, nor holds the memory of, a size it does not need. Then it keeps its size
+   and, after as many seconds of forwards as the last contest took (at least
+   :data:`RECHECK_SECONDS`), contests a neighbour again, smaller and (where the model says so) larger
+   in turn, so a size chosen in a quiet moment does not stay when the machine gets busy. The
+   contests' forwards are the run's own work, not extra.
 
 Sizes whose forward is predicted to exceed the memory budget are never tried (see
 :class:`~captum_iaside.execution.memory.MemoryGauge`), and a size that runs out of memory is dropped
@@ -57,8 +56,6 @@ MIN_ROUNDS, MAX_ROUNDS = 5, 9
 CLEAR_ROUNDS = 2
 #: Log of the speed-up per image a larger size must show to be worth its memory (5 %).
 GAIN = math.log(1 / 0.95)
-#: Images per forward of the size a run starts from, after its first forward.
-START_IMAGES = 32
 #: A neighbour is contested again after as many seconds of forwards as the last contest took, and at least these.
 RECHECK_SECONDS = 2.0
 #: The timings of a size that the model of a fixed cost per forward reads (the latest: the load changes).
@@ -269,10 +266,8 @@ class ForwardSizeChooser:
         return True
 
     def _begin(self) -> None:
-        r"""After the first forward: hold the size nearest :data:`START_IMAGES` that fits, and explore down from it."""
-        fitting = [c for c in self.candidates if self._fits(c * self.n_images)] or self.candidates[:1]
-        self._hold(min(fitting, key=lambda c: abs(math.log(c * self.n_images / START_IMAGES))))
-        self._phase, self._up, self._turned = "explore", False, False
+        r"""After the first forward, at the smallest size: explore upwards."""
+        self._phase, self._up, self._turned = "explore", True, True
 
     def _explore(self) -> None:
         r"""Contest the next size in the direction explored; turn once if there is none that way; else settle."""

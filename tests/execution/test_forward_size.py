@@ -96,7 +96,8 @@ def test_a_size_chosen_before_the_load_does_not_stay():
     for seed in range(8):
         best = min(play(Machine(seed, load_from=5.0), size=s, batches=16)[0] for s in (1, 2, 5, 9, 18, 37))
         ours, chooser = play(Machine(seed, load_from=5.0), batches=16)
-        assert chooser.report().sizes[0] <= 2 and chooser.size >= 9, chooser.report()
+        sizes = chooser.report().sizes
+        assert sizes[0] == 1 and max(sizes) >= 9, sizes  # small while quiet, large once the load came
         ratios.append(ours / best)
     assert statistics.median(ratios) <= 1.3, ratios
 
