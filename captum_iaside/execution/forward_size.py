@@ -197,8 +197,7 @@ class ForwardSizeChooser:
         self._times: dict[int, list[float]] = {}
         self._contest: _Contest | None = None
         self._phase = "first"  # the first forward, then "explore" (moving one way), then "steady"
-        self._up = False  # the direction explored, or of the next check
-        self._turned = False  # whether the exploration has its direction
+        self._up = True  # the direction explored, or of the next check
         self._since_contest = 0.0
         self._last_contest = 0.0
         self._contests = 0
@@ -265,18 +264,7 @@ class ForwardSizeChooser:
         self._contests += 1
         return True
 
-    def _begin(self) -> None:
-        r"""After the first forward, at the smallest size: explore upwards."""
-        self._phase, self._up, self._turned = "explore", True, True
-
-    def _explore(self) -> None:
-        r"""Contest the next size in the direction explored; turn once if there is none that way; else settle."""
-        if self._start(self._up):
-            return
-        if not self._turned:
-            self._up, self._turned = not self._up, True
-            if self._start(self._up):
-                return
+    def _settle(self) -> None:
         self._phase, self._since_contest = "steady", 0.0
 
     def next_size(self, n_images: int, remaining: int) -> tuple[int, bool]:
@@ -286,10 +274,11 @@ class ForwardSizeChooser:
         """
         if n_images != self.n_images:  # another batch size (a short last batch): the same images per forward
             return min(max(1, round(self.size * self.n_images / n_images)), remaining), False
-        if self._phase == "first" and self.size in self._seen:
-            self._begin()
+        if self._phase == "first" and self.size in self._seen:  # after the first forward: explore upwards
+            self._phase = "explore"
         if self._contest is None and self._phase == "explore":
-            self._explore()
+            if not self._start(self._up):
+                self._settle()
         elif self._contest is None and self._phase == "steady":
             if self._since_contest >= max(RECHECK_SECONDS, self._last_contest):
                 self._since_contest, up = 0.0, self._up
@@ -329,13 +318,11 @@ class ForwardSizeChooser:
         if verdict is None:
             return False
         self._contest, self._last_contest = None, contest.seconds
-        if verdict:  # go on the way that won, without turning back
+        if verdict:  # go on the way that won
             self._hold(contest.challenger)
-            self._phase, self._up, self._turned = "explore", contest.challenger > contest.incumbent, True
-        elif self._phase == "explore" and not self._turned:
-            self._up, self._turned = not self._up, True
+            self._phase, self._up = "explore", contest.challenger > contest.incumbent
         else:
-            self._phase, self._since_contest = "steady", 0.0
+            self._settle()
         return True
 
     def out_of_memory(self, size: int) -> None:
@@ -346,7 +333,7 @@ class ForwardSizeChooser:
                 "even one coalition per forward does not fit in memory; use a smaller batch size or max_memory"
             )
         self._contest = None
-        self._phase, self._since_contest = "steady", 0.0
+        self._settle()
         if self.size >= size:
             self._hold(self.candidates[-1])
 
