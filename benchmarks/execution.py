@@ -98,6 +98,7 @@ def run_job(flags: list[str], before: str | None = None) -> Job:
         command = [sys.executable, "-m", "captum_iaside", "--quiet", "--out", out, *flags]
         proc = subprocess.Popen(command, cwd=out, env=env, stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
         whole = time.perf_counter() - start
         if status != 0:
             err.seek(0)
@@ -193,6 +194,7 @@ def bare_peak(name: str, side: int, batch: int) -> tuple[int, int]:
     )
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if status != 0:
         raise RuntimeError(f"the memory probe of {name} at {batch} images failed")
     return usage.ru_maxrss * 1024, int(out.strip().splitlines()[-1])

@@ -73,6 +73,7 @@ def suite(dry_run: bool) -> dict[str, Any]:
         cwd=ROOT,
         capture_output=True,
         text=True,
+        timeout=300,  # the numbers of the next steps matter more than the last tests
     )
     lines = [line for line in out.stdout.strip().splitlines() if line.strip()]
     failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
@@ -127,6 +128,7 @@ def resnet(dry_run: bool, device: Any) -> dict[str, Any]:
             t_ours = min(timed(ours, device) for _ in range(2))
             peak = peak_memory(device)
             t_bare = min(timed(bare, device) for _ in range(2))
+            del bare, chunk  # free this size's chunk before the next one is allocated
             rows.append(
                 {
                     "dtype": name,
@@ -138,7 +140,6 @@ def resnet(dry_run: bool, device: Any) -> dict[str, Any]:
                     "peak_memory_bytes": peak,
                 }
             )
-            del chunk
     auto = {}
     for name, dtype in (("float32", None), ("bfloat16", torch.bfloat16)):
         reset_peak(device)
@@ -210,7 +211,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"**{r['model']}, M = {r['bands']}, exact over {r['images']} images in batches of {r['batch_size']}** "
             "(ours ÷ the bare forwards of as many images at the same forward size; target ≤ 1.2):",
             "",
-            "| precision | images per forward | ours | bare forwards | ratio | coalition images / s | peak GPU memory |",
+            "| precision | images per forward | ours | bare forwards | ratio | coalition images / s | peak GPU memory"
+            " |",
             "|---|---|---|---|---|---|---|",
         ]
         for row in r["rows"]:
@@ -232,7 +234,10 @@ def markdown(report: dict[str, Any]) -> str:
         )
     if "main_job" in steps and "attribution_s" in steps["main_job"]:
         j = steps["main_job"]
-        lines += ["", f"**The main job on the device**: attribution {j['attribution_s']:.2f} s, whole run {j['whole_s']:.1f} s."]
+        lines += [
+            "",
+            f"**The main job on the device**: attribution {j['attribution_s']:.2f} s, whole run {j['whole_s']:.1f} s.",
+        ]
     for name, step in steps.items():
         if "error" in step:
             lines += ["", f"**{name} failed**: {step['error'].strip().splitlines()[-1]}"]
@@ -261,6 +266,8 @@ def main() -> int:
     }
     steps = {"suite": lambda: suite(args.dry_run), "resnet": lambda: resnet(args.dry_run, device)}
     steps["main_job"] = lambda: main_job(args.dry_run, device)
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.join(args.out, "gpu_check_dry_run" if args.dry_run else "gpu_check")
     for name in args.steps.split(","):
         start = time.perf_counter()
         print(f"gpu_check: {name} ...", flush=True)
@@ -269,14 +276,11 @@ def main() -> int:
         except Exception:  # every step runs: one failure must not cost the others' numbers
             report["steps"][name] = {"error": traceback.format_exc()}
         print(f"gpu_check: {name} done in {time.perf_counter() - start:.0f} s", flush=True)
-    os.makedirs(args.out, exist_ok=True)
-    stem = "gpu_check_dry_run" if args.dry_run else "gpu_check"
-    with open(os.path.join(args.out, f"{stem}.json"), "w") as fh:
-        json.dump(report, fh, indent=2)
-    table = markdown(report)
-    with open(os.path.join(args.out, f"{stem}.md"), "w") as fh:
-        fh.write(table)
-    print(table)
+        with open(f"{stem}.json", "w") as fh:  # after every step: a run stopped at its time limit keeps the rest
+            json.dump(report, fh, indent=2)
+        with open(f"{stem}.md", "w") as fh:
+            fh.write(markdown(report))
+    print(markdown(report))
     return 1 if any("error" in step for step in report["steps"].values()) else 0
 
 

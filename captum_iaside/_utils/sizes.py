@@ -60,7 +60,9 @@ def parse_memory(value: object, name: str = "max_memory") -> int:
 
 def format_bytes(size: float) -> str:
     r"""``size`` bytes in words: ``"1.31 GB"``, ``"512 MB"`` (powers of 1000)."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.3g} {unit}" if unit != "GB" else f"{size / scale:.2f} GB"
+    if round(size / 1e9, 2) >= 1:
+        return f"{size / 1e9:.2f} GB"
+    for unit, scale in (("MB", 1e6), ("kB", 1e3)):
+        if float(f"{size / scale:.3g}") >= 1:
+            return f"{float(f'{size / scale:.3g}'):g} {unit}"
     return f"{int(size)} B"

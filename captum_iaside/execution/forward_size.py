@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -194,7 +195,10 @@ class ForwardSizeChooser:
         self.candidates: list[int] = []
         self.size: int | None = None
         self._seen: set[int] = set()
-        self._times: dict[int, list[float]] = {}
+        self._times: dict[int, list[float]] = {}  # each size's contest timings (the report)
+        self._recent: dict[int, deque[float]] = {}  # each size's latest timings, steady forwards too (the model)
+        self._most = 0  # the most coalitions a call has had left: no larger size can be timed
+        self._gave_up = False  # whether the last contest gave up a larger size (its memory can go back)
         self._contest: _Contest | None = None
         self._phase = "first"  # the first forward, then "explore" (moving one way), then "steady"
         self._up = True  # the direction explored, or of the next check
@@ -229,7 +233,7 @@ class ForwardSizeChooser:
         i = self.candidates.index(self.size)
         if not up:
             return self.candidates[i - 1] if i > 0 else None
-        larger = [c for c in self.candidates[i + 1 :] if self._fits(c * self.n_images)]
+        larger = [c for c in self.candidates[i + 1 :] if c <= self._most and self._fits(c * self.n_images)]
         if not larger:
             return None
         if i == 0:  # from the smallest size, the next one costs little memory to try
@@ -245,7 +249,7 @@ class ForwardSizeChooser:
         = a + b / images`` (a fixed cost ``b`` per forward) fitted to the mean of the last :data:`RECENT` timings
         of every size timed; None while fewer than two sizes are timed or without a fixed cost.
         """
-        points = [(1 / (c * self.n_images), statistics.fmean(t[-RECENT:])) for c, t in self._times.items() if t]
+        points = [(1 / (c * self.n_images), statistics.fmean(t)) for c, t in self._recent.items() if t]
         if len(points) < 2:
             return None
         mx, my = statistics.fmean(x for x, _ in points), statistics.fmean(y for _, y in points)
@@ -270,10 +274,12 @@ class ForwardSizeChooser:
     def next_size(self, n_images: int, remaining: int) -> tuple[int, bool]:
         r"""
         Coalitions for the next forward of a batch of ``n_images`` images with ``remaining``
-        coalitions left, and whether that forward is timed.
+        coalitions left (the caller cuts a larger size to ``remaining``), and whether that forward is
+        timed.
         """
         if n_images != self.n_images:  # another batch size (a short last batch): the same images per forward
-            return min(max(1, round(self.size * self.n_images / n_images)), remaining), False
+            return max(1, round(self.size * self.n_images / n_images)), False
+        self._most = max(self._most, remaining)
         if self._phase == "first" and self.size in self._seen:  # after the first forward: explore upwards
             self._phase = "explore"
         if self._contest is None and self._phase == "explore":
@@ -286,16 +292,17 @@ class ForwardSizeChooser:
                 if not self._start(up):
                     self._start(not up)
         if self._contest is None:
-            return min(self.size, remaining), False
+            return self.size, False
         wanted = self._contest.wanted()
-        if wanted > remaining:  # this game cannot time it: go on with the incumbent
-            return min(self.size, remaining), False
+        if wanted > remaining:  # this call cannot time it: go on with the incumbent
+            return self.size, False
         return wanted, wanted in self._seen
 
     def record(self, size: int, n_images: int, seconds: float, full: bool, measured: bool = True) -> bool:
         r"""
-        Note the seconds of a forward of ``size`` coalitions for ``n_images`` images (``full``: not cut
-        short; ``measured``: its seconds are its own, not a GPU's queue); True when it decided a contest.
+        Note the seconds of a forward of ``size`` coalitions for ``n_images`` images (``full``: the size
+        :meth:`next_size` gave, not cut to what was left; ``measured``: its seconds are its own, not a GPU's
+        queue); True when it decided a contest.
         """
         if n_images != self.n_images or not full:
             self._since_contest += seconds
@@ -308,9 +315,10 @@ class ForwardSizeChooser:
         if contest is None or size != contest.wanted():
             self._since_contest += seconds
             if measured and size == self.size:  # the size in use, as the load is now
-                self._times.setdefault(size, []).append(per_image)
+                self._recent.setdefault(size, deque(maxlen=RECENT)).append(per_image)
             return False
         self._times.setdefault(size, []).append(per_image)
+        self._recent.setdefault(size, deque(maxlen=RECENT)).append(per_image)
         contest.seconds += seconds
         if not contest.add(size, per_image):
             return False
@@ -318,28 +326,37 @@ class ForwardSizeChooser:
         if verdict is None:
             return False
         self._contest, self._last_contest = None, contest.seconds
+        larger = max(contest.challenger, contest.incumbent)
         if verdict:  # go on the way that won
             self._hold(contest.challenger)
             self._phase, self._up = "explore", contest.challenger > contest.incumbent
         else:
             self._settle()
+        self._gave_up = self.size < larger
         return True
 
-    def out_of_memory(self, size: int) -> None:
-        r"""Drop ``size`` and every larger size after a forward of it ran out of memory."""
-        self.candidates = [c for c in self.candidates if c < size]
+    def gave_up_larger(self) -> bool:
+        r"""Whether the contest just decided left a larger size (whose memory is no longer needed)."""
+        return self._gave_up
+
+    def drop_from(self, size: int, n_images: int | None = None) -> None:
+        r"""
+        Drop ``size`` (coalitions of a batch of ``n_images`` images, by default the ladder's) and every larger
+        size: they ran out of memory, or no longer fit the budget. The contest in progress ends.
+
+        Raises:
+            MemoryError: when no size is left.
+        """
+        images = size * (n_images or self.n_images)
+        self.candidates = [c for c in self.candidates if c * self.n_images < images]
         if not self.candidates:
             raise MemoryError(
-                "even one coalition per forward does not fit in memory; use a smaller batch size or max_memory"
+                f"even one coalition per forward ({self.n_images} images) does not fit in memory; lower the batch size"
             )
         self._contest = None
         self._settle()
-        if self.size >= size:
+        if self.size not in self.candidates:
             self._hold(self.candidates[-1])
-
-    def released_larger(self) -> bool:
-        r"""Whether a size larger than the one held has been timed (its memory is no longer needed)."""
-        return any(s > self.size for s in self._seen)
 
     def report(self) -> ForwardSizeChoice:
         r"""What was timed and chosen."""

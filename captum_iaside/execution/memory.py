@@ -104,9 +104,9 @@ class MemoryBudget:
         if device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(device)
             used = int(torch.cuda.memory_allocated(device))
-            return cls(
-                used + int(DEFAULT_CUDA_SHARE * free), f"default: {DEFAULT_CUDA_SHARE:.0%} of the device's free memory"
-            )
+            cached = int(torch.cuda.memory_reserved(device)) - used  # PyTorch's cache is free for the run too
+            source = f"default: {DEFAULT_CUDA_SHARE:.0%} of the device's free memory"
+            return cls(used + int(DEFAULT_CUDA_SHARE * (free + cached)), source)
         available, used = available_memory(), resident_memory()
         if available is None or used is None:
             return cls(None, "default: no limit (the memory available is unknown here)")
@@ -120,9 +120,12 @@ class MemoryGauge:
     The memory of a run on one device: what the process held before the first forward (the floor),
     the peak since, and what one image of a forward costs.
 
-    A forward's cost is measured as the growth of the peak (or, where the peak did not grow, of the
-    memory held after it) over the floor, divided by its images; the largest forward so far gives the
-    estimate, which also carries fixed costs and so errs towards more memory.
+    A forward's cost is measured as the peak it reached over the floor, divided by its images; the
+    largest forward so far gives the estimate, which also carries fixed costs and so errs towards more
+    memory. On a CUDA device the peak is PyTorch's, reset before each forward
+    (:func:`torch.cuda.reset_peak_memory_stats`); on the CPU it is the process's resident peak, which
+    cannot be reset: a forward that does not raise it (an earlier one went higher) is read by the
+    memory held after it only while nothing better is known.
 
     Args:
         budget (MemoryBudget): The limit.
@@ -135,9 +138,13 @@ class MemoryGauge:
         self.floor = _used(device)
         self.per_image: float | None = None
         self._largest = 0
+        self._highest = 0  # CUDA: the run's peak before the last reset
 
     def before_forward(self) -> int | None:
-        r"""The peak before a measured forward (pass it to :meth:`after_forward`)."""
+        r"""The peak before a forward (pass it to :meth:`after_forward`); on CUDA, the peak starts again here."""
+        if self.device.type == "cuda":
+            self._highest = max(self._highest, int(torch.cuda.max_memory_allocated(self.device)))
+            torch.cuda.reset_peak_memory_stats(self.device)
         return _peak(self.device)
 
     def after_forward(self, images: int, peak_before: int | None) -> None:
@@ -147,7 +154,7 @@ class MemoryGauge:
         peak, now = _peak(self.device), _used(self.device)
         if peak is not None and peak_before is not None and peak > peak_before:
             reached = peak
-        elif now is not None:
+        elif now is not None and self.per_image is None:
             reached = now
         else:
             return
@@ -181,7 +188,10 @@ class MemoryGauge:
             )
 
     def peak(self) -> int | None:
-        r"""The largest memory held so far (resident memory on the CPU, allocated memory on CUDA)."""
+        r"""
+        The largest memory held so far: the process's resident peak on the CPU, the peak PyTorch allocated
+        on a CUDA device since the run began.
+        """
         # the kernel's peak and its count of the memory held now are kept apart and may differ by a few pages
-        known = [m for m in (_peak(self.device), _used(self.device), self.floor) if m is not None]
+        known = [m for m in (_peak(self.device), _used(self.device), self.floor, self._highest) if m is not None]
         return max(known) if known else None

@@ -167,6 +167,7 @@ class Workspace:
         self._chooser = ForwardSizeChooser(self._fits) if self.auto else None
         self._capped: int | None = None
         self._timed = False
+        self._asked = 0
         self._n_images: int | None = None
 
     # ---------------------------------------------------------------- buffer
@@ -215,30 +216,37 @@ class Workspace:
 
     def chunk_size(self, n_images: int, remaining: int) -> int:
         r"""Coalitions in the next forward call for ``n_images`` images with ``remaining`` left per image."""
-        if self._chooser is not None:
+        if self._chooser is None:
+            size = self._cap(self._fixed if self._capped is None else self._capped, n_images)
+            self._capped = size if size != self._fixed else None
+            self._asked, self._timed = size, False
+            return min(size, remaining)
+        while True:
             size, self._timed = self._chooser.next_size(n_images, remaining)
-        else:
-            size, self._timed = (self._fixed if self._capped is None else self._capped), False
-        capped = self._cap(size, n_images)
-        if capped != size:
-            self._timed = False
-            if self._chooser is None:
-                self._capped = capped
-        return min(capped, remaining)
+            if self._gauge is None or self._gauge.fits(size * n_images):
+                break
+            if min(self._chooser.candidates) * self._chooser.n_images >= size * n_images:
+                if self.max_memory is not None:  # nothing smaller to take
+                    raise self._too_small(n_images)
+                break  # the default budget is a guess: go on with the smallest size
+            self._chooser.drop_from(size, n_images)  # no longer fits: the chooser goes on below it
+        self._asked = size
+        return min(size, remaining)
 
     def _cap(self, size: int, n_images: int) -> int:
-        r"""The largest size up to ``size`` predicted to fit the budget (a fixed size: ``max_memory`` only)."""
+        r"""A fixed size, lowered to the largest that ``max_memory`` is predicted to hold."""
         gauge = self._gauge
-        if gauge is None or gauge.fits(size * n_images) or (self._chooser is None and self.max_memory is None):
+        if gauge is None or self.max_memory is None or gauge.fits(size * n_images):
             return size
         fitting = next((p for p in range(size - 1, 0, -1) if gauge.fits(p * n_images)), None)
-        if fitting is not None:
-            return fitting
-        if self.max_memory is None:  # the default budget is a guess: go on with the smallest size
-            return 1
-        raise ValueError(
+        if fitting is None:
+            raise self._too_small(n_images)
+        return fitting
+
+    def _too_small(self, n_images: int) -> ValueError:
+        return ValueError(
             f"max_memory={format_bytes(self.max_memory)} is too small: a forward of one coalition of {n_images} "
-            f"images reaches about {format_bytes(gauge.predicted(n_images))} (measured at the first forwards); "
+            f"images reaches about {format_bytes(self._gauge.predicted(n_images))} (measured at the first forwards); "
             "raise max_memory or lower the batch size"
         )
 
@@ -257,14 +265,18 @@ class Workspace:
         if self._gauge is not None:
             self._gauge.after_forward(images, forward.peak_before)
         if self._chooser is not None:
-            full, measured = images == n_images * size, forward.timed or device.type != "cuda"
+            full = size == self._asked and images == n_images * size
+            measured = forward.timed or device.type != "cuda"
             decided = self._chooser.record(size, n_images, seconds, full, measured)
-            if decided and device.type == "cpu" and self._chooser.released_larger():
+            if decided and device.type == "cpu" and self._chooser.gave_up_larger():
                 release_memory()
 
-    def out_of_memory(self, size: int) -> None:
-        r"""Drop ``size`` and every larger size after a forward ran out of memory (``"auto"`` only)."""
-        self._chooser.out_of_memory(size)
+    def out_of_memory(self, size: int, n_images: int) -> None:
+        r"""
+        Drop ``size`` (coalitions of ``n_images`` images) and every larger size after a forward ran out of
+        memory (``"auto"`` only).
+        """
+        self._chooser.drop_from(size, n_images)
 
     def report(self) -> ExecutionReport:
         r"""The forward size, how it was chosen and the memory, so far."""

@@ -277,7 +277,7 @@ class SpectralGame:
                 raise
             if device.type == "cuda":
                 torch.cuda.empty_cache()
-            self.workspace.out_of_memory(p)
+            self.workspace.out_of_memory(p, self.n_images)
             return None
         self._check_first(out, n, target)
         value = self._value(out, target, n)

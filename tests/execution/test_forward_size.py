@@ -43,11 +43,12 @@ def play(machine, size=None, batches=8):
     for _ in range(batches):
         remaining = PER_BATCH
         while remaining:
-            p = min(size, remaining) if size else chooser.next_size(N_IMAGES, remaining)[0]
+            asked = size or chooser.next_size(N_IMAGES, remaining)[0]
+            p = min(asked, remaining)
             seconds = machine.seconds(p * N_IMAGES, clock)
             clock += seconds
             if not size:
-                chooser.record(p, N_IMAGES, seconds, full=True)
+                chooser.record(p, N_IMAGES, seconds, full=p == asked)
             remaining -= p
     return clock, chooser
 
@@ -118,11 +119,43 @@ def test_sizes_that_do_not_fit_are_never_tried():
 def test_out_of_memory_drops_the_size_and_every_larger_one():
     chooser = ForwardSizeChooser()
     chooser.calibrate(N_IMAGES, cuda=True)
-    chooser.out_of_memory(9)
+    chooser.drop_from(9)
     assert chooser.candidates == [1, 2, 5] and chooser.size == 1
-    chooser.out_of_memory(2)
+    chooser.drop_from(7, n_images=3)  # 7 coalitions of a short batch of 3 images: 21 images per forward are too many
+    assert chooser.candidates == [1, 2]
+    chooser.drop_from(2)
     with pytest.raises(MemoryError, match="even one coalition per forward"):
-        chooser.out_of_memory(1)
+        chooser.drop_from(1)
+
+
+def test_a_challenger_that_no_call_can_time_is_never_contested():
+    # 10 coalitions per call (a budget): sizes above 10 cannot be timed, so no contest waits for them forever
+    chooser = ForwardSizeChooser()
+    chooser.calibrate(1, cuda=False)  # one image a batch: the ladder is 8, 16, 32, ... coalitions
+    machine, clock = Machine(0, per_forward=0.1), 0.0
+    for _ in range(300):
+        asked, _ = chooser.next_size(1, 10)
+        p = min(asked, 10)
+        seconds = machine.seconds(p, clock)
+        clock += seconds
+        chooser.record(p, 1, seconds, full=p == asked)
+    assert chooser.size == 8 and all(t.perturbations_per_eval <= 10 for t in chooser.report().timings)
+
+
+def test_a_size_that_stops_fitting_the_budget_ends_the_contest():
+    fits = {"limit": 1000}
+    chooser = ForwardSizeChooser(fits=lambda images: images <= fits["limit"])
+    chooser.calibrate(N_IMAGES, cuda=False)
+    machine, clock = Machine(0, per_forward=0.1), 0.0
+    for step in range(600):
+        if step == 100:
+            fits["limit"] = 40  # the memory estimate grew: only 5 coalitions (35 images) fit now
+            chooser.drop_from(9)  # as the workspace does with the first size that no longer fits
+        asked, _ = chooser.next_size(N_IMAGES, PER_BATCH)
+        seconds = machine.seconds(asked * N_IMAGES, clock)
+        clock += seconds
+        chooser.record(asked, N_IMAGES, seconds, full=True)
+    assert chooser.size == 5 and chooser.candidates == [1, 2, 5]
 
 
 def test_a_resumed_run_starts_where_it_was():
