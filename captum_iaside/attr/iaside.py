@@ -488,7 +488,8 @@ class IASIDE(PerturbationAttribution):
                         run evaluates (resident memory on the CPU, memory allocated on a CUDA
                         device): ``"2GB"``, ``"512MB"`` or bytes. The forward size stays within it,
                         from the memory per image measured at the first forwards; a budget that
-                        cannot hold one coalition per forward is refused before any forward. The
+                        cannot hold one coalition per forward's images is refused before any
+                        forward (one that the first forwards show too small stops the run). The
                         run's peak is in ``result.config["execution"]``.
                         Default: None (half of the memory available when the run starts; 80 % of
                         a CUDA device's free memory)

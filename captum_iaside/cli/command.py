@@ -315,7 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(
-            f"{parser.prog}: error: out of memory ({first}); lower --batch-size or --perturbations-per-eval",
+            f"{parser.prog}: error: out of memory ({first}); lower --batch-size, --perturbations-per-eval or "
+            "--max-memory",
             file=sys.stderr,
         )
         return 2

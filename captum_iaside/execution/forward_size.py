@@ -27,7 +27,7 @@ ladder of sizes (the challenger):
    is contested only where the model says the held size is more than :data:`GAIN` from the fastest —
    and then as far up as the model says. On a busy machine the threads of a forward wait for each
    other at every layer, a large fixed cost, and the run reaches a large size in one contest; on a
-   quiet CPU it never tries, nor holds the memory of, a size it does not need. Then it keeps its size
+   quiet CPU it tries no size beyond the second, nor holds its memory. Then it keeps its size
    and, after as many seconds of forwards as the last contest took (at least
    :data:`RECHECK_SECONDS`), contests a neighbour again, smaller and (where the model says so) larger
    in turn, so a size chosen in a quiet moment does not stay when the machine gets busy. The

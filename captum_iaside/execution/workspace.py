@@ -147,7 +147,8 @@ class Workspace:
         max_memory (int, float or str, optional): Memory the process may hold (CPU: resident
                     memory; CUDA: memory allocated on the device), e.g. ``"2GB"``. The forward size
                     stays within it, measured from the first forward's memory per image; a budget
-                    too small for one coalition per forward is refused before any forward.
+                    below what the process holds plus one coalition per forward's images is refused
+                    before any forward, and one the first forwards show too small stops the run.
                     Default: None (half of the memory available at the first forward; 80 % of a CUDA
                     device's free memory)
     """
