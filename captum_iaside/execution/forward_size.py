@@ -44,7 +44,7 @@ import math
 import statistics
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Images per forward that ``"auto"`` may use on a CPU (a CUDA device also has :data:`AUTO_IMAGES_PER_FORWARD_GPU`).
@@ -84,13 +84,7 @@ class SizeTiming:
 
     def to_dict(self) -> dict[str, Any]:
         r"""A JSON-ready dict of the fields."""
-        return {
-            "perturbations_per_eval": self.perturbations_per_eval,
-            "images_per_forward": self.images_per_forward,
-            "seconds_per_image": self.seconds_per_image,
-            "spread": self.spread,
-            "forwards": self.forwards,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -113,14 +107,10 @@ class ForwardSizeChoice:
     sizes: tuple[int, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        r"""A JSON-ready dict of the fields."""
-        return {
-            "perturbations_per_eval": self.perturbations_per_eval,
-            "images_per_forward": self.images_per_forward,
-            "timings": [t.to_dict() for t in self.timings],
-            "contests": self.contests,
-            "sizes": list(self.sizes),
-        }
+        r"""A JSON-ready dict of the fields (the timings as a list of dicts)."""
+        d = asdict(self)
+        d["timings"], d["sizes"] = list(d["timings"]), list(d["sizes"])
+        return d
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -67,15 +67,9 @@ class ExecutionReport:
 
     def to_dict(self) -> dict[str, Any]:
         r"""A JSON-ready dict of the fields."""
-        return {
-            "perturbations_per_eval": self.perturbations_per_eval,
-            "images_per_forward": self.images_per_forward,
-            "choice": None if self.choice is None else self.choice.to_dict(),
-            "memory_floor": self.memory_floor,
-            "memory_peak": self.memory_peak,
-            "memory_limit": self.memory_limit,
-            "memory_limit_source": self.memory_limit_source,
-        }
+        d = asdict(self)
+        d["choice"] = None if self.choice is None else self.choice.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ExecutionReport:
