@@ -70,7 +70,7 @@ def suite(dry_run: bool) -> dict[str, Any]:
     target = ["tests/execution/test_devices.py"] if dry_run else ["tests"]
     start = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *target],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *target],  # -q from pyproject keeps the summary
         cwd=ROOT,
         capture_output=True,
         text=True,
