@@ -148,19 +148,17 @@ class Workspace:
     """
 
     def __init__(self, perturbations_per_eval: int | str = 1, max_memory: int | float | str | None = None) -> None:
-        if perturbations_per_eval == "auto":
-            self.auto = True
-        else:
+        auto = perturbations_per_eval == "auto"
+        if not auto:
             if isinstance(perturbations_per_eval, str):
                 raise TypeError(f"perturbations_per_eval must be an int or 'auto', got {perturbations_per_eval!r}")
             check_positive_int(perturbations_per_eval, "perturbations_per_eval")
-            self.auto = False
-        self._fixed = None if self.auto else int(perturbations_per_eval)
+        # a fixed size, lowered where max_memory cannot hold it; or the chooser of "auto"
+        self._fixed = None if auto else int(perturbations_per_eval)
+        self._chooser = ForwardSizeChooser(self._fits) if auto else None
         self.max_memory = None if max_memory is None else parse_memory(max_memory)
         self._buffer: Tensor | None = None
         self._gauge: MemoryGauge | None = None
-        self._chooser = ForwardSizeChooser(self._fits) if self.auto else None
-        self._capped: int | None = None
         self._timed = False
         self._asked = 0
         self._n_images: int | None = None
@@ -198,11 +196,14 @@ class Workspace:
 
     # ---------------------------------------------------------- forward size
     @property
+    def auto(self) -> bool:
+        r"""Whether the forward size is chosen by measurement (``perturbations_per_eval="auto"``)."""
+        return self._chooser is not None
+
+    @property
     def perturbations_per_eval(self) -> int | None:
         r"""Coalitions per forward in use (``"auto"``: None before the first game)."""
-        if self._chooser is not None:
-            return self._chooser.size
-        return self._fixed if self._capped is None else self._capped
+        return self._fixed if self._chooser is None else self._chooser.size
 
     def resume(self, size: int) -> None:
         r"""Start ``"auto"`` at ``size``, the size a checkpointed run had reached (a fixed size stays as given)."""
@@ -212,13 +213,12 @@ class Workspace:
     def chunk_size(self, n_images: int, remaining: int) -> int:
         r"""Coalitions in the next forward call for ``n_images`` images with ``remaining`` left per image."""
         if self._chooser is None:
-            size = self._cap(self._fixed if self._capped is None else self._capped, n_images)
-            self._capped = size if size != self._fixed else None
-            self._asked, self._timed = size, False
-            return min(size, remaining)
+            self._fixed = self._asked = self._cap(self._fixed, n_images)
+            self._timed = False
+            return min(self._fixed, remaining)
         while True:
             size, self._timed = self._chooser.next_size(n_images, remaining)
-            if self._gauge is None or self._gauge.fits(size * n_images):
+            if self._fits(size * n_images):
                 break
             if min(self._chooser.candidates) * self._chooser.n_images >= size * n_images:
                 if self.max_memory is not None:  # nothing smaller to take
