@@ -16,19 +16,24 @@ ladder of sizes (the challenger):
    standard errors (as fast within the noise: it saves memory). A clear difference — every one of
    :data:`CLEAR_ROUNDS` rounds beyond the threshold, the throughputs by twice :data:`GAIN` more — is
    decided at once (a busy machine makes small forwards much slower, and the run should not spend
-   long finding that out); otherwise after :data:`MIN_ROUNDS` rounds, where a smaller size without
-   certainty loses (memory is saved only where it surely costs no speed), and a larger one without
-   certainty gets more rounds, up to :data:`MAX_ROUNDS`, after which its throughput alone decides:
-   waiting for certainty on a noisy machine would leave a run at a slow size.
+   long finding that out). So is a **futile** one: from :data:`FUTILE_ROUNDS` rounds on, where the
+   rounds spread so widely that even :data:`MAX_ROUNDS` of them could not resolve :data:`GAIN` (bursts of
+   load as long as the forwards), the throughputs alone decide, as they would after :data:`MAX_ROUNDS`:
+   more rounds would cost time at the slower size and buy no certainty. Otherwise the contest is decided
+   after :data:`MIN_ROUNDS` rounds, where a smaller size without certainty loses (memory is saved only
+   where it surely costs no speed), and a larger one without certainty gets more rounds, up to
+   :data:`MAX_ROUNDS`, after which its throughput alone decides.
 4. The run starts at the smallest size (its first forward also measures what an image costs in
    memory) and goes up while a larger size wins. Going up is worth its memory only where a forward
-   has a fixed cost to spread: a model ``seconds per image = a + b / images`` is fitted to the latest
-   timings of every size (those of the size in use included), and beyond the second size a larger one
-   is contested only where the model says the held size is more than :data:`GAIN` from the fastest —
-   and then as far up as the model says. On a busy machine the threads of a forward wait for each
-   other at every layer, a large fixed cost, and the run reaches a large size in one contest; on a
-   quiet CPU it tries no size beyond the second, nor holds its memory. Then it keeps its size
-   and, after as many seconds of forwards as the last contest took (at least
+   has a fixed cost to spread: the model ``seconds per image = a + b / images`` is solved for the two
+   sizes of each decided contest (timed in the same moments, so under the same load), and beyond the
+   second size a larger one is contested only where the model says the held size is more than
+   :data:`GAIN` from the fastest — and then as far up as the model says (the largest size where the
+   fixed cost is all the time there is). On a busy machine the threads of a forward wait for each
+   other at every layer, a large fixed cost, and the run reaches a large size in one or two contests;
+   on a quiet CPU it tries no size beyond the second, nor holds its memory. After a futile contest the
+   model is as noisy as the rounds, and the next larger size is contested without it. Then the run
+   keeps its size and, after as many seconds of forwards as the last contest took (at least
    :data:`RECHECK_SECONDS`), contests a neighbour again, smaller and (where the model says so) larger
    in turn, so a size chosen in a quiet moment does not stay when the machine gets busy. The
    contests' forwards are the run's own work, not extra.
@@ -42,7 +47,6 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -55,12 +59,12 @@ AUTO_IMAGES_PER_FORWARD_GPU = (512, 1024)
 MIN_ROUNDS, MAX_ROUNDS = 5, 9
 #: Rounds after which a clear contest is decided: every round beyond the threshold, the throughputs by ``2 * GAIN``.
 CLEAR_ROUNDS = 2
+#: Rounds after which a contest that :data:`MAX_ROUNDS` could not resolve is decided on its throughputs.
+FUTILE_ROUNDS = 3
 #: Log of the speed-up per image a larger size must show to be worth its memory (5 %).
 GAIN = math.log(1 / 0.95)
 #: A neighbour is contested again after as many seconds of forwards as the last contest took, and at least these.
 RECHECK_SECONDS = 2.0
-#: The timings of a size that the model of a fixed cost per forward reads (the latest: the load changes).
-RECENT = 8
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,13 @@ class _Contest:
         self.pending = {}
         return True
 
+    def futile(self) -> bool:
+        r"""Whether the rounds spread so widely that even :data:`MAX_ROUNDS` of them could not resolve :data:`GAIN`."""
+        if len(self.rounds) < FUTILE_ROUNDS:
+            return False
+        spread = statistics.stdev(math.log(c / i) for i, c in self.rounds)
+        return 2 * spread / math.sqrt(MAX_ROUNDS) > GAIN
+
     def verdict(self) -> bool | None:
         r"""True: the challenger wins; False: the incumbent stays; None: undecided."""
         n = len(self.rounds)
@@ -152,6 +163,8 @@ class _Contest:
             return True
         if min(ratios) > threshold and ratio > threshold + 2 * GAIN:
             return False
+        if self.futile():  # the throughputs decide now, as they would after MAX_ROUNDS
+            return ratio < threshold
         if n < MIN_ROUNDS:
             return None
         se = statistics.stdev(ratios) / math.sqrt(n)
@@ -186,9 +199,10 @@ class ForwardSizeChooser:
         self.size: int | None = None
         self._seen: set[int] = set()
         self._times: dict[int, list[float]] = {}  # each size's contest timings (the report)
-        self._recent: dict[int, deque[float]] = {}  # each size's latest timings, steady forwards too (the model)
+        self._target_size: int | None = None  # the size the last contest's timings point to (see _target)
         self._most = 0  # the most coalitions a call has had left: no larger size can be timed
         self._gave_up = False  # whether the last contest gave up a larger size (its memory can go back)
+        self._noisy = False  # whether the last contest was decided by futility (a busy machine)
         self._contest: _Contest | None = None
         self._phase = "first"  # the first forward, then "explore" (moving one way), then "steady"
         self._up = True  # the direction explored, or of the next check
@@ -228,26 +242,30 @@ class ForwardSizeChooser:
             return None
         if i == 0:  # from the smallest size, the next one costs little memory to try
             return larger[0]
-        target = self._target()
-        if target is None or target <= self.size:  # no fixed cost per forward to spread: nothing to gain
-            return None
+        target = self._target_size
+        if target is None or target <= self.size:  # no fixed cost per forward to spread: nothing to gain,
+            return larger[0] if self._noisy else None  # unless the timings are too noisy to fit that model
         return max([larger[0], *(c for c in larger if c <= target)])
 
-    def _target(self) -> int | None:
+    def _target(self, contest: _Contest) -> int | None:
         r"""
         The smallest size within :data:`GAIN` of the fastest a forward can be, by the model ``seconds per image
-        = a + b / images`` (a fixed cost ``b`` per forward) fitted to the mean of the last :data:`RECENT` timings
-        of every size timed; None while fewer than two sizes are timed or without a fixed cost.
+        = a + b / images`` (a fixed cost ``b`` per forward) through the two sizes of a decided contest (timed in
+        the same moments, under the same load); None without a fixed cost, the largest size where the fixed
+        cost is all the time there is (a busy machine: the smaller size more than twice as slow per image).
         """
-        points = [(1 / (c * self.n_images), statistics.fmean(t)) for c, t in self._recent.items() if t]
-        if len(points) < 2:
+        means = {
+            contest.incumbent: statistics.fmean(i for i, _ in contest.rounds),
+            contest.challenger: statistics.fmean(c for _, c in contest.rounds),
+        }
+        small, large = sorted(means)
+        t_small, t_large = means[small], means[large]
+        b = (t_small - t_large) / (1 / (small * self.n_images) - 1 / (large * self.n_images))
+        a = t_small - b / (small * self.n_images)
+        if b <= 0:
             return None
-        mx, my = statistics.fmean(x for x, _ in points), statistics.fmean(y for _, y in points)
-        sxx = sum((x - mx) ** 2 for x, _ in points)
-        b = sum((x - mx) * (y - my) for x, y in points) / sxx if sxx > 0 else 0.0
-        a = my - b * mx
-        if b <= 0 or a <= 0:
-            return None
+        if a <= 0:  # the fixed cost is all there is to the time: the largest size
+            return self.candidates[-1]
         return next((c for c in self.candidates if b / (c * self.n_images) <= GAIN * a), self.candidates[-1])
 
     def _start(self, up: bool) -> bool:
@@ -288,11 +306,10 @@ class ForwardSizeChooser:
             return self.size, False
         return wanted, wanted in self._seen
 
-    def record(self, size: int, n_images: int, seconds: float, full: bool, measured: bool = True) -> bool:
+    def record(self, size: int, n_images: int, seconds: float, full: bool) -> bool:
         r"""
         Note the seconds of a forward of ``size`` coalitions for ``n_images`` images (``full``: the size
-        :meth:`next_size` gave, not cut to what was left; ``measured``: its seconds are its own, not a GPU's
-        queue); True when it decided a contest.
+        :meth:`next_size` gave, not cut to what was left); True when it decided a contest.
         """
         if n_images != self.n_images or not full:
             self._since_contest += seconds
@@ -304,11 +321,8 @@ class ForwardSizeChooser:
         contest = self._contest
         if contest is None or size != contest.wanted():
             self._since_contest += seconds
-            if measured and size == self.size:  # the size in use, as the load is now
-                self._recent.setdefault(size, deque(maxlen=RECENT)).append(per_image)
             return False
         self._times.setdefault(size, []).append(per_image)
-        self._recent.setdefault(size, deque(maxlen=RECENT)).append(per_image)
         contest.seconds += seconds
         if not contest.add(size, per_image):
             return False
@@ -323,6 +337,7 @@ class ForwardSizeChooser:
         else:
             self._settle()
         self._gave_up = self.size < larger
+        self._noisy, self._target_size = contest.futile(), self._target(contest)
         return True
 
     def gave_up_larger(self) -> bool:

@@ -261,8 +261,7 @@ class Workspace:
             self._gauge.after_forward(images, forward.peak_before)
         if self._chooser is not None:
             full = size == self._asked and images == n_images * size
-            measured = forward.timed or device.type != "cuda"
-            decided = self._chooser.record(size, n_images, seconds, full, measured)
+            decided = self._chooser.record(size, n_images, seconds, full)
             if decided and device.type == "cpu" and self._chooser.gave_up_larger():
                 release_memory()
 

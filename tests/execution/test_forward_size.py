@@ -12,30 +12,47 @@ N_IMAGES, PER_BATCH = 7, 254  # the main job: 7 photos, 254 coalitions per image
 
 
 class Machine:
-    """Seconds of a forward of ``images`` images at a time on the clock, with seeded noise and bursts of load."""
+    """
+    Seconds of a forward of ``images`` images at a time on the clock, with seeded noise, and from ``load_from`` on
+    the bursty load of ``benchmarks/load.py``: three PyTorch jobs of two threads and one Python loop, each busy for
+    0.2-2 s, then idle for up to 1 s. A forward is 100 layers; each is slowed by the busy threads that share the two
+    cores and waits for them at its barrier, a fixed cost per layer. Fitted to the main job (EfficientNet-Lite0 at 160
+    px, 145 images/s quiet) under that load: about 1 s per forward of 7 images, 8 s per 259 images, and the fixed
+    sizes 4, 8, 16 and 32 at 1.65, 1.25, 1.05 and 1.0 times the best.
+    """
 
-    def __init__(self, seed, per_image=0.008, per_forward=0.002, noise=0.03, load_from=None, busy_per_forward=0.3):
+    JOBS = (2, 2, 2, 1)  # threads of each competitor
+    LAYERS, SLOWER, BARRIER = 100, 0.65, 0.0015  # per busy thread: a layer's work slower by 65 %, 1.5 ms waited
+
+    def __init__(self, seed, per_image=0.0069, per_forward=0.002, noise=0.03, load_from=None):
         self.rng = random.Random(seed)
-        self.per_image, self.per_forward, self.noise = per_image, per_forward, noise
-        self.load_from, self.busy_per_forward = load_from, busy_per_forward
-        self.switch, self.busy = 0.0, False
+        self.per_image, self.per_forward, self.noise, self.load_from = per_image, per_forward, noise, load_from
+        self.switch = [None] * len(self.JOBS)
+        self.busy = [False] * len(self.JOBS)
 
-    def loaded(self, clock):
+    def busy_threads(self, clock):
         if self.load_from is None or clock < self.load_from:
-            return False
-        while clock >= self.switch:  # busy for 0.2-2 s, then idle for up to 1 s
-            self.busy = not self.busy
-            self.switch += self.rng.uniform(0.2, 2.0) if self.busy else self.rng.uniform(0.0, 1.0)
-        return self.busy
+            return 0
+        threads = 0
+        for job, n in enumerate(self.JOBS):
+            if self.switch[job] is None:  # the competitors start within 1.5 s of each other
+                self.switch[job] = self.load_from + self.rng.uniform(0.0, 1.5)
+            while clock >= self.switch[job]:
+                self.busy[job] = not self.busy[job]
+                self.switch[job] += self.rng.uniform(0.2, 2.0) if self.busy[job] else self.rng.uniform(0.0, 1.0)
+            threads += n * self.busy[job]
+        return threads
 
     def seconds(self, images, clock):
-        noise = max(0.5, 1 + self.rng.gauss(0, self.noise))
-        if self.loaded(clock):  # contended threads: every forward's synchronisations wait, the work is slower
-            return (2.5 * self.per_image * images + self.busy_per_forward) * noise
-        return (self.per_image * images + self.per_forward) * noise
+        work = (self.per_image * images + self.per_forward) * max(0.5, 1 + self.rng.gauss(0, self.noise)) / self.LAYERS
+        end = clock
+        for _ in range(self.LAYERS):
+            threads = self.busy_threads(end)
+            end += work * (1 + self.SLOWER * threads) + self.BARRIER * threads
+        return end - clock
 
 
-def play(machine, size=None, batches=8):
+def play(machine, size=None, batches=1):
     """Run ``batches`` batches with the chooser (``size=None``) or a fixed size; the clock and the chooser."""
     chooser = ForwardSizeChooser()
     chooser.calibrate(N_IMAGES, cuda=False)
@@ -81,26 +98,42 @@ def test_a_real_gain_is_taken_and_a_small_one_left():
 
 
 def test_bursty_load_does_not_fool_the_choice():
-    # load for 0.2-2 s, idle up to 1 s: small forwards pay 0.3 s each while busy, so large sizes are much faster;
-    # the automatic size is within 1.2 x the best fixed size in the median over seeds and 1.5 x in the worst
+    # the main job under bursty load from its start: small forwards wait at every layer, so large sizes are much
+    # faster, and single timings range over 5x; the automatic size is within 1.2 x the best fixed size in the median
+    # over seeds and 1.5 x in the worst (the issue's target for the benchmark)
     ratios = []
-    for seed in range(12):
+    for seed in range(16):
         best = min(play(Machine(seed, load_from=0.0), size=s)[0] for s in (1, 2, 5, 9, 18, 37))
         ours, _ = play(Machine(seed, load_from=0.0))
         ratios.append(ours / best)
     assert statistics.median(ratios) <= 1.2 and max(ratios) <= 1.5, ratios
 
 
+def test_a_contest_that_noise_cannot_resolve_is_decided_on_its_throughputs_after_three_rounds():
+    # bursts as long as the forwards: one size's timings range over 10x, so even 9 rounds could not resolve 5 %
+    chooser = ForwardSizeChooser()
+    chooser.calibrate(N_IMAGES, cuda=False)
+    per_image = {1: [0.5, 0.02, 0.10, 0.03], 2: [0.5, 0.08, 0.01, 0.02]}  # a warm-up, then one timing a round
+    timed = 0
+    while True:
+        size, _ = chooser.next_size(N_IMAGES, PER_BATCH)
+        seconds = per_image[size].pop(0) * size * N_IMAGES
+        timed += 1
+        if chooser.record(size, N_IMAGES, seconds, full=True):
+            break
+    assert timed == 8 and chooser.size == 2  # 2 warm-ups and 3 rounds; 2 is faster over them (0.037 s against 0.05)
+
+
 def test_a_size_chosen_before_the_load_does_not_stay():
     # quiet for the first 5 s (a small size wins), then bursty load: the checks during the run move it up
     ratios = []
     for seed in range(8):
-        best = min(play(Machine(seed, load_from=5.0), size=s, batches=16)[0] for s in (1, 2, 5, 9, 18, 37))
-        ours, chooser = play(Machine(seed, load_from=5.0), batches=16)
+        best = min(play(Machine(seed, load_from=5.0), size=s, batches=2)[0] for s in (1, 2, 5, 9, 18, 37))
+        ours, chooser = play(Machine(seed, load_from=5.0), batches=2)
         sizes = chooser.report().sizes
         assert sizes[0] == 1 and max(sizes) >= 9, sizes  # small while quiet, large once the load came
         ratios.append(ours / best)
-    assert statistics.median(ratios) <= 1.3, ratios
+    assert statistics.median(ratios) <= 1.2, ratios
 
 
 def test_sizes_that_do_not_fit_are_never_tried():
