@@ -27,3 +27,17 @@ class NonFiniteValueError(ValueError):
         r"""The same error, naming the batch (and the model) of a global run."""
         where = f"batch {batch} of the data" + ("" if model is None else f", model {model!r}")
         return NonFiniteValueError(f"{self.args[0]} ({where})", self.image, self.coalition, batch, model)
+
+
+class StrataLabelsError(ValueError):
+    r"""
+    The labels a batch holds differ from the data set's labels that ``strata="target"`` read before the run
+    (a ``collate_fn`` that leaves images out shifts every later image's stratum).
+
+    Attributes:
+        offset (int): The position in the data of the batch's first image.
+    """
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset

@@ -23,6 +23,11 @@ def check_int(value: Any, name: str, minimum: int | None = None) -> int:
     return value
 
 
+def check_seed(value: Any, name: str = "seed") -> int:
+    r"""``value`` as a seed: an int of at least 0 (what NumPy's and PyTorch's generators both take)."""
+    return check_int(value, name, minimum=0)
+
+
 def check_positive_int(value: Any, name: str) -> int:
     r"""``value`` as an int of at least 1."""
     return check_int(value, name, minimum=1)
@@ -103,8 +108,10 @@ def check_device(value: Any, name: str) -> torch.device | None:
 
 def check_writable_file(value: Any, name: str) -> str | None:
     r"""
-    ``value`` as the path of a file that can be written (None stays None): not empty, not a folder,
-    and in a folder that exists or can be made and is writable. Checked before any work.
+    ``value`` as the path of a file that can be written (None stays None): not empty, not a folder, and
+    proven writable before any work — a file is created there (an existing file is opened for appending,
+    unchanged), which a permission check alone cannot prove (a pseudo file system such as ``/proc`` passes
+    ``os.access`` and takes no new file). Folders made for the proof are removed with it: nothing stays.
     """
     if value is None:
         return None
@@ -123,6 +130,17 @@ def check_writable_file(value: Any, name: str) -> str | None:
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
         raise ValueError(f"{name}={path!r} lies under {existing!r}, which is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{name}={path!r} cannot be written: the folder {existing!r} is not writable")
+    probe = path if os.path.exists(path) else f"{path}.tmp-{os.getpid()}"  # the name a checkpoint's save uses
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(probe, "ab"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{name}={path!r} cannot be written ({exc.strerror or type(exc).__name__})") from exc
+    finally:
+        if probe != path and os.path.exists(probe):
+            os.remove(probe)
+        while folder != existing and os.path.isdir(folder):  # the folders made for the proof, innermost first
+            os.rmdir(folder)
+            folder = os.path.dirname(folder)
     return path

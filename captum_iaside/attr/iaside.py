@@ -12,7 +12,7 @@ from captum.log import log_usage
 from torch import Tensor
 from tqdm import tqdm
 
-from captum_iaside._utils.checks import check_callable, check_dtype, check_images, check_int
+from captum_iaside._utils.checks import check_callable, check_dtype, check_images, check_seed
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
 from captum_iaside.estimators.interactions import BandInteractions, check_index
 from captum_iaside.estimators.selection import resolve_estimator, resolve_interaction_estimator
@@ -135,7 +135,7 @@ class IASIDE(PerturbationAttribution):
         seed, autocast_dtype = arguments["seed"], arguments["autocast_dtype"]
         additional_forward_args = arguments["additional_forward_args"]
         workspace = Workspace(perturbations_per_eval)
-        check_int(seed, "seed")
+        check_seed(seed)
         check_dtype(autocast_dtype, "autocast_dtype")
         warn_if_training(self.forward_func, stacklevel=4)  # _play <- attribute* <- log_usage's wrapper <- the caller
         check_images(inputs, "inputs")
@@ -585,7 +585,9 @@ class IASIDE(PerturbationAttribution):
             >>> print(res.srs, res.srs_ci, res.stop_reason, res.config["design"])
         """
         baseline = self.baseline if baselines is None else baselines
-        outcome = run_global({"model": self.forward_func}, data, self.bands, baseline, self.value, locals())
+        outcome = run_global(
+            {"model": self.forward_func}, data, self.bands, baseline, self.value, locals(), per_model_data=False
+        )
         result = outcome.result("model")
         result.config["model"] = type(self.forward_func).__name__
         return result

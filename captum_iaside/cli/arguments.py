@@ -48,6 +48,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected an integer of 0 or more, got {text!r}") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer of 0 or more, got {value}")
+    return value
+
+
 def _forward_size(text: str) -> int | str:
     return "auto" if text == "auto" else _positive(text)
 
@@ -200,7 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--tolerance", type=float, help="stop once max stderr / range(psi) falls to this (e.g. 0.05)")
     g.add_argument(
-        "--bootstrap", type=int, default=200, metavar="R", help="bootstrap replicates behind the intervals (0: none)"
+        "--bootstrap",
+        type=_non_negative,
+        default=200,
+        metavar="R",
+        help="bootstrap replicates behind the intervals (0: none)",
     )
     g.add_argument("--confidence", type=_probability, default=0.95, help="level of the intervals")
     g.add_argument("--by-class", action="store_true", help="also report psi per class (needs class scores)")
@@ -211,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="stratify the images by their folder's class, so the images a budget reaches represent every class in "
         "proportion and psi is estimated from per-class means (auto: target with --labels folder)",
     )
-    g.add_argument("--seed", type=int, default=0, help="seed of random baselines, sampling and bootstrap")
+    g.add_argument("--seed", type=_non_negative, default=0, help="seed of random baselines, sampling and bootstrap")
     g = p.add_argument_group("execution")
     g.add_argument("--batch-size", type=_positive, default=8, help="images per batch")
     g.add_argument(

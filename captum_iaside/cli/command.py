@@ -167,8 +167,9 @@ def run(args: argparse.Namespace) -> int:
     from torch.utils.data import DataLoader
 
     from captum_iaside.attr.compare import compare_global
-    from captum_iaside.cli.data import EMBEDDED_PHOTOS, collate_readable
+    from captum_iaside.cli.data import EMBEDDED_PHOTOS, collate_readable, first_image
     from captum_iaside.cli.models import LITE_RESOLUTION, load_model
+    from captum_iaside.errors import StrataLabelsError
     from captum_iaside.execution.cpu import tune_cpu
     from captum_iaside.game.baselines import GaussianBaseline
     from captum_iaside.report.tables import execution_of, format_table
@@ -177,8 +178,6 @@ def run(args: argparse.Namespace) -> int:
     specs = args.model or [DEFAULT_MODEL]
     if len(set(specs)) != len(specs):
         raise ValueError(f"--model names a model twice: {specs}")
-    if args.bootstrap < 0:
-        raise ValueError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
     if args.strata == "target" and args.labels != "folder":
         raise ValueError("--strata target stratifies by the folder's classes: it needs --data FOLDER --labels folder")
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -213,13 +212,13 @@ def run(args: argparse.Namespace) -> int:
         model = loaded.model.to(device)
         if not args.no_tune:
             model = model.to(memory_format=torch.channels_last)
-        _probe(model, spec, dataset[0][0].to(device), args.value)  # the same first image on every rank
+        _probe(model, spec, first_image(dataset).to(device), args.value)  # the same first image on every rank
         dataset = _shard(dataset, args.samples, rank, world)
         if args.compile:
             model = torch.compile(model)
         name = loaded.name if loaded.name not in models else spec
         models[name], datasets[name], resolutions[name] = model, dataset, res_px
-        example = dataset[0][0] if example is None and len(dataset) else example
+        example = first_image(dataset) if example is None else example
     loaders = {
         name: DataLoader(
             ds, batch_size=args.batch_size, shuffle=False, collate_fn=collate_readable, pin_memory=device.type == "cuda"
@@ -229,43 +228,40 @@ def run(args: argparse.Namespace) -> int:
     shared = len(keys) == 1
     data = next(iter(loaders.values())) if shared else loaders
     start = time.perf_counter()
-    comparison = compare_global(
-        models,
-        data,
-        bands=bands,
-        baseline=baseline,
-        value=args.value,
-        n_samples=None,  # --samples is applied to the dataset, before it is sharded
-        use_labels=args.labels == "folder",
-        perturbations_per_eval=args.perturbations_per_eval,
-        max_memory=args.max_memory,
-        estimator=None if args.estimator == "auto" else args.estimator,
-        budget=args.budget,
-        max_evaluations=args.max_evaluations,
-        tolerance=args.tolerance,
-        n_bootstrap=args.bootstrap,
-        confidence=args.confidence,
-        by_class=args.by_class,
-        strata=args.strata,
-        interactions=args.interactions or False,
-        checkpoint=args.checkpoint,
-        seed=args.seed,
-        device=device,
-        show_progress=not args.quiet,
-        autocast_dtype=None if args.amp is None else getattr(torch, args.amp),
-    )
+    try:
+        comparison = compare_global(
+            models,
+            data,
+            bands=bands,
+            baseline=baseline,
+            value=args.value,
+            n_samples=None,  # --samples is applied to the dataset, before it is sharded
+            use_labels=args.labels == "folder",
+            perturbations_per_eval=args.perturbations_per_eval,
+            max_memory=args.max_memory,
+            estimator=None if args.estimator == "auto" else args.estimator,
+            budget=args.budget,
+            max_evaluations=args.max_evaluations,
+            tolerance=args.tolerance,
+            n_bootstrap=args.bootstrap,
+            confidence=args.confidence,
+            by_class=args.by_class,
+            strata=args.strata,
+            interactions=args.interactions or False,
+            checkpoint=args.checkpoint,
+            seed=args.seed,
+            device=device,
+            show_progress=not args.quiet,
+            autocast_dtype=None if args.amp is None else getattr(torch, args.amp),
+        )
+    except StrataLabelsError as exc:  # the advice in the command line's words
+        raise ValueError(
+            f"the labels of the batch at image {exc.offset} differ from the folder's labels read before the run "
+            "(an image skipped as undecodable shifts every later one): pass --strata none, or remove the file"
+        ) from exc
     wall = time.perf_counter() - start
     if rank != 0:  # every rank holds the merged results; rank 0 reports them
         return 0
-    for name, res in comparison.results.items():
-        print(format_table(name, res))
-    if len(comparison.results) > 1:
-        reference = comparison.names[0]
-        print(f"\nPaired against {reference} (same images, baselines and coalitions):")
-        for name in comparison.names[1:]:
-            est, ci = comparison.srs_difference(name, reference)
-            interval = "" if ci is None else f" [{ci[0]:+.4f}, {ci[1]:+.4f}] {args.confidence:.0%} paired bootstrap CI"
-            print(f"  ΔSRS({name} − {reference}) = {est:+.4f}{interval}")
     config = {key: value for key, value in vars(args).items() if key not in ("out", "quiet")}
     config["model_arg"] = {key: _as_json(value) for key, value in args.model_arg}
     config.update(
@@ -282,7 +278,17 @@ def run(args: argparse.Namespace) -> int:
         name: {"resolution": resolutions[name], "wall_time_s": round(wall, 2), "execution": executions[name].to_dict()}
         for name in models
     }
+    # results.json first (write_report writes it before its pictures): nothing computed is lost to a later failure
     files = write_report(comparison, args.out, example=example, config=config, details=details)
+    for name, res in comparison.results.items():
+        print(format_table(name, res))
+    if len(comparison.results) > 1:
+        reference = comparison.names[0]
+        print(f"\nPaired against {reference} (same images, baselines and coalitions):")
+        for name in comparison.names[1:]:
+            est, ci = comparison.srs_difference(name, reference)
+            interval = "" if ci is None else f" [{ci[0]:+.4f}, {ci[1]:+.4f}] {args.confidence:.0%} paired bootstrap CI"
+            print(f"  ΔSRS({name} − {reference}) = {est:+.4f}{interval}")
     print()
     if len(models) > 1:
         for name, execution in executions.items():

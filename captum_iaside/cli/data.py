@@ -179,6 +179,23 @@ class CheckedImageFolder(ImageFolder):
             return None
 
 
+def first_image(dataset: Dataset) -> Tensor | None:
+    r"""
+    The first image of ``dataset`` that can be read (items that :class:`CheckedImageFolder` skipped as
+    undecodable are None); None for an empty dataset.
+
+    Raises:
+        DataSpecError: when no item can be decoded.
+    """
+    for index in range(len(dataset)):
+        item = dataset[index]
+        if item is not None:
+            return item[0]
+    if len(dataset):
+        raise DataSpecError("none of the images can be decoded (every file was skipped)")
+    return None
+
+
 def collate_readable(batch: list[Any]) -> Any:
     r"""``default_collate`` of the items that are not None (images skipped as unreadable)."""
     kept = [item for item in batch if item is not None]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from captum_iaside._utils.checks import check_images
+from captum_iaside._utils.checks import check_images, check_seed
 from captum_iaside._utils.digest import tensor_digest
 
 
@@ -239,6 +239,7 @@ def prepared_reference(
     ``prepare`` methods of the Captum doors), drawn with a generator seeded by ``seed``.
     """
     check_images(inputs, "inputs")
+    check_seed(seed)
     chosen = baseline if override is None else resolve_baseline(override)
     with torch.no_grad():
         inputs = inputs.detach()

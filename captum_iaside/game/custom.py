@@ -89,6 +89,8 @@ class CustomPartition(FourierPartition):
 
 def _ids_of(masks: Tensor) -> Tensor:
     r"""The ``(H, W)`` int64 id map of ``(M, H, W)`` masks or of an id map, checking cover and overlap."""
+    if masks.numel() == 0:
+        raise ValueError(f"masks is empty (shape {tuple(masks.shape)}); give (M, H, W) masks or an (H, W) map of ids")
     if masks.dim() == 2:
         if masks.dtype.is_floating_point or masks.dtype.is_complex or masks.dtype == torch.bool:
             raise TypeError(f"masks as a (H, W) map must hold integer player ids, got dtype {masks.dtype}")

@@ -105,8 +105,10 @@ class OrientedBands(FourierPartition):
         c = self.sector_centres()
         return [f"r{r} {c[a]:g}°" for r in range(self.n_rings) for a in range(self.orientations)]
 
-    def rings(self) -> Tensor:
-        r"""``(R, R · A)``: ring ``r`` sums its ``A`` sectors."""
+    def rings(self) -> Tensor | None:
+        r"""``(R, R · A)``: ring ``r`` sums its ``A`` sectors; None for one ring (sectors have no radial order)."""
+        if self.n_rings < 2:
+            return None
         return torch.kron(torch.eye(self.n_rings, dtype=torch.float64), torch.ones(1, self.orientations))
 
     def sectors(self, h: int, w: int) -> Tensor:

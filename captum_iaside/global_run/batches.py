@@ -39,6 +39,27 @@ def split_batch(batch: Any) -> tuple[Tensor, Any]:
     )
 
 
+def check_batch_labels(labels: Any, n_images: int, k: int) -> None:
+    r"""
+    The contract of a labelled batch: one label per image, as a ``(n_images,)`` tensor or a sequence of
+    ``n_images`` items (one label for a whole batch, or more labels than images, is refused rather than
+    spread or cut).
+
+    Raises:
+        ValueError: naming batch ``k`` and both counts.
+    """
+    if isinstance(labels, Tensor):
+        count = labels.shape[0] if labels.dim() > 0 else "a single"
+    elif isinstance(labels, (list, tuple)):
+        count = len(labels)
+    else:
+        count = f"one {type(labels).__name__} as the"
+    if count != n_images:
+        raise ValueError(
+            f"batch {k} holds {n_images} images and {count} labels; labelled data need one label per image"
+        )
+
+
 def known_images(data: Any) -> int | None:
     r"""Images ``data`` will yield (this rank's share), where that is known without reading it."""
     if isinstance(data, dict):

@@ -20,6 +20,7 @@ from captum_iaside.game.baselines import BaselineSpec, resolve_baseline
 from captum_iaside.game.partition import FourierPartition
 from captum_iaside.game.players import as_bands
 from captum_iaside.game.value_functions import ValueFunction, ValueSpec
+from captum_iaside.global_run.batches import IMAGE_KEYS
 from captum_iaside.global_run.options import RunOptions
 from captum_iaside.global_run.run import GlobalRun, RunOutcome
 
@@ -40,8 +41,11 @@ def check_models(models: Any) -> dict[str, Callable[..., Any]]:
     return dict(models)
 
 
-def check_data(data: Any, names: list[str]) -> None:
-    r"""Refuse ``data`` that is not an iterable of batches (or a dict of them), saying what it must be."""
+def check_data(data: Any, names: list[str], per_model: bool = True) -> None:
+    r"""
+    Refuse ``data`` that is not an iterable of batches (or, where ``per_model``, a dict of model name →
+    batches), saying what it must be; one batch (a dict of images and labels) is named as such.
+    """
     what = (
         "data must be an iterable of batches — a DataLoader, or a list of image tensors (B, C, H, W) or of "
         "(images, targets) pairs"
@@ -53,7 +57,14 @@ def check_data(data: Any, names: list[str]) -> None:
             f"{what}; got one tensor of shape {tuple(data.shape)}: pass [images], or "
             "DataLoader(TensorDataset(images, labels), batch_size=...)"
         )
-    if isinstance(data, dict):
+    if isinstance(data, Mapping):
+        batch_keys = [k for k in data if k in IMAGE_KEYS]
+        if batch_keys and not any(name in data for name in names):
+            raise TypeError(
+                f"{what}; got one batch (a dict with {batch_keys[0]!r}): pass [batch], or a DataLoader of such dicts"
+            )
+        if not per_model:
+            raise TypeError(f"{what}; got a dict (a dict of model name -> batches is for compare_global)")
         for name in names:
             if name in data:
                 check_data(data[name], [name])
@@ -74,6 +85,7 @@ def run_global(
     baseline: BaselineSpec,
     value: ValueSpec | ValueFunction,
     arguments: Mapping[str, Any],
+    per_model_data: bool = True,
 ) -> RunOutcome:
     r"""
     Check everything, warn about models in training mode, and run.
@@ -86,12 +98,15 @@ def run_global(
         value (str, callable or ValueFunction): The value of a coalition.
         arguments (mapping): The public call's arguments by name: every :class:`RunOptions` field and
                     :data:`RUN_ARGUMENTS`.
+        per_model_data (bool, optional): Whether ``data`` may be a dict of name → batches
+                    (:func:`compare_global`'s; the one model of :meth:`IASIDE.attribute_global` has no name).
+                    Default: True
 
     Returns:
         :class:`RunOutcome`: the merged statistics, the stop reason and the configuration.
     """
     models = check_models(models)
-    check_data(data, list(models))
+    check_data(data, list(models), per_model_data)
     options = options_from(arguments)
     estimator: str | ShapleyEstimator | None = arguments["estimator"]
     for name, model in models.items():

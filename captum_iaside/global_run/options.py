@@ -14,6 +14,7 @@ from captum_iaside._utils.checks import (
     check_open_unit,
     check_positive,
     check_positive_int,
+    check_seed,
     check_writable_file,
 )
 from captum_iaside._utils.digest import tensor_digest
@@ -65,7 +66,7 @@ class RunOptions:
         if self.tolerance is not None:
             check_positive(self.tolerance, "tolerance")
         check_dtype(self.autocast_dtype, "autocast_dtype")
-        check_int(self.seed, "seed")
+        check_seed(self.seed)
         self.device = check_device(self.device, "device")
         self.checkpoint = check_writable_file(self.checkpoint, "checkpoint")
         self.strata = check_strata(self.strata)

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from captum_iaside.errors import NonFiniteValueError
+from captum_iaside.errors import NonFiniteValueError, StrataLabelsError
 from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
 from captum_iaside.estimators.selection import interaction_estimator
 from captum_iaside.execution.workspace import Workspace
@@ -36,7 +36,7 @@ from captum_iaside.global_run.accumulators import (
     stratified_covariance,
     update_by_key,
 )
-from captum_iaside.global_run.batches import chain, known_images, split_batch
+from captum_iaside.global_run.batches import chain, check_batch_labels, known_images, split_batch
 from captum_iaside.global_run.checkpoint import batch_digest, load_checkpoint, model_digest, save_checkpoint
 from captum_iaside.global_run.design import GlobalDesign, pass_weight, plan_global, second_pass_design
 from captum_iaside.global_run.distributed import gather, world
@@ -191,6 +191,8 @@ class GlobalRun:
         self._checkpoint = checkpoint
         if saved is not None and st.probe is not None and first is not None:
             self._check_probe(first, st)
+        if saved is not None and st.finished:
+            self._check_finished(stream if first is None else chain(first, stream), st)
         for name, ppe in st.perturbations_per_eval.items():
             if ppe is not None:
                 self.workspaces[name].resume(ppe)
@@ -217,7 +219,7 @@ class GlobalRun:
                 if not st.finished:
                     item = next(steps, None)
                     if item is None:
-                        st.finished = True
+                        st.finished = st.exhausted = True
                         st.local_reason = st.local_reason or "data exhausted"
                     else:
                         self._step(item, st, designs[st.pass_index], share, progress)
@@ -358,6 +360,10 @@ class GlobalRun:
         if len(sizes) != 1:
             raise ValueError(f"the data of the compared models yield batches of different sizes {sorted(sizes)}")
         n = sizes.pop()
+        if opts.use_labels or (self._strata is not None and self._strata.source == "target"):
+            for x, y in split.values():
+                if y is not None:
+                    check_batch_labels(y, x.shape[0], k)
         offset = st.streamed
         st.streamed += n
         draw = n
@@ -403,9 +409,10 @@ class GlobalRun:
         if self._strata.source == "target" and isinstance(labels, (Tensor, list, tuple)):
             given = as_labels(labels[:n], n)
             if given is not None and not torch.equal(given, ids):
-                raise ValueError(
+                raise StrataLabelsError(
                     f"the labels of the batch at image {offset} differ from the data set's labels that strata='target' "
-                    "read before the run: does a collate_fn leave images out? Pass strata=None"
+                    "read before the run: does a collate_fn leave images out? Pass strata=None",
+                    offset,
                 )
         return ids
 
@@ -439,6 +446,33 @@ class GlobalRun:
                 )
         elif st.pass_index == 0:
             st.batch_digests.append(digest)
+
+    def _check_finished(self, batches: Iterable[dict[str, Any]], st: RunState) -> None:
+        r"""
+        A finished checkpoint's result is returned only for the data it was computed from: every batch its run
+        read is read again (no forward) and compared with its digest, and where that run read the data to their
+        end, the data must end there too. Refused otherwise, naming the first batch that differs or the change
+        in the number of batches, with the checkpoint left untouched.
+        """
+        read = len(st.batch_digests)
+        to_the_end = st.exhausted or st.pass_index > 0  # a second pass starts only after the first read everything
+        seen = 0
+        for k, batch in enumerate(batches):
+            if k == read:
+                if to_the_end:
+                    raise ValueError(
+                        f"the data hold more than the {read} batches ({st.images_first_pass or st.images_done} "
+                        f"images) that the finished checkpoint {self._checkpoint!r} was computed from; it was left "
+                        "untouched: pass another checkpoint path or delete it"
+                    )
+                return
+            self._check_digest(k, batch, st)
+            seen = k + 1
+        if seen < read:
+            raise ValueError(
+                f"the data end after {seen} batches, but the finished checkpoint {self._checkpoint!r} was computed "
+                f"from {read}; it was left untouched: pass another checkpoint path or delete it"
+            )
 
     def _device(self, name: str) -> torch.device:
         r"""Where model ``name`` evaluates: ``device=``, else the device of its parameters."""

@@ -24,6 +24,7 @@ class RunState:
     spent: int = 0
     streamed: int = 0  # images the data yielded on this pass, evaluated or not (the next batch's position)
     finished: bool = False
+    exhausted: bool = False  # the data ran out (every batch was read), rather than a limit stopping the run
     local_reason: str = ""
     stop_reason: str = ""
     labelled: bool = False
@@ -46,6 +47,7 @@ class RunState:
             "spent": self.spent,
             "streamed": self.streamed,
             "finished": self.finished,
+            "exhausted": self.exhausted,
             "local_reason": self.local_reason,
             "stop_reason": self.stop_reason,
             "labelled": self.labelled,

@@ -61,6 +61,32 @@ def _documentation_url() -> str | None:
     return None
 
 
+def _previous_files(out_dir: str) -> list[str]:
+    r"""
+    The files a previous report of this package listed in ``out_dir``'s ``results.json`` (plain names of files
+    in the folder; none if there is no such report). Other files of the folder are not the package's.
+    """
+    try:
+        with open(os.path.join(out_dir, "results.json")) as fh:
+            previous = json.load(fh)
+    except (OSError, ValueError):
+        return []
+    if not isinstance(previous, dict) or "captum_iaside_version" not in previous:
+        return []
+    listed = previous.get("files")
+    if not isinstance(listed, list):
+        return []
+    return [
+        name
+        for name in listed
+        if isinstance(name, str)
+        and name == os.path.basename(name)
+        and name not in ("", ".", "..")
+        and os.path.isfile(os.path.join(out_dir, name))
+        and not os.path.islink(os.path.join(out_dir, name))
+    ]
+
+
 def _named(results: Any) -> tuple[dict[str, SpectralImportance], dict[str, Any] | None]:
     if isinstance(results, SpectralComparison):
         paired = results.to_dict() if len(results.results) > 1 else None
@@ -97,7 +123,9 @@ def write_report(
                     :meth:`~captum_iaside.IASIDE.attribute_global` or
                     :func:`~captum_iaside.compare_global` returned, or a dict of name → result. A
                     comparison of several models adds its paired ΔSRS with intervals.
-        out_dir (str): The folder (made if missing).
+        out_dir (str): The folder (made if missing). A report written there before is replaced: the
+                    files its ``results.json`` lists are removed first; files the package did not write
+                    stay.
         example (Tensor, optional): One ``(C, H, W)`` image to draw the band decomposition of.
                     Default: None (no decomposition picture)
         config (dict, optional): The configuration to record (the command line's arguments).
@@ -129,6 +157,8 @@ def write_report(
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(f"out_dir {str(out_dir)!r} is a file; give a folder for the report")
     os.makedirs(out_dir, exist_ok=True)
+    for name in _previous_files(out_dir):  # a report folder belongs to its run: the previous report's files go
+        os.remove(os.path.join(out_dir, name))
     if config is None:  # the results' own: one model's, or every model's by name
         first = next(iter(named.values())).config
         config = dict(first) if len(named) == 1 else {name: res.config for name, res in named.items()}

@@ -34,8 +34,13 @@ def _nan_for_none(values: Any) -> Any:
     return math.nan if values is None else values
 
 
-def _tensor(values: Any) -> Tensor | None:
-    return None if values is None else torch.tensor(_nan_for_none(values), dtype=torch.float64)
+def _tensor(values: Any, name: str = "values") -> Tensor | None:
+    if values is None:
+        return None
+    try:
+        return torch.tensor(_nan_for_none(values), dtype=torch.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a list of numbers (or of equal-length lists), got {values!r:.80}") from exc
 
 
 def rings_of(config: dict[str, Any], n_bands: int) -> Tensor | None:
@@ -100,10 +105,32 @@ class SpectralImportance:
     weakest_candidates: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
+        self._check_shapes()
         if self.weakest_candidates is not None:
             self._check_candidates()
         if not self.identified:  # intervals of a summary that is not defined
             self.sid_ci, self.srs_ci, self.weakest_candidates = None, None, None
+
+    def _check_shapes(self) -> None:
+        r"""Every array fits ``M``, the length of :attr:`values`: mixed shapes are refused, naming the field."""
+        if not isinstance(self.values, Tensor) or self.values.dim() != 1 or self.values.numel() == 0:
+            shape = tuple(self.values.shape) if isinstance(self.values, Tensor) else type(self.values).__name__
+            raise ValueError(f"values must be a 1-D tensor of ψ, one per player, got {shape}")
+        m = self.n_bands
+        arrays = [("stderr", self.stderr, (m,))]
+        arrays += [(name, getattr(self, name), (2, m)) for name in ("values_ci", "sid_ci")]
+        arrays += [(name, getattr(self, name), (m, m)) for name in ("interactions", "interactions_stderr")]
+        for c, d in (self.by_class or {}).items():
+            arrays += [(f"by_class[{c}][{key!r}]", d.get(key), (m,)) for key in ("values", "stderr")]
+        for name, array, shape in arrays:
+            if name == "stderr" or array is not None:
+                got = tuple(array.shape) if isinstance(array, Tensor) else type(array).__name__
+                if got != shape:
+                    raise ValueError(f"{name} must have shape {shape} for the M = {m} players of values, got {got}")
+        if isinstance(self.config.get("bands"), dict):
+            players = partition_from_config(self.config["bands"], m).n_bands
+            if players != m:
+                raise ValueError(f"config['bands'] describes {players} players, but values holds {m}")
 
     def _check_candidates(self) -> None:
         rings = rings_of(self.config, self.n_bands)
@@ -135,9 +162,13 @@ class SpectralImportance:
         v = self.values
         if v.numel() == 0 or not bool(torch.isfinite(v).all()):
             return False
+        return float(v.max() - v.min()) > self._rounding()
+
+    def _rounding(self) -> float:
+        r"""What rounding can make of ψ: :data:`RESOLUTION` of ``max(|v(∅)|, |v(N)|, max |ψ|)`` (finite ψ)."""
         ends = [abs(x) for x in (self.v_empty, self.v_full) if x is not None and math.isfinite(x)]
-        scale = max([*ends, float(v.abs().max())])
-        return float(v.max() - v.min()) > RESOLUTION * scale
+        finite = self.values[torch.isfinite(self.values)]
+        return RESOLUTION * max([*ends, float(finite.abs().max()) if finite.numel() else 0.0])
 
     @property
     def sid(self) -> Tensor:
@@ -210,12 +241,15 @@ class SpectralImportance:
     @property
     def significant(self) -> Tensor | None:
         r"""
-        ``(M,)`` bool: whether the bootstrap interval of ψ excludes 0 (None without intervals).
-        A band whose interval holds 0 may help, hurt or do nothing at this sample size.
+        ``(M,)`` bool: whether the bootstrap interval of ψ excludes 0 (None without intervals), by more
+        than rounding (:data:`RESOLUTION` of the values' scale, as for :attr:`identified`): a band whose ψ
+        is 0 up to rounding, with an interval of no width, is no evidence. A band whose interval holds 0
+        may help, hurt or do nothing at this sample size.
         """
         if self.values_ci is None:
             return None
-        return (self.values_ci[0] > 0) | (self.values_ci[1] < 0)
+        rounding = self._rounding()
+        return (self.values_ci[0] > rounding) | (self.values_ci[1] < -rounding)
 
     @property
     def sid_stderr(self) -> Tensor:
@@ -295,34 +329,37 @@ class SpectralImportance:
             >>> res = SpectralImportance.from_dict(report["models"][0]["result"])
             >>> res.plot()
         """
-        if not isinstance(data, dict) or "values" not in data or "stderr" not in data:
-            raise ValueError("data must be a dict written by SpectralImportance.to_dict (with 'values' and 'stderr')")
+        if not isinstance(data, dict):
+            raise TypeError(f"data must be a dict written by SpectralImportance.to_dict, got {type(data).__name__}")
+        missing = [key for key in ("values", "stderr", "n_samples") if data.get(key) is None]
+        if missing:
+            raise ValueError(f"data lacks {missing}: it must be a dict written by SpectralImportance.to_dict")
         nan = math.nan
         by_class = None
         if data.get("by_class") is not None:
             by_class = {
                 int(c): {
                     "n_samples": int(d["n_samples"]),
-                    "values": _tensor(d["values"]),
-                    "stderr": _tensor(d["stderr"]),
+                    "values": _tensor(d["values"], f"by_class[{c}]['values']"),
+                    "stderr": _tensor(d["stderr"], f"by_class[{c}]['stderr']"),
                 }
                 for c, d in data["by_class"].items()
             }
         srs_ci, weakest = data.get("srs_ci"), data.get("weakest_candidates")
         return cls(
-            values=_tensor(data["values"]),
-            stderr=_tensor(data["stderr"]),
+            values=_tensor(data["values"], "values"),
+            stderr=_tensor(data["stderr"], "stderr"),
             n_samples=int(data["n_samples"]),
             v_empty=nan if data.get("v_empty") is None else float(data["v_empty"]),
             v_full=nan if data.get("v_full") is None else float(data["v_full"]),
             config=dict(data.get("config") or {}),
             beta=float(data.get("beta", 0.75)),
-            values_ci=_tensor(data.get("values_ci")),
-            sid_ci=_tensor(data.get("sid_ci")),
+            values_ci=_tensor(data.get("values_ci"), "values_ci"),
+            sid_ci=_tensor(data.get("sid_ci"), "sid_ci"),
             srs_ci=None if srs_ci is None else (float(srs_ci[0]), float(srs_ci[1])),
             weakest_candidates=None if weakest is None else tuple(int(j) for j in weakest),
             by_class=by_class,
             stop_reason=str(data.get("stop_reason", "")),
-            interactions=_tensor(data.get("interactions")),
-            interactions_stderr=_tensor(data.get("interactions_stderr")),
+            interactions=_tensor(data.get("interactions"), "interactions"),
+            interactions_stderr=_tensor(data.get("interactions_stderr"), "interactions_stderr"),
         )

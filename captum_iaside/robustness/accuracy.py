@@ -11,8 +11,9 @@ import numpy as np
 from captum.robust import FGSM, PGD, AttackComparator
 from torch import Tensor
 
+from captum_iaside._utils.checks import check_seed
 from captum_iaside.game.value_functions import scores_of
-from captum_iaside.global_run.batches import split_batch
+from captum_iaside.global_run.batches import check_batch_labels, split_batch
 from captum_iaside.robustness.corruptions import CORRUPTIONS, SEVERITIES, corrupt
 from captum_iaside.robustness.imagenet_c import IMAGENET_C, IMAGENET_C_EXTRA, imagenet_c_package
 
@@ -161,6 +162,7 @@ def robust_accuracy(
         >>> acc["a"]["fog@3"], acc["b"]["clean"]
     """
     _check_names(corruptions, severities)
+    check_seed(seed)
     named = dict(model) if isinstance(model, Mapping) else {"": model}
     if not named:
         raise ValueError("model is an empty dict; give a model or a dict name -> model")
@@ -170,10 +172,11 @@ def robust_accuracy(
     }
     totals: dict[str, dict[str, float]] = {name: {} for name in named}
     seen = 0
-    for batch in data:
+    for k, batch in enumerate(data):
         x, y = split_batch(batch)
         if y is None:
             raise ValueError("data must yield labelled batches: (images, labels) or dicts with 'label'")
+        check_batch_labels(y, x.shape[0], k)
         shared.next_batch()
         for name, comparator in comparators.items():
             # per-example results, summed here: the comparator's own summary() weighs every batch

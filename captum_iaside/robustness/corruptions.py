@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from torch import Tensor
 
-from captum_iaside._utils.checks import check_images
+from captum_iaside._utils.checks import check_images, check_seed
 from captum_iaside.game.bands import SpectralBands
 from captum_iaside.robustness.imagenet_c import IMAGENET_C, IMAGENET_C_EXTRA, imagenet_c
 
@@ -84,6 +84,7 @@ def corrupt(images: Tensor, name: str, severity: int, seed: int = 0) -> Tensor:
         torch.Size([4, 3, 32, 32])
     """
     check_images(images, "images")
+    check_seed(seed)
     if name not in CORRUPTIONS:
         raise ValueError(f"unknown corruption {name!r}; expected one of {list(CORRUPTIONS)}")
     if severity not in SEVERITIES:

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from captum_iaside._utils.checks import check_images, check_positive, check_positive_int
+from captum_iaside._utils.checks import check_images, check_positive, check_positive_int, check_seed
 from captum_iaside.execution.model_state import preserved_buffers
 from captum_iaside.game.partition import conjugate_representative
 from captum_iaside.game.value_functions import resolve_target, scores_of
@@ -78,6 +78,7 @@ def fourier_heat_map(
     check_images(inputs, "inputs")
     eps = check_positive(eps, "eps")
     check_positive_int(batch_size, "batch_size")
+    check_seed(seed)
     b, c, h, w = inputs.shape
     x = inputs.detach()
     representatives, pair_of_bin = torch.unique(conjugate_representative(h, w).flatten(), return_inverse=True)

@@ -69,6 +69,9 @@ def plot_interactions(
     labels = labels or [str(i) for i in range(m)]
     if len(labels) != m:
         raise ValueError(f"labels must hold {m} labels, got {len(labels)}")
+    se = None if stderr is None else torch.as_tensor(stderr).detach().to("cpu", torch.float64).numpy()
+    if se is not None and se.shape != (m, m):
+        raise ValueError(f"stderr must be an ({m}, {m}) matrix like the interactions, got shape {tuple(se.shape)}")
     shown = matrix.clone().numpy()
     np.fill_diagonal(shown, np.nan)
     scale = max(float(np.nanmax(np.abs(shown))) if m > 1 else 0.0, 1e-12)
@@ -77,8 +80,7 @@ def plot_interactions(
     cmap.set_bad("lightgrey")
     image = ax.imshow(shown, cmap=cmap, vmin=-scale, vmax=scale)
     fig.colorbar(image, ax=ax, label=index_name)
-    if stderr is not None:
-        se = torch.as_tensor(stderr).to("cpu", torch.float64).numpy()
+    if se is not None:
         marked = (np.abs(matrix.numpy()) > z * se) & ~np.eye(m, dtype=bool)
         for i, j in zip(*np.nonzero(marked), strict=True):
             ax.text(j, i, "*", ha="center", va="center", fontsize=10, color="black")

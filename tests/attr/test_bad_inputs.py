@@ -60,7 +60,16 @@ def test_an_output_without_classes_is_named():
 
 @pytest.mark.parametrize(
     "data, match",
-    [(images(), "got one tensor of shape"), (None, "got None"), (3, "got int")],
+    [
+        (images(), "got one tensor of shape"),
+        (None, "got None"),
+        (3, "got int"),
+        (
+            {"pixel_values": images(), "label": torch.zeros(4)},
+            r"got one batch \(a dict with 'pixel_values'\): pass \[batch\]",
+        ),
+        ({"a": [images()]}, r"got a dict \(a dict of model name -> batches is for compare_global\)"),
+    ],
 )
 def test_data_that_is_not_batches_says_what_it_must_be(model, data, match):
     with pytest.raises(TypeError, match=f"data must be an iterable of batches.*{match}"):
@@ -72,6 +81,7 @@ def test_data_that_is_not_batches_says_what_it_must_be(model, data, match):
     [
         ({"seed": "0"}, TypeError, "seed must be an int"),
         ({"seed": 1.5}, TypeError, "seed must be an int"),
+        ({"seed": -5}, ValueError, "seed must be at least 0, got -5"),
         ({"autocast_dtype": "bfloat16"}, TypeError, "autocast_dtype must be a torch.dtype"),
         ({"target": torch.tensor([True, False, True, False])}, TypeError, "bool tensor"),
     ],

@@ -73,3 +73,9 @@ def test_fourier_errors(model):
         image_of(torch.zeros(1, 3, 16, 16))
     with pytest.raises(TypeError, match="forward_func must be callable"):
         FourierModel(None)
+
+
+def test_every_captum_door_refuses_a_negative_seed(model, images):
+    for door in (FourierModel(model, baseline="shuffle"), SpectralGates(model, bands=4, baseline="shuffle")):
+        with pytest.raises(ValueError, match="seed must be at least 0, got -2"):
+            door.prepare(images, seed=-2)

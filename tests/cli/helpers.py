@@ -31,3 +31,22 @@ def tiny_vit_folder(folder, transformers):
     transformers.ViTForImageClassification(config).save_pretrained(folder)
     transformers.ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
     return folder
+
+
+def undecodable_png(path, size=20):
+    r"""A PNG whose header and chunk checksums read (it passes the check before the run) but whose pixels fail to
+    decode: its compressed data are overwritten and the chunk's CRC recomputed."""
+    import struct
+    import zlib
+
+    pixels = torch.randint(0, 256, (size, size, 3), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    Image.fromarray(pixels.numpy()).save(path)
+    raw = bytearray(open(path, "rb").read())
+    start = raw.find(b"IDAT")
+    length = struct.unpack(">I", raw[start - 4 : start])[0]
+    data = bytearray(raw[start + 4 : start + 4 + length])
+    data[2:12] = b"\xff" * 10
+    raw[start + 4 : start + 4 + length] = data
+    raw[start + 4 + length : start + 8 + length] = struct.pack(">I", zlib.crc32(b"IDAT" + bytes(data)))
+    open(path, "wb").write(bytes(raw))
+    return path

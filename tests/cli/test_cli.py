@@ -13,7 +13,7 @@ from captum_iaside.estimators.selection import ESTIMATORS
 from captum_iaside.game.value_functions import VALUE_NAMES
 from captum_iaside.report import RESULT_KEYS
 
-from .helpers import make_folder, tiny_vit_folder
+from .helpers import make_folder, tiny_vit_folder, undecodable_png
 
 FACTORY = """
 import torch
@@ -228,6 +228,20 @@ def test_a_bad_file_is_named_before_any_work(tmp_path, capsys, skip):
         assert len(err.splitlines()) == 1 and "notes.png is not a readable image" in err
 
 
+def test_a_first_file_that_does_not_decode_is_skipped_by_the_check_of_the_model(tmp_path, capsys):
+    data = make_folder(tmp_path / "data")
+    undecodable_png(data / "a" / "00.png")  # the first file in sorted order: its header reads, its pixels do not
+    args = ["--data", str(data), "--bands", "4", "--resolution", "32", "--quiet", "--skip-bad-files"]
+    with pytest.warns(UserWarning, match="skipping .*00.png: it cannot be decoded"):
+        assert main([*args, "--out", str(tmp_path / "rep")]) == 0
+    assert json.loads((tmp_path / "rep" / "results.json").read_text())["models"][0]["result"]["n_samples"] == 4
+    # with the folder's labels the stratified order was drawn before the run: the skipped file shifts the labels
+    with pytest.warns(UserWarning, match="skipping"):
+        assert main([*args, "--labels", "folder", "--out", str(tmp_path / "labelled")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pass --strata none, or remove the file" in err, err
+
+
 def test_the_parser_offers_what_the_library_accepts():
     assert set(VALUE_CHOICES) == set(VALUE_NAMES)
     assert set(ESTIMATOR_CHOICES) == {"auto", *ESTIMATORS}
@@ -322,3 +336,9 @@ def test_orientations_grid_and_interactions_on_an_image_folder(tmp_path, monkeyp
     assert main([*common, "--grid", "3", "--out", str(out)]) == 0
     result = json.loads((out / "results.json").read_text())["models"][0]["result"]
     assert result["n_bands"] == 5 and result["srs"] is None and result["direction"] == "undefined"
+    # one ring of 4 sectors, reported into the folder of the oriented run: no radial order, and nothing stale
+    out = tmp_path / "oriented"
+    assert main([*common, "--bands", "1", "--orientations", "4", "--out", str(out)]) == 0
+    report = json.loads((out / "results.json").read_text())
+    assert report["models"][0]["result"]["srs"] is None and report["models"][0]["result"]["n_bands"] == 4
+    assert sorted(p.name for p in out.iterdir()) == report["files"]  # no interactions.csv nor picture of before

@@ -124,6 +124,8 @@ def test_custom_partition_from_masks_and_centred_ids():
         (torch.zeros(8, 8, dtype=torch.int64), "at least 2 players"),
         (torch.full((8, 8), 0.5), "integer player ids"),
         (torch.tensor([[0, 2], [2, 0]]), "hold no bin"),
+        (torch.zeros(0, 0, dtype=torch.long), r"masks is empty \(shape \(0, 0\)\)"),
+        (torch.zeros(2, 0, 4), r"masks is empty"),
     ],
 )
 def test_custom_partition_refuses_what_is_not_a_partition(masks, match):

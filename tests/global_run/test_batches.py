@@ -49,3 +49,13 @@ def test_a_hugging_face_classifier_needs_no_wrapper(tmp_path):
     )
     local = IASIDE(lambda t: model(pixel_values=t).logits, bands=4).attribute(x, target=y)
     assert torch.allclose(result.values.float(), local.mean(0), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "labels, count",
+    [(torch.tensor([1]), "1"), (torch.tensor([0, 1, 2, 0, 1]), "5"), ([2], "1"), (torch.tensor(1), "a single")],
+)
+def test_labels_of_another_length_than_the_images_are_refused(labels, count):
+    x = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match=f"batch 0 holds 3 images and {count} labels"):
+        IASIDE(tiny_cnn(), bands=4).attribute_global([(x, labels)], use_labels=True, n_bootstrap=0)

@@ -106,7 +106,7 @@ def test_a_checkpoint_of_another_format_is_one_sentence_and_kept(tmp_path, model
     with pytest.raises(ValueError, match="another version of captum-iaside") as info:
         IASIDE(model, bands=4).attribute_global(batches(), checkpoint=str(ckpt))
     assert "\n" not in str(info.value) and torch.load(ckpt) == {"fingerprint": {}, "state": {}}
-    assert CHECKPOINT_FORMAT == 4
+    assert CHECKPOINT_FORMAT == 5
 
 
 def test_temporary_files_of_killed_saves_do_not_accumulate(tmp_path, model):
@@ -180,3 +180,42 @@ def test_a_run_whose_first_batch_is_empty_resumes(tmp_path, model):
     resumed = IASIDE(model, bands=4).attribute_global(stream(data), checkpoint=ckpt, n_bootstrap=0)
     fresh = IASIDE(model, bands=4).attribute_global(stream(data), n_bootstrap=0)
     assert torch.equal(resumed.values, fresh.values)
+
+
+def test_a_finished_checkpoint_is_returned_only_for_the_data_it_was_computed_from(tmp_path, model):
+    ia, ckpt = IASIDE(model, bands=4), str(tmp_path / "run.ckpt")
+    data = batches(n=2)
+    # strata=None: the data in their own order (a stratified order would move the changed images to the front,
+    # where the fingerprint of the first batch refuses them before the finished check is reached)
+    kwargs = {"checkpoint": ckpt, "n_bootstrap": 0, "strata": None}
+    first = ia.attribute_global(stream_twice(data), **kwargs)  # length unknown: only the batches tell
+    again = ia.attribute_global(stream_twice(data), **kwargs)  # the same data: the stored result
+    assert torch.allclose(again.values, first.values) and again.n_samples == 8
+    saved = open(ckpt, "rb").read()
+    zeroed = [data[0], (torch.zeros_like(data[1][0]), data[1][1])]  # the last batch changed
+    with pytest.raises(ValueError, match="batch 1 of the data differs from the batch 1 the checkpoint"):
+        ia.attribute_global(stream_twice(zeroed), **kwargs)
+    with pytest.raises(ValueError, match=r"hold more than the 2 batches \(8 images\) that the finished checkpoint"):
+        ia.attribute_global(stream(batches(n=3)), **kwargs)  # more images, length unknown
+    with pytest.raises(ValueError, match="the data end after 1 batches"):
+        ia.attribute_global(stream(batches(n=1)), **kwargs)
+    assert open(ckpt, "rb").read() == saved  # left untouched
+
+
+def test_a_run_stopped_by_n_samples_is_not_refused_for_images_it_never_read(tmp_path, model):
+    ia, ckpt = IASIDE(model, bands=4), str(tmp_path / "run.ckpt")
+    first = ia.attribute_global(stream(batches(n=2)), checkpoint=ckpt, n_samples=4, n_bootstrap=0)
+    again = ia.attribute_global(stream(batches(n=3)), checkpoint=ckpt, n_samples=4, n_bootstrap=0)
+    assert again.n_samples == 4 and torch.allclose(again.values, first.values)
+
+
+def test_a_checkpoint_path_that_takes_no_file_is_refused_before_any_forward(tmp_path, model):
+    calls = []
+
+    def counting(x):
+        calls.append(1)
+        return model(x)
+
+    with pytest.raises(ValueError, match="checkpoint='/proc/x.ckpt' cannot be written"):
+        IASIDE(counting, bands=4).attribute_global(batches(), checkpoint="/proc/x.ckpt")
+    assert not calls and not os.path.exists("/proc/x.ckpt.tmp-" + str(os.getpid()))

@@ -6,7 +6,7 @@ import torch
 
 from captum_iaside import OrientedBands, SpectralBands, SpectralImportance
 from captum_iaside.report.html import html_page
-from captum_iaside.report.tables import format_table, score_line
+from captum_iaside.report.tables import band_rows, format_table, score_line
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTE = (
@@ -64,3 +64,11 @@ def test_the_readme_and_the_interpreting_page_print_the_line_the_table_prints():
     assert line in format_table("m", res).splitlines()
     for page in (ROOT / "README.md", ROOT / "docs" / "interpreting.md"):
         assert line in page.read_text().splitlines(), page
+
+
+def test_rounding_noise_is_printed_as_holding_zero():
+    # a model that sees only the mean brightness: ψ is 0 beyond band 0 up to rounding, with intervals of no width
+    values = torch.tensor([5.0, 0.0, -1.1e-16, -3.3e-16], dtype=torch.float64)
+    res = SpectralImportance(values, torch.zeros(4), 10, -5.0, 0.0, values_ci=torch.stack([values, values]))
+    assert [row.uncertain for row in band_rows(res)] == [False, True, True, True]
+    assert "~ the interval holds 0" in format_table("m", res)

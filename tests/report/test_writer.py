@@ -9,7 +9,7 @@ import torch
 from conftest import tiny_cnn
 from PIL import Image
 
-from captum_iaside import IASIDE, SpectralImportance, compare_global, write_report
+from captum_iaside import IASIDE, OrientedBands, SpectralImportance, compare_global, write_report
 from captum_iaside.report import RESULT_KEYS
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
@@ -85,3 +85,25 @@ def test_the_page_shows_every_figure_in_a_browser(tmp_path, comparison, images):
     )
     pixels = torch.from_numpy(np.asarray(Image.open(shot).convert("L"), dtype=np.float32))
     assert pixels.std() > 20 and (pixels < 128).float().mean() > 0.01  # not a blank page: text and figures
+
+
+def test_a_reused_folder_keeps_no_file_of_the_earlier_report_and_every_file_not_its_own(tmp_path, comparison):
+    out = tmp_path / "rep"
+    first = write_report(comparison, str(out))  # two models: comparison.png and a picture per model
+    assert "comparison.png" in first and "sid_other.png" in first
+    (out / "notes.txt").write_text("the user's own file")
+    single = comparison.results["small"]
+    files = write_report(single, str(out))
+    on_disk = sorted(p.name for p in out.iterdir())
+    assert on_disk == sorted([*files, "notes.txt"])  # no comparison.png nor sid_other.png left behind
+    assert json.loads((out / "results.json").read_text())["files"] == files
+
+
+def test_sectors_without_rings_have_no_srs_and_lose_nothing(tmp_path, images):
+    # one ring of four orientation sectors: a partition without a radial order, like a grid
+    result = IASIDE(tiny_cnn(), bands=OrientedBands(1, 4)).attribute_global([images], n_bootstrap=20)
+    assert result.radial_sid is None and np.isnan(result.srs) and result.direction == "undefined"
+    files = write_report(result, str(tmp_path), example=images[0])
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert report["models"][0]["result"]["srs"] is None and "polar_Sequential.png" in files
+    assert SpectralImportance.from_dict(report["models"][0]["result"]).n_bands == 4

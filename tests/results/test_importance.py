@@ -126,3 +126,35 @@ def test_comparison_differences_and_bad_names():
         comp.srs_difference("c", "b")
     with pytest.raises(ValueError, match="b=3 is not a compared model"):
         comp.values_difference("a", 3)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("interactions", [[0.0, 0.1], [0.1, 0.0]], r"interactions must have shape \(3, 3\) for the M = 3 players"),
+        ("stderr", [0.1, 0.1], r"stderr must have shape \(3,\)"),
+        ("values_ci", [[0.0, 0.0, 0.0]], r"values_ci must have shape \(2, 3\)"),
+        ("interactions", [[0.0, 0.1], [0.1]], "interactions must be a list of numbers"),
+        ("config", {"bands": {"kind": "radial", "n_bands": 4, "shape": "square", "edges": None}}, "describes 4"),
+    ],
+)
+def test_from_dict_refuses_arrays_that_do_not_fit_the_players(field, value, message):
+    res = SpectralImportance(torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64), torch.zeros(3), 4, -1.0, 0.0)
+    data = json.loads(json.dumps(res.to_dict()))
+    data[field] = value
+    with pytest.raises(ValueError, match=message):
+        SpectralImportance.from_dict(data)
+
+
+def test_from_dict_names_a_missing_field():
+    data = SpectralImportance(torch.tensor([0.5, 0.3]), torch.zeros(2), 4, -1.0, 0.0).to_dict()
+    del data["n_samples"]
+    with pytest.raises(ValueError, match=r"data lacks \['n_samples'\]"):
+        SpectralImportance.from_dict(data)
+
+
+def test_rounding_noise_is_no_significant_band():
+    # a model that sees only the mean brightness: ψ = 5 on band 0 and 0 elsewhere up to rounding, on 10 images
+    values = torch.tensor([5.0, 0.0, -1.1e-16, -3.3e-16], dtype=torch.float64)
+    res = SpectralImportance(values, torch.zeros(4), 10, -5.0, 0.0, values_ci=torch.stack([values, values]))
+    assert res.significant.tolist() == [True, False, False, False]

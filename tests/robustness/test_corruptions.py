@@ -50,6 +50,8 @@ def test_bad_arguments(photos):
         corrupt(torch.rand(1, 2, 32, 32), "fog", 1)
     with pytest.raises(ValueError, match="severity must be one of"):
         corrupt(photos, "contrast", 6)
+    with pytest.raises(ValueError, match="seed must be at least 0, got -1"):
+        corrupt(photos, "gaussian_noise", 1, seed=-1)
 
 
 def test_imagenet_c_is_the_packages_own_corruption():

@@ -42,7 +42,9 @@ def _pair(u, v):
     return s
 
 
-@pytest.mark.parametrize("kwargs, error", [({"eps": 0.0}, ValueError), ({"batch_size": 0}, ValueError)])
+@pytest.mark.parametrize(
+    "kwargs, error", [({"eps": 0.0}, ValueError), ({"batch_size": 0}, ValueError), ({"seed": -1}, ValueError)]
+)
 def test_bad_arguments(kwargs, error):
     with pytest.raises(error):
         fourier_heat_map(lambda x: x.mean((2, 3)), torch.rand(1, 2, 8, 8), **kwargs)

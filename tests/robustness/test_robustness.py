@@ -206,3 +206,7 @@ def test_dict_batches_and_a_report_that_names_its_reference():
     assert report.to_dict()["reference"] == "ref" and report.rows[0]["mce_corruptions"] == ["fog"]
     with pytest.raises(ValueError, match="labelled batches"):
         robust_accuracy(model, [x], corruptions=["fog"], severities=(1,))
+    with pytest.raises(ValueError, match="batch 0 holds 4 images and 1 labels"):
+        robust_accuracy(model, [(x, y[:1])], corruptions=["fog"], severities=(1,))
+    with pytest.raises(ValueError, match="seed must be at least 0"):
+        robust_accuracy(model, [(x, y)], corruptions=["fog"], severities=(1,), seed=-3)

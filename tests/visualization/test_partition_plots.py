@@ -55,5 +55,7 @@ def test_plots_refuse_what_they_cannot_draw(model):
         plot_polar_importance(radial)
     with pytest.raises(ValueError, match="interactions=True"):
         plot_interactions(radial)
+    with pytest.raises(ValueError, match=r"stderr must be an \(4, 4\) matrix like the interactions, got shape \(3,\)"):
+        plot_interactions(torch.zeros(4, 4), stderr=torch.ones(3))
     with pytest.raises(ValueError, match="heat_map"):
         plot_fourier_heat_map(torch.rand(2, 16, 16))

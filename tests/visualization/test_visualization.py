@@ -24,7 +24,7 @@ def result(name, values):
         10,
         0.0,
         -1.0,
-        config={"model": name, "value": "log_prob", "bands": SpectralBands(4).config()},
+        config={"model": name, "value": "log_prob", "bands": SpectralBands(len(values)).config()},
     )
 
 
