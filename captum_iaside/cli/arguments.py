@@ -3,6 +3,7 @@ r"""The command line's arguments: the parser, its choices and the checks argpars
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import NoReturn
 
 from captum_iaside import __version__
@@ -38,24 +39,23 @@ class _HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: {action.default})"
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from exc
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _integer(minimum: int, expected: str) -> Callable[[str], int]:
+    r"""An argparse ``type`` for integers of at least ``minimum``; ``expected`` names them in the error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from exc
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+
+    return parse
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected an integer of 0 or more, got {text!r}") from exc
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer of 0 or more, got {value}")
-    return value
+_positive = _integer(1, "a positive integer")
+_non_negative = _integer(0, "an integer of 0 or more")
 
 
 def _forward_size(text: str) -> int | str:
