@@ -83,3 +83,14 @@ def test_the_architecture_page_draws_every_stage_in_order():
     assert diagram, "docs/architecture.md has no diagram"
     drawn = re.findall(r"^(\w+)  ", diagram.group(1), re.M)
     assert drawn == STAGES
+
+
+def test_the_architecture_page_names_every_module_of_each_stage():
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]*) \|", text, re.M))
+    for stage in STAGES:
+        if not (PACKAGE / stage).is_dir():
+            continue
+        files = {p.stem for p in (PACKAGE / stage).glob("*.py") if p.stem != "__init__"}
+        named = set(re.findall(r"`(\w+)`", rows.get(stage, "")))
+        assert files == named, f"docs/architecture.md's row of {stage}: missing {files - named}, extra {named - files}"

@@ -116,9 +116,6 @@ class SpectralGame:
             self._count(self.n_images, 1)
 
     # ------------------------------------------------------------- helpers
-    def _as_format(self, images: Tensor) -> Tensor:
-        return images.contiguous(memory_format=self.memory_format)
-
     def _copy(self, images: Tensor) -> Tensor:
         # the caller's images and baseline go to the model as copies: a model that edits its input in
         # place must not change them
