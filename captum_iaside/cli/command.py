@@ -361,7 +361,9 @@ def _describe(bands: Any) -> str:
 
 def _per_image(n_players: int) -> str:
     r"""What the default design spends on an image of the no-argument run."""
-    if n_players <= 12:
+    from captum_iaside.estimators.exact import MAX_EXACT_BANDS
+
+    if n_players <= MAX_EXACT_BANDS:
         return f"{2**n_players} coalitions per image"
     return f"one permutation of the {n_players} players per image"
 
