@@ -212,13 +212,14 @@ def run(args: argparse.Namespace) -> int:
         model = loaded.model.to(device)
         if not args.no_tune:
             model = model.to(memory_format=torch.channels_last)
-        _probe(model, spec, first_image(dataset).to(device), args.value)  # the same first image on every rank
+        first = first_image(dataset)  # the same on every rank: the model's check, and the report's example
+        _probe(model, spec, first.to(device), args.value)
         dataset = _shard(dataset, args.samples, rank, world)
         if args.compile:
             model = torch.compile(model)
         name = loaded.name if loaded.name not in models else spec
         models[name], datasets[name], resolutions[name] = model, dataset, res_px
-        example = first_image(dataset) if example is None else example
+        example = first if example is None else example
     loaders = {
         name: DataLoader(
             ds, batch_size=args.batch_size, shuffle=False, collate_fn=collate_readable, pin_memory=device.type == "cuda"
