@@ -112,7 +112,8 @@ def test_every_rejected_band_count_raises_a_clear_error_naming_it(value):
 
 
 def players_of(kind: str, size: int):
-    r"""Players of each kind with ``size`` setting their number (2 to 5 rings, sectors, cells or custom ids)."""
+    r"""Players of each kind: ``size`` radial bands, ``size - 1`` rings of 2 sectors, or the 2 × 2 cells of a grid
+    (as a :class:`FourierGrid`, and as a :class:`CustomPartition` of its id map)."""
     if kind == "radial":
         return SpectralBands(size)
     if kind == "oriented":  # one ring too: sectors without a radial order
