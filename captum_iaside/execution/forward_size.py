@@ -11,32 +11,34 @@ ladder of sizes (the challenger):
    that comes and goes falls on both sizes alike.
 3. Its verdict compares the two sizes' throughputs over the contest (mean seconds per image, so a
    burst of load counts as much as it cost), as a log-ratio with a standard error from the spread of
-   the rounds' own ratios: a **larger** size wins if it is faster by more than :data:`GAIN` beyond two
-   standard errors (it costs memory); a **smaller** size wins if it is at most that slower beyond two
-   standard errors (as fast within the noise: it saves memory). A clear difference — every one of
-   :data:`CLEAR_ROUNDS` rounds beyond the threshold, the throughputs by twice :data:`GAIN` more — is
-   decided at once (a busy machine makes small forwards much slower, and the run should not spend
-   long finding that out). So is a **futile** one: from :data:`FUTILE_ROUNDS` rounds on, where the
-   rounds spread so widely that even :data:`MAX_ROUNDS` of them could not resolve :data:`GAIN` (bursts of
-   load as long as the forwards), the throughputs alone decide, as they would after :data:`MAX_ROUNDS`:
-   more rounds would cost time at the slower size and buy no certainty. Otherwise the contest is decided
-   after :data:`MIN_ROUNDS` rounds, where a smaller size without certainty loses (memory is saved only
-   where it surely costs no speed), and a larger one without certainty gets more rounds, up to
-   :data:`MAX_ROUNDS`, after which its throughput alone decides.
+   the rounds' own ratios, against the **price** of the larger size: :data:`GAIN` for each step of the
+   ladder between them, or on the CPU, where the memory is the machine's and shared, :data:`MEMORY_PRICE`
+   times the log of the growth of the process's memory that the step is predicted to cost, where that is
+   more (doubling the memory held must buy a 1.41 × speed-up). A **larger** size wins if it is faster by
+   more than its price beyond two standard errors; a **smaller** size wins if it is at most that much
+   slower beyond two standard errors (as fast within the noise and the price: it saves memory). A clear
+   difference — every one of :data:`CLEAR_ROUNDS` rounds beyond the threshold, the throughputs by twice
+   :data:`GAIN` more — is decided at once (a busy machine makes small forwards much slower, and the run
+   should not spend long finding that out). So is a **futile** one: from :data:`FUTILE_ROUNDS` rounds on,
+   where the rounds spread so widely that even :data:`MAX_ROUNDS` of them could not resolve :data:`GAIN`
+   (bursts of load as long as the forwards), the throughputs alone decide, as they would after
+   :data:`MAX_ROUNDS`: more rounds would cost time at the slower size and buy no certainty. Otherwise the
+   contest is decided after :data:`MIN_ROUNDS` rounds, where a smaller size without certainty loses
+   (memory is saved only where it surely costs no speed), and a larger one without certainty gets more
+   rounds, up to :data:`MAX_ROUNDS`, after which its throughput alone decides.
 4. The run starts at the smallest size (its first forward also measures what an image costs in
-   memory) and goes up while a larger size wins. Going up is worth its memory only where a forward
-   has a fixed cost to spread: the model ``seconds per image = a + b / images`` is solved for the two
-   sizes of each decided contest (timed in the same moments, so under the same load), and beyond the
-   second size a larger one is contested only where the model says the held size is more than
-   :data:`GAIN` from the fastest — and then as far up as the model says (the largest size where the
-   fixed cost is all the time there is). On a busy machine the threads of a forward wait for each
-   other at every layer, a large fixed cost, and the run reaches a large size in one or two contests;
-   on a quiet CPU it tries no size beyond the second, nor holds its memory. After a futile contest the
-   model is as noisy as the rounds, and the next larger size is contested without it. Then the run
-   keeps its size and, after as many seconds of forwards as the last contest took (at least
-   :data:`RECHECK_SECONDS`), contests a neighbour again, smaller and (where the model says so) larger
-   in turn, so a size chosen in a quiet moment does not stay when the machine gets busy. The
-   contests' forwards are the run's own work, not extra.
+   memory) and contests the second. Beyond it a larger size is only **tried** where it is predicted to
+   pay its price, since a trial alone holds its memory (the process's peak): the model
+   ``seconds per image = a + b / images`` (a fixed cost ``b`` per forward) is solved for the two sizes of
+   the last decided contest (timed in the same moments, so under the same load), and the challenger is
+   the larger size whose predicted speed-up over the held one exceeds its price the most. On a busy
+   machine the threads of a forward wait for each other at every layer, a large fixed cost, and the run
+   climbs in one or two contests; on a quiet CPU the speed-up of the second size predicts too little for
+   the memory of a third, which is then never tried. Then the run keeps its size and, after as many
+   seconds of forwards as the last contest took (at least :data:`RECHECK_SECONDS`, doubled by each check
+   that kept the size, up to ``2 ** MAX_BACKOFF`` times), contests a neighbour again, smaller and (where
+   the model says so) larger in turn, so a size chosen in a quiet moment does not stay when the machine
+   gets busy. The contests' forwards are the run's own work, not extra.
 
 Sizes whose forward is predicted to exceed the memory budget are never tried (see
 :class:`~captum_iaside.execution.memory.MemoryGauge`), and a size that runs out of memory is dropped
@@ -45,6 +47,7 @@ with every larger one.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Callable
@@ -63,8 +66,13 @@ CLEAR_ROUNDS = 2
 FUTILE_ROUNDS = 3
 #: Log of the speed-up per image a larger size must show to be worth its memory (5 %).
 GAIN = math.log(1 / 0.95)
-#: A neighbour is contested again after as many seconds of forwards as the last contest took, and at least these.
+#: On the CPU, a larger size must also be faster by this share of its growth of the process's memory (in
+#: logarithms): doubling the memory held must buy a speed-up of ``2 ** 0.5``, 1.41 ×.
+MEMORY_PRICE = 0.5
+#: A neighbour is contested again after as many seconds of forwards as the last contest took, and at least these;
+#: each check that keeps the size doubles the wait, up to ``2 ** MAX_BACKOFF`` times.
 RECHECK_SECONDS = 2.0
+MAX_BACKOFF = 4
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,7 @@ class ForwardSizeChoice:
 class _Contest:
     incumbent: int
     challenger: int
+    price: float  # the log speed-up a larger size must show: GAIN, or its memory's where that is more
     rounds: list[tuple[float, float]] = field(default_factory=list)  # (incumbent, challenger) seconds per image
     pending: dict[int, float] = field(default_factory=dict)
     seconds: float = 0.0
@@ -141,6 +150,11 @@ class _Contest:
         self.pending = {}
         return True
 
+    def gain(self) -> float:
+        r"""The log speed-up per image of the larger size over the smaller one, over the contest's rounds."""
+        ratio = math.log(statistics.fmean(c for _, c in self.rounds) / statistics.fmean(i for i, _ in self.rounds))
+        return -ratio if self.challenger > self.incumbent else ratio
+
     def futile(self) -> bool:
         r"""Whether the rounds spread so widely that even :data:`MAX_ROUNDS` of them could not resolve :data:`GAIN`."""
         if len(self.rounds) < FUTILE_ROUNDS:
@@ -153,9 +167,9 @@ class _Contest:
         n = len(self.rounds)
         if n < CLEAR_ROUNDS:
             return None
-        # a larger size must be faster by GAIN; a smaller one may be slower by GAIN (it saves memory)
+        # a larger size must be faster by its price; a smaller one may be slower by as much (it saves memory)
         up = self.challenger > self.incumbent
-        threshold = -GAIN if up else GAIN
+        threshold = -self.price if up else self.price
         ratios = [math.log(c / i) for i, c in self.rounds]
         # the ratio of the sizes' throughputs over the contest (a burst of load counts as much as it costs)
         ratio = math.log(statistics.fmean(c for _, c in self.rounds) / statistics.fmean(i for i, _ in self.rounds))
@@ -183,6 +197,10 @@ class ForwardSizeChooser:
         fits (callable, optional): ``fits(images_per_forward) -> bool``, whether a forward of that
                     many images is predicted to stay within the memory budget.
                     Default: every size fits
+        memory (callable, optional): ``memory(images_per_forward) -> int or None``, the memory the
+                    process is predicted to hold during a forward of that many images, which prices the
+                    larger sizes (:data:`MEMORY_PRICE`); None where it is not priced (a CUDA device).
+                    Default: no size's memory is priced
 
     Examples::
 
@@ -192,22 +210,25 @@ class ForwardSizeChooser:
         (1, False)
     """
 
-    def __init__(self, fits: Callable[[int], bool] | None = None) -> None:
+    def __init__(
+        self, fits: Callable[[int], bool] | None = None, memory: Callable[[int], int | None] | None = None
+    ) -> None:
         self._fits = fits or (lambda images: True)
+        self._memory = memory or (lambda images: None)
         self.n_images: int | None = None
         self.candidates: list[int] = []
         self.size: int | None = None
         self._seen: set[int] = set()
         self._times: dict[int, list[float]] = {}  # each size's contest timings (the report)
-        self._target_size: int | None = None  # the size the last contest's timings point to (see _target)
+        self._fit: tuple[int, int, float] | None = None  # the last contest's images per forward and gain (_gain)
         self._most = 0  # the most coalitions a call has had left: no larger size can be timed
         self._gave_up = False  # whether the last contest gave up a larger size (its memory can go back)
-        self._noisy = False  # whether the last contest was decided by futility (a busy machine)
         self._contest: _Contest | None = None
         self._phase = "first"  # the first forward, then "explore" (moving one way), then "steady"
         self._up = True  # the direction explored, or of the next check
         self._since_contest = 0.0
         self._last_contest = 0.0
+        self._backoff = 0  # checks in a row that kept the size: each doubles the wait before the next
         self._contests = 0
         self._sizes: list[int] = []
         self._resume: int | None = None
@@ -242,37 +263,46 @@ class ForwardSizeChooser:
             return None
         if i == 0:  # from the smallest size, the next one costs little memory to try
             return larger[0]
-        target = self._target_size
-        if target is None or target <= self.size:  # no fixed cost per forward to spread: nothing to gain,
-            return larger[0] if self._noisy else None  # unless the timings are too noisy to fit that model
-        return max([larger[0], *(c for c in larger if c <= target)])
-
-    def _target(self, contest: _Contest) -> int | None:
-        r"""
-        The smallest size within :data:`GAIN` of the fastest a forward can be, by the model ``seconds per image
-        = a + b / images`` (a fixed cost ``b`` per forward) through the two sizes of a decided contest (timed in
-        the same moments, under the same load); None without a fixed cost, the largest size where the fixed
-        cost is all the time there is (a busy machine: the smaller size more than twice as slow per image).
-        """
-        means = {
-            contest.incumbent: statistics.fmean(i for i, _ in contest.rounds),
-            contest.challenger: statistics.fmean(c for _, c in contest.rounds),
-        }
-        small, large = sorted(means)
-        t_small, t_large = means[small], means[large]
-        b = (t_small - t_large) / (1 / (small * self.n_images) - 1 / (large * self.n_images))
-        a = t_small - b / (small * self.n_images)
-        if b <= 0:
+        if self._fit is None:  # no fixed cost per forward to spread: nothing to gain
             return None
-        if a <= 0:  # the fixed cost is all there is to the time: the largest size
-            return self.candidates[-1]
-        return next((c for c in self.candidates if b / (c * self.n_images) <= GAIN * a), self.candidates[-1])
+        values = {c: self._gain(self.size, c) - self._price(self.size, c) for c in larger}
+        best = max(values, key=values.get)  # the first of equal values: the smaller size
+        return best if values[best] > 0 else None
+
+    def _gain(self, size: int, larger: int) -> float:
+        r"""
+        The log speed-up per image of ``larger`` coalitions per forward over ``size`` that the model ``seconds per
+        image = a + b / images`` (a fixed cost ``b`` per forward) predicts, through the two sizes of the last
+        decided contest at the low end of their speed-up's interval (timed in the same moments, under the same
+        load); with ``a <= 0`` the fixed cost is all the time there is.
+        """
+        small, large, gain = self._fit
+        b = math.expm1(gain) / (1 / small - 1 / large)  # seconds per image in units of the larger size's
+        a = 1 - b / large
+        if a <= 0:
+            a, b = 0.0, float(large)
+        return math.log((a + b / (size * self.n_images)) / (a + b / (larger * self.n_images)))
+
+    def _price(self, size: int, larger: int) -> float:
+        r"""
+        The log speed-up ``larger`` coalitions per forward must show over ``size``: for each step of the ladder
+        between them :data:`GAIN`, or on the CPU :data:`MEMORY_PRICE` times the log of the growth of the memory
+        the process is predicted to hold, where that is more.
+        """
+        steps = [c for c in self.candidates if size <= c <= larger]
+        price = 0.0
+        for lower, upper in itertools.pairwise(steps):
+            held, wanted = self._memory(lower * self.n_images), self._memory(upper * self.n_images)
+            grows = math.log(wanted / held) if held and wanted and wanted > held else 0.0
+            price += max(GAIN, MEMORY_PRICE * grows)
+        return price
 
     def _start(self, up: bool) -> bool:
         challenger = self._neighbour(up)
         if challenger is None:
             return False
-        self._contest = _Contest(self.size, challenger)
+        small, large = sorted((self.size, challenger))
+        self._contest = _Contest(self.size, challenger, self._price(small, large))
         self._contests += 1
         return True
 
@@ -294,7 +324,7 @@ class ForwardSizeChooser:
             if not self._start(self._up):
                 self._settle()
         elif self._contest is None and self._phase == "steady":
-            if self._since_contest >= max(RECHECK_SECONDS, self._last_contest):
+            if self._since_contest >= max(RECHECK_SECONDS, self._last_contest) * 2**self._backoff:
                 self._since_contest, up = 0.0, self._up
                 self._up = not up
                 if not self._start(up):
@@ -333,11 +363,13 @@ class ForwardSizeChooser:
         larger = max(contest.challenger, contest.incumbent)
         if verdict:  # go on the way that won
             self._hold(contest.challenger)
-            self._phase, self._up = "explore", contest.challenger > contest.incumbent
+            self._phase, self._up, self._backoff = "explore", contest.challenger > contest.incumbent, 0
         else:
+            self._backoff = min(MAX_BACKOFF, self._backoff + (self._phase == "steady"))
             self._settle()
         self._gave_up = self.size < larger
-        self._noisy, self._target_size = contest.futile(), self._target(contest)
+        small, gain = min(contest.challenger, contest.incumbent), contest.gain()
+        self._fit = None if gain <= 0 else (small * self.n_images, larger * self.n_images, gain)
         return True
 
     def gave_up_larger(self) -> bool:

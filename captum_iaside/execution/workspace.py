@@ -134,7 +134,8 @@ class Workspace:
     Args:
         perturbations_per_eval (int or str, optional): Coalitions per forward call, or
                     ``"auto"``: chosen from paired, repeated timings of neighbouring sizes, checked
-                    again during the run, and the smaller of sizes equal within the noise (see
+                    again during the run, a larger size only where it is faster by more than its price
+                    (on the CPU, its memory's), else the smaller of sizes equal within the noise (see
                     :mod:`~captum_iaside.execution.forward_size`); :attr:`perturbations_per_eval`
                     holds the size in use.
                     Default: 1
@@ -155,7 +156,7 @@ class Workspace:
             check_positive_int(perturbations_per_eval, "perturbations_per_eval")
         # a fixed size, lowered where max_memory cannot hold it; or the chooser of "auto"
         self._fixed = None if auto else int(perturbations_per_eval)
-        self._chooser = ForwardSizeChooser(self._fits) if auto else None
+        self._chooser = ForwardSizeChooser(self._fits, self._resident) if auto else None
         self.max_memory = None if max_memory is None else parse_memory(max_memory)
         self._buffer: Tensor | None = None
         self._gauge: MemoryGauge | None = None
@@ -193,6 +194,14 @@ class Workspace:
 
     def _fits(self, images: int) -> bool:
         return self._gauge is None or self._gauge.fits(images)
+
+    def _resident(self, images: int) -> int | None:
+        r"""
+        The resident memory a CPU forward of ``images`` images is predicted to reach, once two sizes have run
+        (None before, and on a CUDA device).
+        """
+        gauge = self._gauge
+        return None if gauge is None or gauge.device.type != "cpu" else gauge.growth(images)
 
     # ---------------------------------------------------------- forward size
     @property

@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from captum_iaside import IASIDE
 from captum_iaside._utils.sizes import format_bytes, parse_memory
 from captum_iaside.cli.command import main
+from captum_iaside.execution import memory
 from captum_iaside.execution.memory import MemoryBudget, MemoryGauge, peak_resident_memory, resident_memory
 from captum_iaside.execution.workspace import Workspace
 
@@ -54,6 +55,22 @@ def test_the_gauge_predicts_from_the_largest_forward_and_answers_the_budget():
     assert gauge.fits(10**6)  # nothing measured: no refusal on a guess
     gauge.floor, gauge.per_image = 4 * 10**8, 10**7  # 10 MB per image over a floor of 400 MB
     assert gauge.predicted(60) == 10**9 and gauge.fits(60) and not gauge.fits(61)
+
+
+def test_the_growth_of_memory_is_the_line_through_the_two_largest_forwards(monkeypatch):
+    # resident peaks of 1.14 GB at 7 images and 1.26 GB at 14 over a floor of 0.9 GB: 17 MB an image beyond a
+    # fixed 1.02 GB, where the cost per image of the largest forward alone (26 MB) errs towards more
+    held = {"peak": 9 * 10**8}
+    monkeypatch.setattr(memory, "_used", lambda device: 9 * 10**8)
+    monkeypatch.setattr(memory, "_peak", lambda device: held["peak"])
+    gauge = MemoryGauge(MemoryBudget(None, "default"), torch.device("cpu"))
+    for images, peak in ((7, 114 * 10**7), (14, 126 * 10**7)):
+        assert gauge.growth(35) is None  # one size measured: its cost per image carries the fixed costs
+        before = gauge.before_forward()
+        held["peak"] = peak
+        gauge.after_forward(images, before)
+    assert gauge.growth(35) == pytest.approx(1.62e9, rel=1e-6)
+    assert gauge.predicted(35) == pytest.approx(0.9e9 + 35 * 0.36e9 / 14, rel=1e-6)
 
 
 @pytest.mark.skipif(resident_memory() is None, reason="the system does not say what the process holds")
