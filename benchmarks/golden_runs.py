@@ -84,12 +84,30 @@ def numbers_of_class(d: dict[str, Any]) -> dict[str, Any]:
     return {"K": d["n_samples"], "values": d["values"].tolist(), "stderr": d["stderr"].tolist()}
 
 
+class Interrupted(Exception):
+    """The stop of a run that a checkpoint resumes."""
+
+
 def resumed() -> Any:
-    """A run checkpointed after 16 images, then resumed to all 48 from its checkpoint."""
+    """A checkpointed run interrupted in its fourth batch (a forward hook raises), then resumed from its checkpoint."""
+    net = model(0)
+    calls = {"n": 0}
+
+    def interrupt(module: nn.Module, args: Any, output: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] > 3 * 16 + 2:  # the exact games of 4 bands: 16 coalitions a batch, v(∅) once more
+            raise Interrupted
+
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "run.ckpt")
-        ia = IASIDE(model(0), bands=4)
-        ia.attribute_global(data(), n_samples=16, checkpoint=path)
+        ia = IASIDE(net, bands=4)
+        handle = net.register_forward_hook(interrupt)
+        try:
+            ia.attribute_global(data(), checkpoint=path)
+        except Interrupted:
+            pass
+        finally:
+            handle.remove()
         return ia.attribute_global(data(), checkpoint=path)
 
 
@@ -100,8 +118,8 @@ CONFIGS: dict[str, Callable[[], Any]] = {
     "budget 300, no strata": lambda: IASIDE(model(0), bands=6).attribute_global(
         data(), max_evaluations=300, strata=None
     ),
-    "permutation, 3 per image": lambda: IASIDE(model(0), bands=6).attribute_global(
-        data(), estimator="permutation", budget=3
+    "permutation, 24 per image": lambda: IASIDE(model(0), bands=6).attribute_global(
+        data(), estimator="permutation", budget=24
     ),
     "kernel, 24 per image": lambda: IASIDE(model(0), bands=6).attribute_global(data(), estimator="kernel", budget=24),
     "adaptive kernel": lambda: IASIDE(model(0), bands=6).attribute_global(data(), estimator="adaptive", budget=32),
