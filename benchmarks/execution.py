@@ -49,7 +49,7 @@ FORWARDS = 7 * 255 + 1  # the default run: 7 photos x 2^8 coalitions, the shared
 BARE = r"""
 import sys, time, torch
 from captum_iaside import tune_cpu
-from captum_iaside.cli.models import load_model
+from captum_iaside.models import load_model
 malloc, cl, compile_ = (sys.argv[i] == "1" for i in (1, 2, 5))
 batch, n = int(sys.argv[3]), int(sys.argv[4])
 if malloc:
@@ -173,7 +173,7 @@ def under_load(repeats: int, before: str | None) -> list[str]:
 MEMORY = r"""
 import sys, torch
 from captum_iaside import tune_cpu
-from captum_iaside.cli.models import load_model
+from captum_iaside.models import load_model
 from captum_iaside.execution.memory import resident_memory
 name, side, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 tune_cpu()
@@ -203,7 +203,7 @@ def bare_peak(name: str, side: int, batch: int) -> tuple[int, int]:
 TRIM = r"""
 import sys, time, torch
 from captum_iaside import tune_cpu
-from captum_iaside.cli.models import load_model
+from captum_iaside.models import load_model
 from captum_iaside.execution.cpu import release_memory
 from captum_iaside.execution.memory import resident_memory
 tune, trim = sys.argv[1] == "1", sys.argv[2] == "1"

@@ -34,11 +34,11 @@ from robustness_study import small_cnn as fashion_cnn
 
 from captum_iaside import SpectralBands, load_model
 from captum_iaside.cli.data import embedded_photos, preprocess
-from captum_iaside.cli.models import LITE_MEAN, LITE_STD
 from captum_iaside.execution.workspace import Workspace
 from captum_iaside.game.coalitions import coalition_matrix
 from captum_iaside.game.spectral_game import SpectralGame
 from captum_iaside.game.value_functions import ValueFunction
+from captum_iaside.models.lite import LITE_MEAN, LITE_STD
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, ".cache", "local_tables")

@@ -29,8 +29,8 @@ from torch.utils.data import DataLoader
 
 from captum_iaside import IASIDE, compare_global, spectral_robustness_score, tune_cpu
 from captum_iaside.cli.data import EMBEDDED_PHOTOS, embedded_photos, preprocess
-from captum_iaside.cli.models import load_model
 from captum_iaside.game.baselines import GaussianBaseline
+from captum_iaside.models import load_model
 from captum_iaside.results.importance import SpectralImportance
 from captum_iaside.results.summaries import max_spectral_robustness_score
 

@@ -22,6 +22,7 @@ STAGES = [
     "robustness",
     "visualization",
     "report",
+    "models",
     "cli",
 ]
 #: The one import against the flow, made lazily: ``SpectralImportance.plot()`` draws with the plots.

@@ -168,10 +168,11 @@ def run(args: argparse.Namespace) -> int:
 
     from captum_iaside.attr.compare import compare_global
     from captum_iaside.cli.data import EMBEDDED_PHOTOS, collate_readable, first_image
-    from captum_iaside.cli.models import LITE_RESOLUTION, load_model
     from captum_iaside.errors import StrataLabelsError
     from captum_iaside.execution.cpu import tune_cpu
     from captum_iaside.game.baselines import GaussianBaseline
+    from captum_iaside.models import load_model
+    from captum_iaside.models.lite import LITE_RESOLUTION
     from captum_iaside.report.tables import execution_of, format_table
     from captum_iaside.report.writer import write_report
 
@@ -339,13 +340,9 @@ def _players(args: argparse.Namespace) -> Any:
 
     if args.grid is not None and args.orientations is not None:
         raise ValueError("--grid and --orientations are two kinds of players: give one of them")
-    if args.grid is not None:
-        if args.grid < 2:
-            raise ValueError(f"--grid must be at least 2 cells per axis, got {args.grid}")
+    if args.grid is not None:  # the players check their own sizes (one error for Python and the command line)
         return FourierGrid(args.grid)
     if args.orientations is not None:
-        if args.orientations < 2:
-            raise ValueError(f"--orientations must be at least 2 sectors, got {args.orientations}")
         return OrientedBands(args.bands, args.orientations, shape=args.shape)
     return SpectralBands(args.bands, shape=args.shape)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from captum_iaside.cli.data import preprocess
+from captum_iaside.cli.data import EMBEDDED_PHOTOS, embedded_photos, preprocess
 
 
 def test_16_bit_images_are_scaled_by_their_depth_not_saturated(tmp_path):
@@ -32,3 +32,10 @@ def test_a_float_image_is_refused_by_name(tmp_path):
     Image.fromarray(np.ones((8, 8), dtype=np.float32)).save(tmp_path / "a" / "float.tiff")
     with pytest.raises(DataSpecError, match="float.tiff.*32-bit float"):
         image_folder(str(tmp_path), preprocess(8, (0.0,) * 3, (1.0,) * 3))
+
+
+def test_embedded_photos_are_normalised_squares():
+    photos = embedded_photos(preprocess(48, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)))
+    x = photos.tensors[0]
+    assert x.shape == (len(EMBEDDED_PHOTOS), 3, 48, 48)
+    assert -1.0 <= float(x.min()) < -0.5 and 0.5 < float(x.max()) <= 1.0

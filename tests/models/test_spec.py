@@ -3,12 +3,12 @@ import sys
 
 import pytest
 import torch
+from cli.helpers import tiny_vit_folder
 from torch import nn
 
-from captum_iaside.cli.data import EMBEDDED_PHOTOS, embedded_photos, preprocess
-from captum_iaside.cli.models import LITE_RESOLUTION, ModelSpecError, load_model
-
-from .helpers import tiny_vit_folder
+from captum_iaside.cli.data import embedded_photos, preprocess
+from captum_iaside.models import ModelSpecError, load_model
+from captum_iaside.models.lite import LITE_RESOLUTION
 
 EGYPTIAN_CAT, ESPRESSO = 285, 967
 
@@ -21,13 +21,6 @@ def test_embedded_efficientnet_lite_recognises_the_photos(name):
     with torch.no_grad():
         predicted = loaded.model(photos.tensors[0]).argmax(1).tolist()
     assert predicted == [EGYPTIAN_CAT, ESPRESSO]
-
-
-def test_embedded_photos_are_normalised_squares():
-    photos = embedded_photos(preprocess(48, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)))
-    x = photos.tensors[0]
-    assert x.shape == (len(EMBEDDED_PHOTOS), 3, 48, 48)
-    assert -1.0 <= float(x.min()) < -0.5 and 0.5 < float(x.max()) <= 1.0
 
 
 @pytest.mark.parametrize(
@@ -175,12 +168,3 @@ def test_weights_a_model_cannot_take_are_one_line(factory):
         with pytest.raises(ModelSpecError, match=re.escape(message)):
             load_model(spec, weights=weights)
     assert str(factory) not in sys.path  # the current directory was importable only while loading
-
-
-def test_hugging_face_processors_that_crop_give_the_crop_size():
-    from captum_iaside.cli.models import _processor_side
-
-    transformers = pytest.importorskip("transformers")
-    deit = transformers.DeiTImageProcessor(size={"height": 256, "width": 256}, crop_size={"height": 224, "width": 224})
-    assert _processor_side(deit) == 224
-    assert _processor_side(transformers.ViTImageProcessor(size={"height": 384, "width": 384})) == 384
