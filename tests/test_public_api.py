@@ -43,7 +43,7 @@ def test_the_package_exports_what_it_lists_and_loads_lazily():
     for name in captum_iaside.__all__:
         assert getattr(captum_iaside, name) is not None
     assert set(captum_iaside.__all__) <= set(dir(captum_iaside))
-    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+    with pytest.raises(AttributeError):
         captum_iaside.nothing  # noqa: B018
     code = "import sys, captum_iaside; assert 'torch' not in sys.modules; print(captum_iaside.__version__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,0 +1,50 @@
+r"""The public API of captum-iaside, each name once: editors and type checkers read it here, and
+``captum_iaside/__init__.py`` loads each name from it on first use. Sorted by module,
+hence by stage of the pipeline (docs/architecture.md)."""
+
+from .attr.band_stack import BandStackModel as BandStackModel
+from .attr.compare import compare_global as compare_global
+from .attr.fourier_model import FourierModel as FourierModel
+from .attr.gates import SpectralGates as SpectralGates
+from .attr.iaside import IASIDE as IASIDE
+from .estimators.adaptive import AdaptiveKernelShapley as AdaptiveKernelShapley
+from .estimators.base import BandShapley as BandShapley
+from .estimators.base import ShapleyEstimator as ShapleyEstimator
+from .estimators.exact import ExactShapley as ExactShapley
+from .estimators.kernel import KernelShapley as KernelShapley
+from .estimators.permutation import PermutationShapley as PermutationShapley
+from .execution.cpu import tune_cpu as tune_cpu
+from .game.bands import SpectralBands as SpectralBands
+from .game.baselines import Baseline as Baseline
+from .game.baselines import CallableBaseline as CallableBaseline
+from .game.baselines import ConstantBaseline as ConstantBaseline
+from .game.baselines import GaussianBaseline as GaussianBaseline
+from .game.baselines import MeanBaseline as MeanBaseline
+from .game.baselines import ShuffleBaseline as ShuffleBaseline
+from .game.baselines import TensorBaseline as TensorBaseline
+from .game.baselines import ZeroBaseline as ZeroBaseline
+from .game.custom import CustomPartition as CustomPartition
+from .game.grid import FourierGrid as FourierGrid
+from .game.orientations import OrientedBands as OrientedBands
+from .game.partition import FourierPartition as FourierPartition
+from .models import load_model as load_model
+from .report.writer import write_report as write_report
+from .results.comparison import SpectralComparison as SpectralComparison
+from .results.importance import SpectralImportance as SpectralImportance
+from .results.summaries import spectral_importance_distribution as spectral_importance_distribution
+from .results.summaries import spectral_robustness_score as spectral_robustness_score
+from .robustness.accuracy import robust_accuracy as robust_accuracy
+from .robustness.corruptions import corrupt as corrupt
+from .robustness.fourier_heat_map import fourier_heat_map as fourier_heat_map
+from .robustness.report import robustness_report as robustness_report
+from .robustness.snr import spectral_snr as spectral_snr
+from .visualization.decomposition import plot_band_decomposition as plot_band_decomposition
+from .visualization.fourier import plot_fourier_attribution as plot_fourier_attribution
+from .visualization.fourier import plot_fourier_importance as plot_fourier_importance
+from .visualization.heat_map import plot_fourier_heat_map as plot_fourier_heat_map
+from .visualization.importance import plot_spectral_importance as plot_spectral_importance
+from .visualization.interactions import plot_interactions as plot_interactions
+from .visualization.orientation import plot_polar_importance as plot_polar_importance
+from .visualization.robustness import plot_robustness as plot_robustness
+from .visualization.saliency import plot_band_saliency as plot_band_saliency
+from .visualization.snr import plot_spectral_snr as plot_spectral_snr
