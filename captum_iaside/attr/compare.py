@@ -13,6 +13,7 @@ from captum_iaside.game.baselines import BaselineSpec
 from captum_iaside.game.partition import FourierPartition
 from captum_iaside.game.value_functions import ValueSpec
 from captum_iaside.global_run.entry import run_global
+from captum_iaside.global_run.options import RunOptions
 from captum_iaside.results.comparison import SpectralComparison
 
 
@@ -98,4 +99,24 @@ def compare_global(
         >>> est, (lo, hi) = comp.srs_difference("augmented", "standard")
         >>> print(f"ΔSRS = {est:+.3f} [{lo:+.3f}, {hi:+.3f}]")
     """
-    return run_global(models, data, bands, baseline, value, locals()).comparison()
+    options = RunOptions(
+        n_samples=n_samples,
+        use_labels=use_labels,
+        additional_forward_args=additional_forward_args,
+        perturbations_per_eval=perturbations_per_eval,
+        max_memory=max_memory,
+        max_evaluations=max_evaluations,
+        tolerance=tolerance,
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        by_class=by_class,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        seed=seed,
+        device=device,
+        show_progress=show_progress,
+        autocast_dtype=autocast_dtype,
+        strata=strata,
+        interactions=interactions,
+    )
+    return run_global(models, data, bands, baseline, value, options, estimator, budget).comparison()

@@ -25,6 +25,7 @@ from captum_iaside.game.players import as_bands
 from captum_iaside.game.spectral_game import SpectralGame
 from captum_iaside.game.value_functions import TargetSpec, ValueFunction, ValueSpec, resolve_target
 from captum_iaside.global_run.entry import run_global
+from captum_iaside.global_run.options import RunOptions
 from captum_iaside.results.importance import SpectralImportance
 
 
@@ -121,19 +122,22 @@ class IASIDE(PerturbationAttribution):
 
     def _play(
         self,
-        arguments: dict[str, Any],
+        inputs: Tensor,
         budget: int | None,
         play: Callable[[SpectralGame, torch.Generator], Any],
+        *,
+        baselines: BaselineSpec | None,
+        target: TargetSpec,
+        additional_forward_args: Any,
+        perturbations_per_eval: int | str,
+        show_progress: bool,
+        seed: int,
+        autocast_dtype: torch.dtype | None,
     ) -> Any:
         r"""
-        Check a local call's arguments (by name, from the public method's ``locals()``: ``inputs``, ``baselines``,
-        ``target``, ``additional_forward_args``, ``perturbations_per_eval``, ``show_progress``, ``seed``,
-        ``autocast_dtype``), build the game of ``inputs`` and ``play`` it with the seed's generator.
+        Check a local call's arguments (those of :meth:`attribute`, by name), build the game of ``inputs``
+        and ``play`` it with the seed's generator.
         """
-        inputs, baselines, target = arguments["inputs"], arguments["baselines"], arguments["target"]
-        perturbations_per_eval, show_progress = arguments["perturbations_per_eval"], arguments["show_progress"]
-        seed, autocast_dtype = arguments["seed"], arguments["autocast_dtype"]
-        additional_forward_args = arguments["additional_forward_args"]
         workspace = Workspace(perturbations_per_eval)
         check_seed(seed)
         check_dtype(autocast_dtype, "autocast_dtype")
@@ -253,7 +257,18 @@ class IASIDE(PerturbationAttribution):
                 raise TypeError(f"inputs must be one image tensor (or a 1-tuple of it), got a tuple of {len(inputs)}")
             inputs = inputs[0]
         estimator, budget = resolve_estimator(estimator, budget, self.bands.n_bands)
-        shapley: BandShapley = self._play(locals(), budget, lambda g, r: estimator.estimate(g, budget, r))
+        shapley: BandShapley = self._play(
+            inputs,
+            budget,
+            lambda g, r: estimator.estimate(g, budget, r),
+            baselines=baselines,
+            target=target,
+            additional_forward_args=additional_forward_args,
+            perturbations_per_eval=perturbations_per_eval,
+            show_progress=show_progress,
+            seed=seed,
+            autocast_dtype=autocast_dtype,
+        )
         inputs = inputs.detach()
         out_dtype = torch.promote_types(inputs.dtype, torch.float32)
         attributions = shapley.values.to(out_dtype)
@@ -317,7 +332,18 @@ class IASIDE(PerturbationAttribution):
             (torch.Size([2, 10]), ['order 1', 'order 3, λ=0.03'])
         """
         estimator, budget = resolve_estimator(estimator, budget, self.bands.n_bands)
-        return self._play(locals(), budget, lambda g, r: estimator.estimate(g, budget, r))
+        return self._play(
+            inputs,
+            budget,
+            lambda g, r: estimator.estimate(g, budget, r),
+            baselines=baselines,
+            target=target,
+            additional_forward_args=additional_forward_args,
+            perturbations_per_eval=perturbations_per_eval,
+            show_progress=show_progress,
+            seed=seed,
+            autocast_dtype=autocast_dtype,
+        )
 
     @log_usage()
     def attribute_interactions(
@@ -400,7 +426,16 @@ class IASIDE(PerturbationAttribution):
         index = check_index(index, order)
         estimator, budget = resolve_interaction_estimator(estimator, budget, self.bands.n_bands)
         found: BandInteractions = self._play(
-            locals(), budget, lambda g, r: estimator.estimate_interactions(g, budget, r, index)
+            inputs,
+            budget,
+            lambda g, r: estimator.estimate_interactions(g, budget, r, index),
+            baselines=baselines,
+            target=target,
+            additional_forward_args=additional_forward_args,
+            perturbations_per_eval=perturbations_per_eval,
+            show_progress=show_progress,
+            seed=seed,
+            autocast_dtype=autocast_dtype,
         )
         values = found.values.to(torch.promote_types(inputs.dtype, torch.float32))
         return (values,) if as_tuple else values
@@ -585,8 +620,36 @@ class IASIDE(PerturbationAttribution):
             >>> print(res.srs, res.srs_ci, res.stop_reason, res.config["design"])
         """
         baseline = self.baseline if baselines is None else baselines
+        options = RunOptions(
+            n_samples=n_samples,
+            use_labels=use_labels,
+            additional_forward_args=additional_forward_args,
+            perturbations_per_eval=perturbations_per_eval,
+            max_memory=max_memory,
+            max_evaluations=max_evaluations,
+            tolerance=tolerance,
+            n_bootstrap=n_bootstrap,
+            confidence=confidence,
+            by_class=by_class,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+            seed=seed,
+            device=device,
+            show_progress=show_progress,
+            autocast_dtype=autocast_dtype,
+            strata=strata,
+            interactions=interactions,
+        )
         outcome = run_global(
-            {"model": self.forward_func}, data, self.bands, baseline, self.value, locals(), per_model_data=False
+            {"model": self.forward_func},
+            data,
+            self.bands,
+            baseline,
+            self.value,
+            options,
+            estimator,
+            budget,
+            per_model_data=False,
         )
         result = outcome.result("model")
         result.config["model"] = type(self.forward_func).__name__

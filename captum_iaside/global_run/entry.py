@@ -1,14 +1,14 @@
 r"""The one way into a global run, shared by :meth:`IASIDE.attribute_global` and :func:`compare_global`.
 
 Both public functions take the same run arguments (the fields of :class:`RunOptions`, by the same
-names and defaults) and hand them here with their models, so the argument checks, the
-training-mode warning, the options and the reported configuration are made in one place.
+names and defaults, and the estimator and its budget), build their :class:`RunOptions` (checked
+there, once) and hand them here with their models, so the remaining checks, the training-mode
+warning and the reported configuration are made in one place.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import fields
 from typing import Any
 
 from torch import Tensor
@@ -23,9 +23,6 @@ from captum_iaside.game.value_functions import ValueFunction, ValueSpec
 from captum_iaside.global_run.batches import IMAGE_KEYS
 from captum_iaside.global_run.options import RunOptions
 from captum_iaside.global_run.run import GlobalRun, RunOutcome
-
-#: The arguments of a global run that are not :class:`RunOptions` fields.
-RUN_ARGUMENTS = ("estimator", "budget")
 
 
 def check_models(models: Any) -> dict[str, Callable[..., Any]]:
@@ -73,18 +70,15 @@ def check_data(data: Any, names: list[str], per_model: bool = True) -> None:
         raise TypeError(f"{what}; got {type(data).__name__}")
 
 
-def options_from(arguments: Mapping[str, Any]) -> RunOptions:
-    r"""The :class:`RunOptions` of a call, from its arguments by name (the public signatures use the field names)."""
-    return RunOptions(**{f.name: arguments[f.name] for f in fields(RunOptions)})
-
-
 def run_global(
     models: dict[str, Callable[..., Any]],
     data: Iterable[Any] | dict[str, Iterable[Any]],
     bands: int | FourierPartition,
     baseline: BaselineSpec,
     value: ValueSpec | ValueFunction,
-    arguments: Mapping[str, Any],
+    options: RunOptions,
+    estimator: str | ShapleyEstimator | None,
+    budget: int | None,
     per_model_data: bool = True,
 ) -> RunOutcome:
     r"""
@@ -96,8 +90,9 @@ def run_global(
         bands (int or FourierPartition): The players.
         baseline (str, Tensor, callable or Baseline): What replaces a removed band.
         value (str, callable or ValueFunction): The value of a coalition.
-        arguments (mapping): The public call's arguments by name: every :class:`RunOptions` field and
-                    :data:`RUN_ARGUMENTS`.
+        options (RunOptions): The run's options, checked.
+        estimator (str, ShapleyEstimator or None): The estimator of every image (None: the design's).
+        budget (int, optional): Coalition evaluations per image for ``estimator``.
         per_model_data (bool, optional): Whether ``data`` may be a dict of name → batches
                     (:func:`compare_global`'s; the one model of :meth:`IASIDE.attribute_global` has no name).
                     Default: True
@@ -107,8 +102,6 @@ def run_global(
     """
     models = check_models(models)
     check_data(data, list(models), per_model_data)
-    options = options_from(arguments)
-    estimator: str | ShapleyEstimator | None = arguments["estimator"]
     for name, model in models.items():
         # the user's call is three frames up: run_global <- attribute_global / compare_global <- user
         warn_if_training(model, stacklevel=3, name=None if len(models) == 1 else name)
@@ -116,6 +109,6 @@ def run_global(
     baseline = resolve_baseline(baseline)
     value = value if isinstance(value, ValueFunction) else ValueFunction(value)
     config = {"method": "I-ASIDE", "bands": bands.config(), "baseline": baseline.config(), "value": value.name}
-    run = GlobalRun(models, bands, baseline, value, estimator, arguments["budget"], options, config)
+    run = GlobalRun(models, bands, baseline, value, estimator, budget, options, config)
     with preserved_buffers(models.values()):
         return run.run(data)

@@ -6,12 +6,12 @@ import torch
 from conftest import tiny_cnn
 
 from captum_iaside import IASIDE, compare_global
-from captum_iaside.global_run.entry import RUN_ARGUMENTS, check_models, options_from
+from captum_iaside.global_run.entry import check_models
 from captum_iaside.global_run.options import RunOptions
 
 
 def run_parameters(func):
-    names = [f.name for f in fields(RunOptions)] + list(RUN_ARGUMENTS)
+    names = [f.name for f in fields(RunOptions)] + ["estimator", "budget"]
     params = inspect.signature(func).parameters
     return {n: params[n].default for n in names}
 
@@ -24,11 +24,58 @@ def test_both_entry_points_take_the_same_run_arguments_with_the_same_defaults():
         assert ours[f.name] == default or (f.name == "additional_forward_args" and ours[f.name] is None), f.name
 
 
-def test_options_are_built_from_the_arguments_by_name():
-    args = {f.name: getattr(RunOptions(), f.name) for f in fields(RunOptions)} | {"seed": 3, "unrelated": 1}
-    assert options_from(args).seed == 3
+@pytest.mark.parametrize("entry", ["attribute_global", "compare_global"])
+def test_every_run_argument_reaches_the_options_under_its_own_name(entry, monkeypatch, tmp_path):
+    # a value other than the default for each option, passed by name: the run receives each in its own field
+    seen = {}
+
+    class Reached(Exception):
+        pass
+
+    def run(models, data, bands, baseline, value, options, estimator, budget, per_model_data=True):
+        seen.update(options=options, estimator=estimator, budget=budget)
+        raise Reached
+
+    values = {
+        "n_samples": 3,
+        "use_labels": False,
+        "perturbations_per_eval": 2,
+        "max_memory": "3GB",
+        "max_evaluations": 99,
+        "tolerance": 0.5,
+        "n_bootstrap": 7,
+        "confidence": 0.8,
+        "by_class": True,
+        "checkpoint_every": 4,
+        "seed": 5,
+        "show_progress": True,
+        "autocast_dtype": torch.bfloat16,
+        "strata": "target",
+        "interactions": "STII",
+        "additional_forward_args": 7,
+        "checkpoint": str(tmp_path / "run.ckpt"),
+        "device": "cpu",
+    }
+    expected = values | {"max_memory": 3 * 10**9, "additional_forward_args": (7,), "device": torch.device("cpu")}
+    module = "captum_iaside.attr.iaside" if entry == "attribute_global" else "captum_iaside.attr.compare"
+    monkeypatch.setattr(f"{module}.run_global", run)
+    with pytest.raises(Reached):
+        if entry == "attribute_global":
+            IASIDE(tiny_cnn(), bands=4).attribute_global(loader(), estimator="kernel", budget=8, **values)
+        else:
+            compare_global({"a": tiny_cnn()}, loader(), bands=4, estimator="kernel", budget=8, **values)
+    options = seen["options"]
+    assert {f.name for f in fields(RunOptions)} == set(values)
+    for name, value in expected.items():
+        assert getattr(options, name) == value, name
+    assert (seen["estimator"], seen["budget"]) == ("kernel", 8)
+
+
+def test_a_bad_option_is_refused_by_both_entry_points_under_its_name():
     with pytest.raises(TypeError, match="seed must be an int"):
-        options_from(args | {"seed": "3"})
+        IASIDE(tiny_cnn(), bands=4).attribute_global(loader(), seed="3")
+    with pytest.raises(TypeError, match="seed must be an int"):
+        compare_global({"a": tiny_cnn()}, loader(), bands=4, seed="3")
 
 
 def loader():
