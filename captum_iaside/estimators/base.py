@@ -92,6 +92,15 @@ class ShapleyEstimator(ABC):
 
     #: Name used in configurations, reports and the ``estimator=`` argument.
     name: str = "estimator"
+    #: Whether the estimator samples within a budget of evaluations per image (exact enumeration does not).
+    samples: bool = True
+
+    def pass_weight(self, n_bands: int, budget: int | None) -> float:
+        r"""
+        The weight of one image's estimate at ``budget`` when the estimates of two passes over the data are
+        averaged (their precision's proxy): the evaluations it spent, unless a subclass knows better.
+        """
+        return float(budget)
 
     @property
     def gives_interactions(self) -> bool:

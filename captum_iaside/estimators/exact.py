@@ -103,9 +103,14 @@ class ExactShapley(ShapleyEstimator):
     """
 
     name = "exact"
+    samples = False
 
     def minimum_budget(self, n_bands: int) -> int:
         return 2**n_bands
+
+    def pass_weight(self, n_bands: int, budget: int | None) -> float:
+        r"""Infinite: exact values replace the other pass's estimates of the same image."""
+        return float("inf")
 
     def check(self, n_bands: int, budget: int | None) -> None:
         check_exact(n_bands)

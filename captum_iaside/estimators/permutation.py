@@ -159,6 +159,10 @@ class PermutationShapley(ShapleyEstimator):
     def minimum_budget(self, n_bands: int) -> int:
         return 2 + (2 if self.antithetic else 1) * (n_bands - 1)
 
+    def pass_weight(self, n_bands: int, budget: int | None) -> float:
+        r"""The whole permutations the budget buys (each an independent estimate of every band's value)."""
+        return float(self.n_permutations(n_bands, budget))
+
     def n_permutations(self, n_bands: int, budget: int) -> int:
         r"""Whole permutations that fit in ``budget`` without counting repeated coalitions."""
         p = (budget - 2) // (n_bands - 1)

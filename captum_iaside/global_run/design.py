@@ -14,10 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from captum_iaside._utils.checks import check_int
 from captum_iaside.estimators.base import ShapleyEstimator
 from captum_iaside.estimators.exact import MAX_EXACT_BANDS, ExactShapley
-from captum_iaside.estimators.permutation import PermutationShapley
 from captum_iaside.estimators.selection import as_estimator, resolve_estimator, stratified_permutation_estimator
 
 
@@ -51,6 +49,20 @@ class GlobalDesign:
         r"""The most evaluations one image can cost."""
         return 2**n_bands if self.budget is None else self.budget
 
+    def batch_budget(self, planned: int | None, images_done: int, spent: int, share: int | None) -> int | None:
+        r"""
+        Evaluations per image for the next batch, ``images_done`` of ``planned`` images evaluated with ``spent`` of
+        the rank's ``share`` of ``max_evaluations``. A design that spreads its budget over all images gives each
+        batch what is left per image still to come, so what one batch saves (a shared baseline image, the remainder
+        of whole permutations) goes to the next ones.
+        """
+        if not self.spread or share is None:
+            return self.budget
+        remaining = (planned or 0) - images_done
+        if remaining <= 0:
+            return self.budget
+        return max(self.budget, (share - spent) // remaining)
+
     def config(self) -> dict[str, Any]:
         r"""JSON-serialisable description (goes into the result's ``config["design"]``)."""
         return {
@@ -63,11 +75,13 @@ class GlobalDesign:
         }
 
 
-def _check_max_evaluations(max_evaluations: Any, n_bands: int) -> int | None:
-    r"""Validate ``max_evaluations`` (at least ``M + 1``, one image's cheapest estimate)."""
+def _check_max_evaluations(max_evaluations: int | None, n_bands: int) -> int | None:
+    r"""
+    Refuse a ``max_evaluations`` (an int, checked by :class:`~captum_iaside.global_run.options.RunOptions`)
+    below ``M + 1``, one image's cheapest estimate.
+    """
     if max_evaluations is None:
         return None
-    check_int(max_evaluations, "max_evaluations")
     if max_evaluations < n_bands + 1:
         raise ValueError(
             f"max_evaluations={max_evaluations} is smaller than one image's cheapest estimate, "
@@ -113,7 +127,7 @@ def plan_global(
     f = _check_max_evaluations(max_evaluations, m)
     explicit = as_estimator(estimator)
     if explicit is not None or budget is not None or f is None:
-        if f is not None and budget is None and explicit is not None and not isinstance(explicit, ExactShapley):
+        if f is not None and budget is None and explicit is not None and explicit.samples:
             least = explicit.minimum_budget(m)
             budget = max(least, f // n_images) if n_images else least
         if explicit is None and budget is None and m > MAX_EXACT_BANDS:  # many players: permutations on every image
@@ -156,16 +170,3 @@ def _reach(f: int | None, budget: int | None, m: int, n_images: int | None) -> i
     cost = 2**m if budget is None else budget
     reach = f // cost
     return reach if n_images is None else min(reach, n_images)
-
-
-def pass_weight(design: GlobalDesign, n_bands: int) -> float:
-    r"""
-    Weight of one image's estimate from ``design`` when two passes are averaged: its number of
-    permutations (exact enumeration: infinite, it replaces the other).
-    """
-    est = design.estimator
-    if isinstance(est, ExactShapley):
-        return float("inf")
-    if isinstance(est, PermutationShapley):
-        return float(est.n_permutations(n_bands, design.budget))
-    return float(design.budget)

@@ -144,3 +144,11 @@ def test_kernel_arguments_are_checked():
         KernelShapley(order=4)
     with pytest.raises(TypeError, match="paired must be True or False"):
         KernelShapley(paired="yes")
+
+
+def test_each_estimator_weighs_its_estimate_for_averaging_two_passes():
+    # exact values replace the other pass's; a permutation estimate counts its whole permutations; a fit its budget
+    assert ExactShapley().pass_weight(6, None) == float("inf") and not ExactShapley().samples
+    permutation = PermutationShapley()
+    assert permutation.pass_weight(6, 42) == permutation.n_permutations(6, 42) == 8
+    assert KernelShapley().pass_weight(6, 40) == 40.0 and KernelShapley().samples

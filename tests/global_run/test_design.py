@@ -54,7 +54,6 @@ def test_many_players_without_a_budget_take_one_permutation_per_image():
             ValueError,
             r"max_evaluations=8 is smaller than one image's cheapest estimate, M \+ 1 = 9",
         ),
-        ((None, None, 9.5, 8, 100), TypeError, "max_evaluations must be an int"),
         (("exact", None, None, 13, 100), ValueError, "limit of M=12"),
     ],
 )
