@@ -77,6 +77,30 @@ def known_images(data: Any) -> int | None:
     return None
 
 
+def model_batches(data: Any, names: list[str]) -> Iterator[dict[str, Any]]:
+    r"""
+    One dict of model name → batch per step: each model's own data where ``data`` is a dict of name → data
+    (they must end at the same batch), else the same batch for every model.
+    """
+    if isinstance(data, dict):
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise ValueError(f"data is a dict without an entry for the model(s) {missing}")
+        iterators = [iter(data[n]) for n in names]
+        while True:
+            batches = [next(it, None) for it in iterators]
+            if all(b is None for b in batches):
+                return
+            if any(b is None for b in batches):
+                raise ValueError(
+                    "the data of the compared models end at different batches; give each model the same images"
+                )
+            yield dict(zip(names, batches, strict=True))
+    else:
+        for batch in data:
+            yield dict.fromkeys(names, batch)
+
+
 def chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
     yield first
     yield from rest

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from captum_iaside import __version__
 from captum_iaside._utils.digest import update_digest
+from captum_iaside.global_run.batches import known_images, split_batch
 
 
 def model_digest(forward_func: Callable[..., Any]) -> str:
@@ -110,3 +111,26 @@ def load_checkpoint(path: str, fingerprint: dict[str, Any]) -> dict[str, Any] | 
             "left untouched: pass another checkpoint path or delete it"
         )
     return state
+
+
+def run_fingerprint(
+    config: dict[str, Any],
+    design: dict[str, Any],
+    world_size: int,
+    models: dict[str, Callable[..., Any]],
+    data: Any,
+    first: dict[str, Any] | None,
+) -> dict[str, Any]:
+    r"""
+    What a checkpoint must match to be resumed: the run's configuration and options (``config``), its design, the
+    number of ranks, the models' digests, and the data's size (where known) and first batch.
+    """
+    fp = dict(config)
+    fp["design"] = design
+    fp["world_size"] = world_size
+    fp["models"] = {n: model_digest(f) for n, f in models.items()}
+    fp["data"] = {
+        "images": known_images(data),
+        "first_batch": None if first is None else {n: batch_digest(*split_batch(b)) for n, b in first.items()},
+    }
+    return fp

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor
 
 from captum_iaside.estimators.base import BandShapley
@@ -44,3 +45,27 @@ def weighted_average(old: BandShapley, new: BandShapley, w_old: float, w_new: fl
         old.target,
         new.evaluations,
     )
+
+
+def replace_estimates(
+    st: RunState,
+    k: int,
+    results: dict[str, BandShapley],
+    weights: Tensor | None,
+    ids: Tensor | None,
+    w_old: float,
+    w_new: float,
+) -> None:
+    r"""
+    Second pass: batch ``k``'s first-pass estimates (weight ``w_old``) averaged with the new ``results`` (weight
+    ``w_new``) take their place in the state's statistics and store.
+    """
+    n = next(iter(results.values())).values.shape[0]
+    old = {name: restored_estimates(st.store[k][name], slice(0, n)) for name in results}
+    combined = {name: weighted_average(old[name], res, w_old, w_new) for name, res in results.items()}
+    st.add(old, weights, ids, remove=True)
+    st.add(combined, weights, ids)
+    for name, new in stored_estimates(combined).items():  # the images past n keep their first estimate
+        for key, t in new.items():
+            if t is not None:
+                st.store[k][name][key] = torch.cat([t, st.store[k][name][key][n:]])

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import Tensor
 
-from captum_iaside.global_run.accumulators import GlobalAccumulator, MomentAccumulator
+from captum_iaside.estimators.base import BandShapley
+from captum_iaside.global_run.accumulators import GlobalAccumulator, MomentAccumulator, update_by_key
 
 
 @dataclass
@@ -34,6 +36,20 @@ class RunState:
     batch_digests: list[str] = field(default_factory=list)  # of every batch of the first pass, in order
     probe: dict[str, dict[str, Tensor]] | None = None  # v(∅) and v(N) of the first batch, per model
     interactions: dict[str, GlobalAccumulator] | None = None  # of the flattened (M, M) index per image, per model
+
+    def add(
+        self, results: dict[str, BandShapley], weights: Tensor | None, ids: Tensor | None, remove: bool = False
+    ) -> None:
+        r"""
+        Add (``remove``: take out) each model's estimates of a batch, with the images' bootstrap ``weights`` and
+        stratum ``ids``, and all models' side by side to the joint moments (in the order of :attr:`accumulators`).
+        """
+        for name, res in results.items():
+            self.accumulators[name].update(res, weights, ids, remove=remove)
+        if self.joint is not None:
+            rows = torch.cat([results[name].values.to("cpu", torch.float64) for name in self.accumulators], dim=1)
+            strata = torch.zeros(rows.shape[0], dtype=torch.int64) if ids is None else ids
+            update_by_key(self.joint, strata, rows, covariance=True, remove=remove)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -12,6 +12,7 @@ be chosen (a stream with stratum ids given) are post-stratified in the order the
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset, RandomSampler, SequentialSampler, Subset
 
+from captum_iaside.errors import StrataLabelsError
 from captum_iaside.global_run.batches import known_images, split_batch
 from captum_iaside.global_run.streams import STRATA_STREAM, batch_generator
 
@@ -57,13 +59,55 @@ class StrataPlan:
     def config(self) -> dict[str, Any]:
         r"""
         JSON-serialisable description (``config["strata"]``, where the run adds the strata's sizes summed over
-        ranks and what its images reached).
+        ranks and what its images reached: :meth:`reached`).
         """
         return {
             "source": self.source,
             "allocation": "post-stratified" if self.order is None else "proportional",
             "weights": "known",
         }
+
+    def ids_of(self, offset: int, n: int, labels: Any) -> Tensor:
+        r"""
+        The stratum ids of the ``n`` images from position ``offset`` of the data; strata by target are checked
+        against the labels the batch holds (a ``collate_fn`` that leaves images out would shift every later id).
+        """
+        ids = self.ids
+        if offset + n > ids.numel():
+            raise ValueError(
+                f"strata has {ids.numel()} ids, but the data yielded more images; give one id per image of the data"
+            )
+        ids = ids[offset : offset + n]
+        if self.source == "target" and isinstance(labels, (Tensor, list, tuple)):
+            given = as_labels(labels[:n], n)
+            if given is not None and not torch.equal(given, ids):
+                raise StrataLabelsError(
+                    f"the labels of the batch at image {offset} differ from the data set's labels that strata='target' "
+                    "read before the run: does a collate_fn leave images out? Pass strata=None",
+                    offset,
+                )
+        return ids
+
+    def reached(self, acc: Any) -> dict[str, Any]:
+        r"""
+        ``config["strata"]``: the plan, and the strata that the images of ``acc`` (a merged
+        :class:`~captum_iaside.global_run.accumulators.GlobalAccumulator`) reached and the weight of those they
+        missed, with a warning where they missed some.
+        """
+        _, missing = acc.groups()
+        config = self.config()
+        config["strata"] = len(acc.population)
+        config["images"] = sum(acc.population.values())
+        config["strata_seen"] = len(acc.strata)
+        config["strata_pooled"] = sum(1 for count in acc.counts().values() if count < 2)  # into one group
+        config["weight_unseen"] = missing
+        if missing > 0:
+            warnings.warn(
+                f"the images the run reached held none of {config['strata'] - config['strata_seen']} strata "
+                f"(weight {missing:.3g} of the data); ψ is estimated over the other strata",
+                stacklevel=4,
+            )
+        return config
 
 
 def check_strata(strata: Any) -> str | Tensor:
@@ -317,3 +361,22 @@ def _given_ids(strata: Tensor, data: Any, loader_pool: list[int] | None) -> Tens
             "the data yield them"
         )
     return strata
+
+
+def stratify(
+    data: Any, names: list[str], strata: str | Tensor | None, use_labels: bool, seed: int, rank: int
+) -> tuple[Any, StrataPlan | None]:
+    r"""
+    The data of the models ``names`` in stratified order where they can be put in it (every model's alike), and
+    the plan (None: not stratified).
+    """
+    own = data[names[0]] if isinstance(data, dict) and names[0] in data else data
+    ordered, plan = plan_strata(strata, own, use_labels, seed, rank)
+    if plan is not None and plan.order is not None and isinstance(data, dict):
+        try:
+            ordered = {n: ordered if n == names[0] else reorder(d, plan.order) for n, d in data.items()}
+        except ValueError:
+            if not (isinstance(strata, str) and strata == "auto"):
+                raise
+            ordered, plan = data, None  # the other models' data cannot follow: not stratified
+    return (data if plan is None or plan.order is None else ordered), plan
