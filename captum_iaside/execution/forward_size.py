@@ -150,10 +150,16 @@ class _Contest:
         self.pending = {}
         return True
 
+    def ratio(self) -> float:
+        r"""
+        The log-ratio of the challenger's seconds per image to the incumbent's over the contest (of the sizes'
+        throughputs, so a burst of load counts as much as it cost).
+        """
+        return math.log(statistics.fmean(c for _, c in self.rounds) / statistics.fmean(i for i, _ in self.rounds))
+
     def gain(self) -> float:
         r"""The log speed-up per image of the larger size over the smaller one, over the contest's rounds."""
-        ratio = math.log(statistics.fmean(c for _, c in self.rounds) / statistics.fmean(i for i, _ in self.rounds))
-        return -ratio if self.challenger > self.incumbent else ratio
+        return -self.ratio() if self.challenger > self.incumbent else self.ratio()
 
     def futile(self) -> bool:
         r"""Whether the rounds spread so widely that even :data:`MAX_ROUNDS` of them could not resolve :data:`GAIN`."""
@@ -171,8 +177,7 @@ class _Contest:
         up = self.challenger > self.incumbent
         threshold = -self.price if up else self.price
         ratios = [math.log(c / i) for i, c in self.rounds]
-        # the ratio of the sizes' throughputs over the contest (a burst of load counts as much as it costs)
-        ratio = math.log(statistics.fmean(c for _, c in self.rounds) / statistics.fmean(i for i, _ in self.rounds))
+        ratio = self.ratio()
         if max(ratios) < threshold and ratio < threshold - 2 * GAIN:  # a clear difference: no more rounds
             return True
         if min(ratios) > threshold and ratio > threshold + 2 * GAIN:
@@ -273,8 +278,8 @@ class ForwardSizeChooser:
         r"""
         The log speed-up per image of ``larger`` coalitions per forward over ``size`` that the model ``seconds per
         image = a + b / images`` (a fixed cost ``b`` per forward) predicts, through the two sizes of the last
-        decided contest at the low end of their speed-up's interval (timed in the same moments, under the same
-        load); with ``a <= 0`` the fixed cost is all the time there is.
+        decided contest and their speed-up over it (timed in the same moments, under the same load); with
+        ``a <= 0`` the fixed cost is all the time there is.
         """
         small, large, gain = self._fit
         b = math.expm1(gain) / (1 / small - 1 / large)  # seconds per image in units of the larger size's
