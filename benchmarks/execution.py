@@ -86,6 +86,7 @@ class Job:
     peak: int
     images_per_forward: int | None
     floor: int | None
+    tried: int | None  # the most images per forward the automatic size timed
 
 
 def run_job(flags: list[str], before: str | None = None) -> Job:
@@ -109,7 +110,9 @@ def run_job(flags: list[str], before: str | None = None) -> Job:
     images = execution.get("images_per_forward")
     if images is None and isinstance(model["result"]["config"].get("perturbations_per_eval"), int):
         images = model["result"]["config"]["perturbations_per_eval"] * model["result"]["n_samples"]
-    return Job(model["wall_time_s"], whole, usage.ru_maxrss * 1024, images, execution.get("memory_floor"))
+    timings = (execution.get("choice") or {}).get("timings") or []
+    tried = max((t["images_per_forward"] for t in timings), default=None)
+    return Job(model["wall_time_s"], whole, usage.ru_maxrss * 1024, images, execution.get("memory_floor"), tried)
 
 
 def main_job(repeats: int, *flags: str) -> tuple[float, float, float, int]:
@@ -256,16 +259,17 @@ def memory(repeats: int, before: str | None) -> list[str]:
         f"**Memory, quiet** (peak resident memory of the whole process; best of {repeats}, interleaved"
         f"{' with the version before' if before else ''}):",
         "",
-        "| run | version | attribution (best) | peak memory (highest) | floor before the first forward | images per "
-        "forward |",
-        "|---|---|---|---|---|---|",
+        "| run | version | attribution (best) | peak memory, each run | floor before the first forward | images per "
+        "forward at the end, each run | most images per forward tried, each run |",
+        "|---|---|---|---|---|---|---|",
     ]
     for (run, tree), js in jobs.items():
         floor = [j.floor for j in js if j.floor is not None]
-        sizes = sorted({j.images_per_forward for j in js if j.images_per_forward is not None})
         lines.append(
-            f"| {run} | {tree} | {min(j.attribution for j in js):.1f} s | {max(j.peak for j in js) / 1e9:.2f} GB | "
-            f"{f'{max(floor) / 1e9:.2f} GB' if floor else '—'} | {', '.join(map(str, sizes))} |"
+            f"| {run} | {tree} | {min(j.attribution for j in js):.1f} s | "
+            f"{', '.join(f'{j.peak / 1e9:.2f}' for j in js)} GB | {f'{max(floor) / 1e9:.2f} GB' if floor else '—'} | "
+            f"{', '.join(str(j.images_per_forward or '—') for j in js)} | "
+            f"{', '.join(str(j.tried or '—') for j in js)} |"
         )
     lines += [
         "",

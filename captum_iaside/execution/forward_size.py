@@ -11,27 +11,30 @@ ladder of sizes (the challenger):
    that comes and goes falls on both sizes alike.
 3. Its verdict compares the two sizes' throughputs over the contest (mean seconds per image, so a
    burst of load counts as much as it cost), as a log-ratio with a standard error from the spread of
-   the rounds' own ratios, against the **price** of the larger size: :data:`GAIN` for each step of the
-   ladder between them, or on the CPU, where the memory is the machine's and shared, :data:`MEMORY_PRICE`
-   times the log of the growth of the process's memory that the step is predicted to cost, where that is
-   more (doubling the memory held must buy a 1.41 × speed-up). A **larger** size wins if it is faster by
-   more than its price beyond two standard errors; a **smaller** size wins if it is at most that much
-   slower beyond two standard errors (as fast within the noise and the price: it saves memory). A clear
-   difference — every one of :data:`CLEAR_ROUNDS` rounds beyond the threshold, the throughputs by twice
-   :data:`GAIN` more — is decided at once (a busy machine makes small forwards much slower, and the run
-   should not spend long finding that out). So is a **futile** one: from :data:`FUTILE_ROUNDS` rounds on,
-   where the rounds spread so widely that even :data:`MAX_ROUNDS` of them could not resolve :data:`GAIN`
-   (bursts of load as long as the forwards), the throughputs alone decide, as they would after
-   :data:`MAX_ROUNDS`: more rounds would cost time at the slower size and buy no certainty. Otherwise the
-   contest is decided after :data:`MIN_ROUNDS` rounds, where a smaller size without certainty loses
-   (memory is saved only where it surely costs no speed), and a larger one without certainty gets more
-   rounds, up to :data:`MAX_ROUNDS`, after which its throughput alone decides.
+   the rounds' own ratios, against :data:`GAIN` for each step of the ladder between them: speed alone,
+   since by then the larger size's memory has been taken (the price of that memory is paid where a
+   size is tried, in step 4). A **larger** size wins if it is faster by more than that beyond two
+   standard errors; a **smaller** size wins if it is at most that much slower beyond two standard
+   errors (as fast within the noise: it saves memory). A clear difference — every one of
+   :data:`CLEAR_ROUNDS` rounds beyond the threshold, the throughputs by twice :data:`GAIN` more — is
+   decided at once (a busy machine makes small forwards much slower, and the run should not spend long
+   finding that out). So is a **futile** one: from :data:`FUTILE_ROUNDS` rounds on, where the rounds
+   spread so widely that even :data:`MAX_ROUNDS` of them could not resolve :data:`GAIN` (bursts of load
+   as long as the forwards), the throughputs alone decide, as they would after :data:`MAX_ROUNDS`: more
+   rounds would cost time at the slower size and buy no certainty. Otherwise the contest is decided
+   after :data:`MIN_ROUNDS` rounds, where a smaller size without certainty loses (memory is saved only
+   where it surely costs no speed), and a larger one without certainty gets more rounds, up to
+   :data:`MAX_ROUNDS`, after which its throughput alone decides.
 4. The run starts at the smallest size (its first forward also measures what an image costs in
    memory) and contests the second. Beyond it a larger size is only **tried** where it is predicted to
-   pay its price, since a trial alone holds its memory (the process's peak): the model
-   ``seconds per image = a + b / images`` (a fixed cost ``b`` per forward) is solved for the two sizes of
-   the last decided contest (timed in the same moments, so under the same load), and the challenger is
-   the larger size whose predicted speed-up over the held one exceeds its price the most. On a busy
+   pay its **price**, since a trial alone holds its memory (the process's peak): :data:`GAIN` for each
+   step of the ladder, or on the CPU, where the memory is the machine's and shared,
+   :data:`MEMORY_PRICE` times the log of the growth of the process's memory that the step is predicted
+   to cost, where that is more (doubling the memory held must buy a 1.41 × speed-up). The speed-up is
+   predicted by the model ``seconds per image = a + b / images`` (a fixed cost ``b`` per forward),
+   solved for the two sizes of the last decided contest (timed in the same moments, so under the same
+   load), and the challenger is the larger size whose predicted speed-up over the held one exceeds its
+   price the most. On a busy
    machine the threads of a forward wait for each other at every layer, a large fixed cost, and the run
    climbs in one or two contests; on a quiet CPU the speed-up of the second size predicts too little for
    the memory of a third, which is then never tried. Then the run keeps its size and, after as many
@@ -129,7 +132,7 @@ class ForwardSizeChoice:
 class _Contest:
     incumbent: int
     challenger: int
-    price: float  # the log speed-up a larger size must show: GAIN, or its memory's where that is more
+    price: float  # the log speed-up a larger size must show: GAIN for each step of the ladder
     rounds: list[tuple[float, float]] = field(default_factory=list)  # (incumbent, challenger) seconds per image
     pending: dict[int, float] = field(default_factory=dict)
     seconds: float = 0.0
@@ -307,7 +310,8 @@ class ForwardSizeChooser:
         if challenger is None:
             return False
         small, large = sorted((self.size, challenger))
-        self._contest = _Contest(self.size, challenger, self._price(small, large))
+        steps = sum(small < c <= large for c in self.candidates)
+        self._contest = _Contest(self.size, challenger, GAIN * steps)
         self._contests += 1
         return True
 

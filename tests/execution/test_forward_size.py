@@ -235,3 +235,16 @@ def test_on_the_cpu_a_larger_size_must_pay_for_its_memory():
         assert priced.size == 9 and max(t.perturbations_per_eval for t in priced.report().timings) <= 9, seed
         _, free = play(Machine(seed, per_forward=0.1, noise=0.02), batches=20)
         assert free.size in (18, 37), seed
+
+
+def test_once_tried_a_larger_size_wins_on_speed_alone():
+    # memory doubles with every step (a price of 0.35 a step): the second size is tried from the smallest, and once its
+    # memory is taken a speed-up of 20 % (above GAIN, below the memory's price) is enough for it to stay
+    chooser = ForwardSizeChooser(memory=lambda images: images * 10**8)
+    chooser.calibrate(N_IMAGES, cuda=False)
+    per_image = {1: 0.012, 2: 0.010}
+    while True:
+        size, _ = chooser.next_size(N_IMAGES, PER_BATCH)
+        if chooser.record(size, N_IMAGES, per_image[size] * size * N_IMAGES, full=True):
+            break
+    assert chooser.size == 2, chooser.report()
