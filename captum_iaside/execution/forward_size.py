@@ -30,7 +30,8 @@ ladder of sizes (the challenger):
    pay its **price**, since a trial alone holds its memory (the process's peak): :data:`GAIN` for each
    step of the ladder, or on the CPU, where the memory is the machine's and shared,
    :data:`MEMORY_PRICE` times the log of the growth of the process's memory that the step is predicted
-   to cost, where that is more (doubling the memory held must buy a 1.41 × speed-up). The speed-up is
+   to cost, where that is more (doubling the memory held must buy a 1.41 × speed-up; the memory is the
+   gauge's prediction, which errs towards more). The speed-up is
    predicted by the model ``seconds per image = a + b / images`` (a fixed cost ``b`` per forward),
    solved for the two sizes of the last decided contest (timed in the same moments, so under the same
    load), and the challenger is the larger size whose predicted speed-up over the held one exceeds its

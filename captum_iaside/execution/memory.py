@@ -138,7 +138,6 @@ class MemoryGauge:
         self.floor = _used(device)
         self.per_image: float | None = None
         self._largest = 0
-        self._reached: dict[int, int] = {}  # images of a forward -> the memory it reached (the two largest)
         self._highest = 0  # CUDA: the run's peak before the last reset
 
     def before_forward(self) -> int | None:
@@ -161,8 +160,6 @@ class MemoryGauge:
             return
         self._largest = images
         self.per_image = max(0.0, reached - self.floor) / images
-        self._reached[images] = reached
-        self._reached = {n: self._reached[n] for n in sorted(self._reached)[-2:]}
 
     def predicted(self, images: int) -> int | None:
         r"""
@@ -172,16 +169,6 @@ class MemoryGauge:
         if self.per_image is None or self.floor is None:
             return None
         return int(self.floor + self.per_image * images)
-
-    def growth(self, images: int) -> int | None:
-        r"""
-        The memory a forward of ``images`` images would reach by the line through the two largest forwards
-        measured (their fixed costs apart from the cost per image); None before two sizes have been measured.
-        """
-        if len(self._reached) < 2:
-            return None
-        (n0, m0), (n1, m1) = self._reached.items()
-        return int(m1 + max(0.0, (m1 - m0) / (n1 - n0)) * (images - n1))
 
     def fits(self, images: int) -> bool:
         r"""Whether a forward of ``images`` images is predicted to stay within the budget."""

@@ -197,11 +197,11 @@ class Workspace:
 
     def _resident(self, images: int) -> int | None:
         r"""
-        The resident memory a CPU forward of ``images`` images is predicted to reach, once two sizes have run
-        (None before, and on a CUDA device).
+        The resident memory a CPU forward of ``images`` images is predicted to reach (the gauge's estimate, which
+        errs towards more; None before the first forward, and on a CUDA device).
         """
         gauge = self._gauge
-        return None if gauge is None or gauge.device.type != "cpu" else gauge.growth(images)
+        return None if gauge is None or gauge.device.type != "cpu" else gauge.predicted(images)
 
     # ---------------------------------------------------------- forward size
     @property

@@ -12,8 +12,11 @@ N_IMAGES, PER_BATCH = 7, 254  # the main job: 7 photos, 254 coalitions per image
 
 
 def lite0_memory(images):
-    """The main job's resident memory during a forward: 1.14 GB at 7 images, 1.26 GB at 14 (measured)."""
-    return int(1.02e9 + 17e6 * images)
+    """
+    The main job's resident memory during a forward as the gauge predicts it from 14 images (1.26 GB measured over a
+    floor of 0.9 GB): 26 MB an image, fixed costs included.
+    """
+    return int(0.9e9 + 26e6 * images)
 
 
 class Machine:
@@ -228,11 +231,12 @@ def test_on_a_quiet_cpu_the_small_gain_of_the_second_size_does_not_buy_the_memor
 
 
 def test_on_the_cpu_a_larger_size_must_pay_for_its_memory():
-    # a fixed cost of 0.1 s per forward: 18 coalitions (126 images) are 10 % faster per image than 9 (63 images) but
-    # hold 3.2 GB against 2.1 GB (log growth 0.41, price 0.21): the climb stops at 9; unpriced (CUDA) it goes on
+    # a fixed cost of 0.1 s per forward: 9 coalitions (63 images) are 14 % faster per image than 5 (35 images) but
+    # are predicted to hold 2.5 GB against 1.8 GB (log growth 0.34, price 0.17): the climb stops at 5 and never tries
+    # 9; unpriced (CUDA) it goes on
     for seed in range(6):
         _, priced = play(Machine(seed, per_forward=0.1, noise=0.02), batches=20, memory=lite0_memory)
-        assert priced.size == 9 and max(t.perturbations_per_eval for t in priced.report().timings) <= 9, seed
+        assert priced.size == 5 and max(t.perturbations_per_eval for t in priced.report().timings) <= 5, seed
         _, free = play(Machine(seed, per_forward=0.1, noise=0.02), batches=20)
         assert free.size in (18, 37), seed
 
