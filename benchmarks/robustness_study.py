@@ -119,8 +119,8 @@ def run(
         model = train(config, train_set, epochs, seed)
         models[name] = model
         loader = DataLoader(TensorDataset(test_x[:k], test_y[:k]), batch_size=100)
-        results[name] = IASIDE(model, bands=8).attribute_global(loader, perturbations_per_eval=64, seed=seed)
-        results[name].config["model"] = name
+        result = IASIDE(model, bands=8).attribute_global(loader, perturbations_per_eval=64, seed=seed)
+        results[name] = result.with_model(name)
         times[name] = time.perf_counter() - start
         print(f"{name}: SRS {results[name].srs:.3f}, {times[name]:.0f} s", flush=True)
     start = time.perf_counter()

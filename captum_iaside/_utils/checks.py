@@ -2,16 +2,19 @@ r"""Argument checks, written once and used by every entry point.
 
 Each check raises :class:`TypeError` for a value of the wrong type and :class:`ValueError` for a
 value out of range, naming the argument and what was expected, and returns the value it accepted.
+PyTorch is imported by the checks of tensors, dtypes and devices only, so that the command line's
+parser checks its numbers with the same functions without importing it.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
 
 
 def check_int(value: Any, name: str, minimum: int | None = None) -> int:
@@ -67,6 +70,8 @@ def check_callable(value: Any, name: str) -> Any:
 
 def check_images(x: object, name: str) -> Tensor:
     r"""``x`` if it is a 4-D floating-point tensor ``(B, C, H, W)`` holding at least one image."""
+    from torch import Tensor
+
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W), got {type(x).__name__}")
     if x.dim() != 4:
@@ -82,6 +87,8 @@ def check_images(x: object, name: str) -> Tensor:
 
 def check_dtype(value: Any, name: str) -> torch.dtype | None:
     r"""``value`` if it is None or a :class:`torch.dtype`."""
+    import torch
+
     if value is not None and not isinstance(value, torch.dtype):
         raise TypeError(f"{name} must be a torch.dtype (e.g. torch.bfloat16) or None, got {type(value).__name__}")
     return value
@@ -89,6 +96,8 @@ def check_dtype(value: Any, name: str) -> torch.dtype | None:
 
 def check_device(value: Any, name: str) -> torch.device | None:
     r"""``value`` as a :class:`torch.device` that exists on this machine (None stays None)."""
+    import torch
+
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, torch.device)):

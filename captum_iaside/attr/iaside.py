@@ -651,6 +651,4 @@ class IASIDE(PerturbationAttribution):
             budget,
             per_model_data=False,
         )
-        result = outcome.result("model")
-        result.config["model"] = type(self.forward_func).__name__
-        return result
+        return outcome.result("model", label=type(self.forward_func).__name__)

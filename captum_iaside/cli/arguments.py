@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from captum_iaside import __version__
+from captum_iaside._utils.checks import check_int, check_open_unit, check_positive_int, check_seed
+from captum_iaside._utils.sizes import parse_memory
 
 DEFAULT_MODEL = "efficientnet-lite0"
 
@@ -39,23 +41,25 @@ class _HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: {action.default})"
 
 
-def _integer(minimum: int, expected: str) -> Callable[[str], int]:
-    r"""An argparse ``type`` for integers of at least ``minimum``; ``expected`` names them in the error."""
+def _checked(convert: Callable[[str], Any], check: Callable[[Any, str], Any], expected: str) -> Callable[[str], Any]:
+    r"""
+    An argparse ``type``: the text converted (``int``, ``float``) and checked by the library's own ``check`` (the one
+    its Python arguments pass), with one line saying what was ``expected``.
+    """
 
-    def parse(text: str) -> int:
+    def parse(text: str) -> Any:
         try:
-            value = int(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from exc
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
-        return value
+            return check(convert(text), "value")
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}") from exc
 
     return parse
 
 
-_positive = _integer(1, "a positive integer")
-_non_negative = _integer(0, "an integer of 0 or more")
+_positive = _checked(int, check_positive_int, "a positive integer")
+_seed = _checked(int, check_seed, "an integer of 0 or more")
+_replicates = _checked(int, lambda value, name: check_int(value, name, minimum=0), "an integer of 0 or more")
+_probability = _checked(float, check_open_unit, "a number in (0, 1)")
 
 
 def _forward_size(text: str) -> int | str:
@@ -63,22 +67,10 @@ def _forward_size(text: str) -> int | str:
 
 
 def _memory(text: str) -> int:
-    from captum_iaside._utils.sizes import parse_memory
-
     try:
         return parse_memory(text, "--max-memory")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from exc
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {value}")
-    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -211,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--tolerance", type=float, help="stop once max stderr / range(psi) falls to this (e.g. 0.05)")
     g.add_argument(
         "--bootstrap",
-        type=_non_negative,
+        type=_replicates,
         default=200,
         metavar="R",
         help="bootstrap replicates behind the intervals (0: none)",
@@ -225,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="stratify the images by their folder's class, so the images a budget reaches represent every class in "
         "proportion and psi is estimated from per-class means (auto: target with --labels folder)",
     )
-    g.add_argument("--seed", type=_non_negative, default=0, help="seed of random baselines, sampling and bootstrap")
+    g.add_argument("--seed", type=_seed, default=0, help="seed of random baselines, sampling and bootstrap")
     g = p.add_argument_group("execution")
     g.add_argument("--batch-size", type=_positive, default=8, help="images per batch")
     g.add_argument(

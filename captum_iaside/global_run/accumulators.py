@@ -23,7 +23,9 @@ import torch
 from torch import Tensor
 
 from captum_iaside.estimators.base import BandShapley
-from captum_iaside.results.importance import SpectralImportance, rings_of
+from captum_iaside.game.partition import FourierPartition
+from captum_iaside.game.players import partition_from_config
+from captum_iaside.results.importance import SpectralImportance
 from captum_iaside.results.intervals import percentile_interval, srs_interval
 from captum_iaside.results.summaries import sid_rows, spectral_importance_distribution, spectral_robustness_score
 
@@ -395,7 +397,13 @@ class GlobalAccumulator:
         return reps[drawn]
 
     def result(
-        self, config: dict[str, Any], confidence: float = 0.95, stop_reason: str = "", beta: float = 0.75
+        self,
+        config: dict[str, Any],
+        confidence: float = 0.95,
+        stop_reason: str = "",
+        beta: float = 0.75,
+        interactions: InteractionEstimate | None = None,
+        players: FourierPartition | None = None,
     ) -> SpectralImportance:
         r"""
         The :class:`SpectralImportance` of everything seen, with bootstrap intervals.
@@ -409,6 +417,11 @@ class GlobalAccumulator:
             beta (float, optional): ``β`` of the spectral robustness score, for the result and for its
                         ``srs_ci``.
                         Default: 0.75
+            interactions (InteractionEstimate, optional): The mean interaction matrix and its standard errors
+                        (:class:`InteractionAccumulator`), for a run with ``interactions=``.
+                        Default: None
+            players (FourierPartition, optional): The run's players, whose rings the SRS reads.
+                        Default: the partition ``config["bands"]`` describes
 
         Returns:
             :class:`SpectralImportance`.
@@ -419,7 +432,9 @@ class GlobalAccumulator:
         if reps is not None:
             values_ci = percentile_interval(reps, confidence)
             sid_ci = percentile_interval(sid_rows(reps), confidence)
-            rings = rings_of(config, self.n_bands)
+            if players is None:
+                players = partition_from_config(config.get("bands"), self.n_bands)
+            rings = players.rings()
             if rings is not None:
                 interval = srs_interval(reps @ rings.T, rings @ est.values, confidence, beta)
                 srs_ci, weakest = (interval.low, interval.high), interval.candidates
@@ -443,4 +458,83 @@ class GlobalAccumulator:
             weakest_candidates=weakest,
             by_class=by_class,
             stop_reason=stop_reason,
+            interactions=None if interactions is None else interactions.values,
+            interactions_stderr=None if interactions is None else interactions.stderr,
+            players=players,
         )
+
+
+@dataclass(frozen=True)
+class InteractionEstimate:
+    r"""The stratified mean ``(M, M)`` interaction matrix over the images and its standard errors."""
+
+    values: Tensor
+    stderr: Tensor
+
+
+class InteractionAccumulator:
+    r"""
+    The sufficient statistics of one model's pairwise interaction matrices ``(n, M, M)``, per stratum: the moments of
+    each entry, summed over the strata with the weights of ψ's (:func:`stratum_groups`), so the mean matrix and its
+    standard errors stream in flat memory as ψ̂ does.
+
+    Args:
+        n_bands (int): ``M``.
+        population (dict, optional): Stratum id → images in the data, for a stratified run.
+                    Default: None (unstratified)
+
+    Examples::
+
+        >>> acc = InteractionAccumulator(3)
+        >>> acc.update(torch.eye(3).expand(4, 3, 3))
+        >>> acc.estimate().values
+        tensor([[1., 0., 0.],
+                [0., 1., 0.],
+                [0., 0., 1.]], dtype=torch.float64)
+    """
+
+    def __init__(self, n_bands: int, population: dict[int, int] | None = None) -> None:
+        self.n_bands = n_bands
+        self.population = None if population is None else dict(population)
+        self.strata: dict[int, MomentAccumulator] = {}
+
+    def update(self, values: Tensor, strata: Tensor | None = None) -> None:
+        r"""Add a batch's ``(n, M, M)`` interaction matrices, each image in its stratum (``strata`` None: stratum 0)."""
+        rows = values.detach().to("cpu", torch.float64).flatten(1)
+        ids = torch.zeros(rows.shape[0], dtype=torch.int64) if strata is None else strata.to("cpu", torch.int64)
+        update_by_key(self.strata, ids, rows)
+
+    def merge(self, other: InteractionAccumulator) -> None:
+        r"""Add everything ``other`` has seen (another rank's images: its strata's sizes add to these)."""
+        merge_by_key(self.strata, other.strata)
+        if self.population is not None and other.population is not None:
+            for h, n in other.population.items():
+                self.population[h] = self.population.get(h, 0) + n
+
+    def state_dict(self) -> dict[str, Any]:
+        r"""The accumulator as plain values and tensors (for checkpoints and ``torch.distributed``)."""
+        return {
+            "n_bands": self.n_bands,
+            "population": self.population,
+            "strata": {h: a.state_dict() for h, a in self.strata.items()},
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> InteractionAccumulator:
+        r"""Inverse of :meth:`state_dict`."""
+        population = None if state["population"] is None else {int(h): int(n) for h, n in state["population"].items()}
+        acc = cls(int(state["n_bands"]), population)
+        acc.strata = {int(h): MomentAccumulator.from_state_dict(a) for h, a in state["strata"].items()}
+        return acc
+
+    def estimate(self) -> InteractionEstimate:
+        r"""The mean matrix and its standard errors (NaN before any image, standard errors NaN with fewer than two)."""
+        m = self.n_bands
+        groups, _ = stratum_groups({h: a.count for h, a in self.strata.items()}, self.population)
+        if not groups:
+            nan = torch.full((m, m), float("nan"), dtype=torch.float64)
+            return InteractionEstimate(nan, nan.clone())
+        parts = group_moments(groups, self.strata)
+        means = sum(w * a.mean for w, a in parts)
+        stderr = torch.sqrt(stratified_covariance(parts).clamp(min=0))
+        return InteractionEstimate(means.reshape(m, m), stderr.reshape(m, m))

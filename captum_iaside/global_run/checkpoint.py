@@ -51,7 +51,7 @@ def batch_digest(images: Tensor, targets: Any = None) -> str:
 
 
 #: The layout of a checkpoint's state; a checkpoint of another format is refused in one sentence.
-CHECKPOINT_FORMAT = 5
+CHECKPOINT_FORMAT = 6
 
 
 def save_checkpoint(path: str, state: dict[str, Any]) -> None:

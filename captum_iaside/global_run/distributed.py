@@ -12,7 +12,12 @@ from typing import Any
 
 import torch.distributed as dist
 
-from captum_iaside.global_run.accumulators import GlobalAccumulator, MomentAccumulator, merge_by_key
+from captum_iaside.global_run.accumulators import (
+    GlobalAccumulator,
+    InteractionAccumulator,
+    MomentAccumulator,
+    merge_by_key,
+)
 from captum_iaside.global_run.state import RunState
 
 
@@ -74,7 +79,10 @@ def _accumulators(state_dicts: dict[Any, dict[str, Any]]) -> dict[Any, GlobalAcc
 def tolerance_reason(
     per_rank: list[dict[str, GlobalAccumulator]], models: list[str], tolerance: float, steps: int
 ) -> str:
-    r"""The stop reason of ``tolerance=`` once every model's ψ, merged over the ranks, is that precise, else ``""``."""
+    r"""
+    The stop reason of ``tolerance=`` once every model's ψ, merged over the ranks, is that precise after ``steps``
+    steps, else ``""``.
+    """
     worst = 0.0
     for name in models:
         total = GlobalAccumulator.from_state_dict(per_rank[0][name].state_dict())
@@ -82,22 +90,25 @@ def tolerance_reason(
             total.merge(accs[name])
         worst = max(worst, total.relative_error())
     if worst <= tolerance:
-        return f"tolerance: max stderr / range(psi) = {worst:.4g} <= {tolerance} after {steps + 1} steps"
+        return f"tolerance: max stderr / range(psi) = {worst:.4g} <= {tolerance} after {steps} steps"
     return ""
 
 
 def agreed_stop(st: RunState, models: list[str], tolerance: float | None, world_size: int) -> str:
-    r"""The run's stop reason after a step, identical on every rank (a collective under torch.distributed)."""
+    r"""
+    The run's stop reason at the end of a step (the ``st.steps + 1``-th), identical on every rank (a collective under
+    torch.distributed).
+    """
     if world_size == 1:
         if tolerance is not None and not st.finished:
-            reason = tolerance_reason([st.accumulators], models, tolerance, st.steps)
+            reason = tolerance_reason([st.accumulators], models, tolerance, st.steps + 1)
             if reason:
                 return reason
         return st.local_reason if st.finished else ""
     own = None if tolerance is None else _state_dicts(st.accumulators)
     statuses: list[RankStatus] = gather(RankStatus(st.finished, st.local_reason, own))
     if tolerance is not None:
-        reason = tolerance_reason([_accumulators(s.accumulators) for s in statuses], models, tolerance, st.steps)
+        reason = tolerance_reason([_accumulators(s.accumulators) for s in statuses], models, tolerance, st.steps + 1)
         if reason:
             return reason
     if all(status.finished for status in statuses):
@@ -117,12 +128,12 @@ def merged_statistics(st: RunState, models: list[str]) -> RankStatistics:
         joint = {h: MomentAccumulator.from_state_dict(a) for h, a in first.joint.items()}
     pairs = None
     if first.interactions is not None:
-        pairs = {n: GlobalAccumulator.from_state_dict(first.interactions[n]) for n in models}
+        pairs = {n: InteractionAccumulator.from_state_dict(first.interactions[n]) for n in models}
     for other in ranks[1:]:
         for n in models:
             accs[n].merge(GlobalAccumulator.from_state_dict(other.accumulators[n]))
             if pairs is not None:
-                pairs[n].merge(GlobalAccumulator.from_state_dict(other.interactions[n]))
+                pairs[n].merge(InteractionAccumulator.from_state_dict(other.interactions[n]))
         if joint is not None:
             merge_by_key(joint, {h: MomentAccumulator.from_state_dict(a) for h, a in other.joint.items()})
     return RankStatistics(accs, joint, pairs, sum(rank.spent for rank in ranks))

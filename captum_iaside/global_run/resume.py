@@ -18,22 +18,23 @@ from captum_iaside.global_run.checkpoint import batch_digest
 from captum_iaside.global_run.state import RunState
 
 
-def check_digest(k: int, batch: dict[str, Any], st: RunState, checkpoint: str | None) -> None:
+def digest_of_batch(batch: dict[str, Any]) -> str:
+    r"""The digest of one batch of every model's data (what :func:`check_digest` compares)."""
+    return "/".join(batch_digest(*split_batch(b)) for b in batch.values())
+
+
+def check_digest(k: int, digest: str, st: RunState, checkpoint: str | None) -> None:
     r"""
-    Digest batch ``k`` and compare it with the digest of the first pass (recorded as the batch is
-    first seen): a resumed run or a second pass on other data is refused, naming the first batch
-    that differs, before anything is written.
+    Compare the ``digest`` of batch ``k`` with the one the first pass recorded (as the batch was first seen): a
+    resumed run or a second pass on other data is refused, naming the first batch that differs, before anything
+    is written. A batch the first pass has not seen yet passes.
     """
-    digest = "/".join(batch_digest(*split_batch(b)) for b in batch.values())
-    if k < len(st.batch_digests):
-        if digest != st.batch_digests[k]:
-            where = "the checkpoint was written with" if st.pass_index == 0 else "the first pass read"
-            raise ValueError(
-                f"batch {k} of the data differs from the batch {k} {where}: resuming needs data that yield "
-                f"the same batches in the same order (checkpoint {checkpoint!r} left untouched)"
-            )
-    elif st.pass_index == 0:
-        st.batch_digests.append(digest)
+    if k < len(st.batch_digests) and digest != st.batch_digests[k]:
+        where = "the checkpoint was written with" if st.pass_index == 0 else "the first pass read"
+        raise ValueError(
+            f"batch {k} of the data differs from the batch {k} {where}: resuming needs data that yield "
+            f"the same batches in the same order (checkpoint {checkpoint!r} left untouched)"
+        )
 
 
 def check_finished(batches: Iterable[dict[str, Any]], st: RunState, checkpoint: str | None) -> None:
@@ -55,7 +56,7 @@ def check_finished(batches: Iterable[dict[str, Any]], st: RunState, checkpoint: 
                     "untouched: pass another checkpoint path or delete it"
                 )
             return
-        check_digest(k, batch, st, checkpoint)
+        check_digest(k, digest_of_batch(batch), st, checkpoint)
         seen = k + 1
     if seen < read:
         raise ValueError(

@@ -11,7 +11,6 @@ from captum_iaside.game.orientations import OrientedBands
 from captum_iaside.game.partition import FourierPartition
 from captum_iaside.results.importance import SpectralImportance, clean_float
 from captum_iaside.results.summaries import max_spectral_robustness_score
-from captum_iaside.visualization.common import bands_of
 
 #: The columns of ``results.csv``, one row per model and band.
 CSV_COLUMNS = (
@@ -60,7 +59,7 @@ def level(res: SpectralImportance) -> str:
 
 def band_rows(res: SpectralImportance) -> list[BandRow]:
     r"""The rows of ``res``'s table, one per band."""
-    bands = bands_of(res)
+    bands = res.players
     spans, labels = radial_spans(bands), bands.labels()
     ci, significant = res.values_ci, res.significant
     radial = isinstance(bands, SpectralBands)
@@ -90,7 +89,7 @@ def execution_of(res: SpectralImportance, name: str) -> ExecutionReport:
 
 def format_table(name: str, res: SpectralImportance) -> str:
     r"""The printed table of one model: ψ with its interval, SID, and the SRS with its direction."""
-    column = "radius" if isinstance(bands_of(res), SpectralBands) else "player"
+    column = "radius" if isinstance(res.players, SpectralBands) else "player"
     lines = [
         f"\n{name}  (K = {res.n_samples} images, v(∅) = {res.v_empty:.3f}, v(N) = {res.v_full:.3f})",
         f"{'band':>4}  {column:>11}  {'psi':>9} ± {'stderr':<7} {level(res) + ' interval':>21}    {'SID':>6}",
@@ -145,7 +144,7 @@ def minimum_note(res: SpectralImportance) -> str:
 
 def csv_rows(name: str, res: SpectralImportance) -> list[list[Any]]:
     r"""The rows of ``results.csv`` for one model, in the order of :data:`CSV_COLUMNS`."""
-    bands = bands_of(res)
+    bands = res.players
     spans, labels = radial_spans(bands), bands.labels()
     ci, sig = res.values_ci, res.significant
     return [
@@ -185,7 +184,7 @@ def interaction_rows(name: str, res: SpectralImportance) -> list[list[Any]]:
     r"""The rows of ``interactions.csv`` for one model (none without interactions)."""
     if res.interactions is None:
         return []
-    index, m, labels = res.config.get("interactions", "SII"), res.n_bands, bands_of(res).labels()
+    index, m, labels = res.config.get("interactions", "SII"), res.n_bands, res.players.labels()
     se = res.interactions_stderr
     return [
         [

@@ -18,7 +18,6 @@ from captum_iaside.report.html import Picture, html_page
 from captum_iaside.report.tables import CSV_COLUMNS, INTERACTION_COLUMNS, csv_rows, interaction_rows
 from captum_iaside.results.comparison import SpectralComparison
 from captum_iaside.results.importance import SpectralImportance
-from captum_iaside.visualization.common import bands_of
 
 #: The keys of ``results.json``.
 RESULT_KEYS = ("captum_iaside_version", "versions", "config", "models", "comparison", "files")
@@ -161,7 +160,7 @@ def write_report(
         os.remove(os.path.join(out_dir, name))
     if config is None:  # the results' own: one model's, or every model's by name
         first = next(iter(named.values())).config
-        config = dict(first) if len(named) == 1 else {name: res.config for name, res in named.items()}
+        config = dict(first) if len(named) == 1 else {name: dict(res.config) for name, res in named.items()}
     config = dict(config)
     details = details or {}
     files = ["results.csv", "results.json"]
@@ -214,7 +213,7 @@ def write_report(
                 f"ψ on the centred Fourier plane — {name}",
             ),
         ]
-        if isinstance(bands_of(res), OrientedBands):
+        if isinstance(res.players, OrientedBands):
             fig = plot_polar_importance(res)[0]
             per_model[name].append(picture(fig, f"polar_{slug(name)}.png", f"ψ by ring and orientation — {name}"))
         if res.interactions is not None:
@@ -229,7 +228,7 @@ def write_report(
         fig = plot_spectral_importance(list(named.values()), labels=list(named))[0]
         shared.append(picture(fig, "comparison.png", "SID of every model"))
     if example is not None:
-        bands = bands_of(next(iter(named.values())))
+        bands = next(iter(named.values())).players
         fig = plot_band_decomposition(example, bands)[0]
         shared.append(picture(fig, "decomposition.png", "the first image split into its frequency bands"))
     files.append("report.html")

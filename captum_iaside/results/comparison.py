@@ -3,13 +3,15 @@ r"""The result of a paired comparison of models: each model's result and the pai
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
-from captum_iaside.results.importance import SpectralImportance, clean_float, clean_list, rings_of
+from captum_iaside.results.importance import SpectralImportance, clean_float, clean_list
 from captum_iaside.results.intervals import percentile_interval
 from captum_iaside.results.summaries import sid_rows, srs_rows
 
@@ -28,18 +30,19 @@ class ValuesDifference(NamedTuple):
     stderr: Tensor
 
 
-@dataclass
+@dataclass(frozen=True)
 class SpectralComparison:
     r"""
     Global I-ASIDE of several models on the same images, baselines and coalitions (common
-    random numbers), from :func:`~captum_iaside.attr.compare.compare_global`.
+    random numbers), from :func:`~captum_iaside.attr.compare.compare_global`. Immutable once built (its
+    :attr:`results` a read-only mapping).
 
     Because every model saw the same images and the same coalitions per image, per-image
     differences are paired: their between-image variance cancels, so differences are far more
     precise than the two results' own standard errors suggest.
 
     Attributes:
-        results (dict): Model name → :class:`SpectralImportance`.
+        results (Mapping): Model name → :class:`SpectralImportance`, read-only.
         confidence (float): Level of the intervals. Default: 0.95
         replicates (dict): Model name → ``(R, M)`` bootstrap replicates of ψ, drawn with the same
                     replicate weights per image for every model.
@@ -54,10 +57,15 @@ class SpectralComparison:
         >>> comp.values_difference("augmented", "standard").stderr
     """
 
-    results: dict[str, SpectralImportance]
+    results: Mapping[str, SpectralImportance]
     confidence: float = 0.95
-    replicates: dict[str, Tensor] | None = None
+    replicates: Mapping[str, Tensor] | None = None
     covariance: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "results", MappingProxyType(dict(self.results)))
+        if self.replicates is not None:
+            object.__setattr__(self, "replicates", MappingProxyType(dict(self.replicates)))
 
     @property
     def names(self) -> list[str]:
@@ -85,8 +93,8 @@ class SpectralComparison:
         if not self.replicates:
             return SRSDifference(estimate, None)
         beta = self.results[a].beta
-        ring_a = rings_of(self.results[a].config, self.results[a].n_bands)
-        ring_b = rings_of(self.results[b].config, self.results[b].n_bands)
+        ring_a = self.results[a].players.rings()
+        ring_b = self.results[b].players.rings()
         diff = srs_rows(sid_rows(self.replicates[a].double() @ ring_a.T), beta) - srs_rows(
             sid_rows(self.replicates[b].double() @ ring_b.T), beta
         )

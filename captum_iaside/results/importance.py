@@ -2,13 +2,18 @@ r"""The result of a global run: ψ per band with its uncertainty, and the paper'
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from captum_iaside.game.partition import FourierPartition
 from captum_iaside.game.players import partition_from_config
 from captum_iaside.results.summaries import spectral_importance_distribution, spectral_robustness_score
 
@@ -43,15 +48,12 @@ def _tensor(values: Any, name: str = "values") -> Tensor | None:
         raise ValueError(f"{name} must be a list of numbers (or of equal-length lists), got {values!r:.80}") from exc
 
 
-def rings_of(config: dict[str, Any], n_bands: int) -> Tensor | None:
-    r"""The ``(R, M)`` matrix summing the players of ``config["bands"]`` into rings, or None (no radial order)."""
-    return partition_from_config(config.get("bands"), n_bands).rings()
-
-
-@dataclass
+@dataclass(frozen=True)
 class SpectralImportance:
     r"""
-    Global I-ASIDE result: ψ per band with its uncertainty and the paper's summaries.
+    Global I-ASIDE result: ψ per band with its uncertainty and the paper's summaries. It is immutable once built:
+    its fields cannot be set, its :attr:`config` is a read-only copy, and a result under another name is
+    :meth:`with_model`'s.
 
     Attributes:
         values (Tensor): ψ, the mean per-sample Shapley value of each band, ``(M,)`` float64.
@@ -60,7 +62,7 @@ class SpectralImportance:
         n_samples (int): ``K``, the number of images averaged.
         v_empty (float): Mean value of the empty coalition ``v(∅)`` (the baseline images).
         v_full (float): Mean value of the grand coalition ``v(N)`` (the unperturbed images).
-        config (dict): The configuration of the run (bands, baseline, value, design, seed, ...).
+        config (Mapping): The configuration of the run (bands, baseline, value, design, seed, ...), read-only.
         beta (float): ``β`` of the spectral robustness score. Default: 0.75
         values_ci (Tensor, optional): ``(2, M)`` bootstrap confidence interval (over images) of
                     ψ, lower and upper row.
@@ -79,7 +81,9 @@ class SpectralImportance:
                     bands) that could be the weakest at the run's precision: the weakest first, then every
                     ring whose bootstrap interval of its difference from it reaches 0 (None without a
                     bootstrap or a radial order). Where given, a non-empty tuple of rings in ``[0, R)``, ``R``
-                    the rings of ``config["bands"]``; else ``ValueError``.
+                    the rings of :attr:`players`; else ``ValueError``.
+        players (FourierPartition, optional): The players ψ is over. Default: the partition ``config["bands"]``
+                    describes (radial bands of ``M`` where it says nothing).
 
     Examples::
 
@@ -93,7 +97,7 @@ class SpectralImportance:
     n_samples: int
     v_empty: float
     v_full: float
-    config: dict[str, Any] = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict)
     beta: float = 0.75
     values_ci: Tensor | None = None
     sid_ci: Tensor | None = None
@@ -103,13 +107,37 @@ class SpectralImportance:
     interactions: Tensor | None = None
     interactions_stderr: Tensor | None = None
     weakest_candidates: tuple[int, ...] | None = None
+    players: FourierPartition | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.config, Mapping):
+            raise TypeError(f"config must be a dict, got {type(self.config).__name__}")
+        object.__setattr__(self, "config", MappingProxyType(copy.deepcopy(dict(self.config))))
         self._check_shapes()
+        if self.players is None:
+            object.__setattr__(self, "players", partition_from_config(self.config.get("bands"), self.n_bands))
+        elif not isinstance(self.players, FourierPartition):
+            raise TypeError(f"players must be a FourierPartition, got {type(self.players).__name__}")
+        if self.players.n_bands != self.n_bands:
+            where = "players" if "bands" not in self.config else "config['bands']"
+            raise ValueError(f"{where} describes {self.players.n_bands} players, but values holds {self.n_bands}")
         if self.weakest_candidates is not None:
             self._check_candidates()
         if not self.identified:  # intervals of a summary that is not defined
-            self.sid_ci, self.srs_ci, self.weakest_candidates = None, None, None
+            for name in ("sid_ci", "srs_ci", "weakest_candidates"):
+                object.__setattr__(self, name, None)
+
+    def with_model(self, name: str) -> SpectralImportance:
+        r"""
+        The same result reported as model ``name`` (``config["model"]``, which plots, tables and reports show).
+
+        Examples::
+
+            >>> res = res.with_model("efficientnet-lite0")
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
+        return dataclasses.replace(self, config={**self.config, "model": name})
 
     def _check_shapes(self) -> None:
         r"""Every array fits ``M``, the length of :attr:`values`: mixed shapes are refused, naming the field."""
@@ -127,13 +155,9 @@ class SpectralImportance:
                 got = tuple(array.shape) if isinstance(array, Tensor) else type(array).__name__
                 if got != shape:
                     raise ValueError(f"{name} must have shape {shape} for the M = {m} players of values, got {got}")
-        if isinstance(self.config.get("bands"), dict):
-            players = partition_from_config(self.config["bands"], m).n_bands
-            if players != m:
-                raise ValueError(f"config['bands'] describes {players} players, but values holds {m}")
 
     def _check_candidates(self) -> None:
-        rings = rings_of(self.config, self.n_bands)
+        rings = self.players.rings()
         n = 0 if rings is None else rings.shape[0]
         c = self.weakest_candidates
         if len(c) == 0 or any(not 0 <= j < n for j in c):
@@ -184,7 +208,7 @@ class SpectralImportance:
         bands; for rings × orientation sectors the SID of ψ summed over each ring's sectors; None for
         players without a radial order (a grid of cells, a custom partition).
         """
-        rings = rings_of(self.config, self.n_bands)
+        rings = self.players.rings()
         if rings is None:
             return None
         if not self.identified:
@@ -313,7 +337,7 @@ class SpectralImportance:
             "stop_reason": self.stop_reason,
             "interactions": clean_list(self.interactions),
             "interactions_stderr": clean_list(self.interactions_stderr),
-            "config": self.config,
+            "config": dict(self.config),
         }
 
     @classmethod

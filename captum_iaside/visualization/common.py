@@ -7,17 +7,11 @@ import torch
 from torch import Tensor
 
 from captum_iaside.game.partition import FourierPartition
-from captum_iaside.game.players import partition_from_config
 from captum_iaside.results.importance import SpectralImportance
 
 
 def result_label(res: SpectralImportance, i: int) -> str:
     return str(res.config.get("model", f"model {i}"))
-
-
-def bands_of(res: SpectralImportance) -> FourierPartition:
-    r"""The players of a result, from its configuration."""
-    return partition_from_config(res.config.get("bands"), res.n_bands)
 
 
 def band_ticks(bands: FourierPartition) -> list[str]:

@@ -15,7 +15,6 @@ from torch import Tensor
 from captum_iaside.game.grid import FourierGrid
 from captum_iaside.game.partition import FourierPartition
 from captum_iaside.results.importance import SpectralImportance
-from captum_iaside.visualization.common import bands_of
 
 
 def plot_fourier_importance(
@@ -47,7 +46,7 @@ def plot_fourier_importance(
     """
     colorbar_label = "band attribution"
     if isinstance(result, SpectralImportance):
-        values, bands = result.values, bands or bands_of(result)
+        values, bands = result.values, bands or result.players
         kind = "Shapley Fourier map" if isinstance(bands, FourierGrid) else "ψ on the Fourier plane"
         title = title or f"{kind} ({result.config.get('model', 'model')})"
         colorbar_label = f"ψ ({result.config.get('value', 'value')})"

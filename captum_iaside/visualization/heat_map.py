@@ -9,7 +9,6 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from captum_iaside.results.importance import SpectralImportance
-from captum_iaside.visualization.common import bands_of
 from captum_iaside.visualization.fourier import draw_boundaries, frequency_axes
 
 
@@ -51,7 +50,7 @@ def plot_fourier_heat_map(
     ax.set_title("Fourier heat map: error under a Fourier-basis perturbation", fontsize=9)
     frequency_axes(ax, h, w)
     if result is not None:
-        bands = bands_of(result)
+        bands = result.players
         ids = torch.fft.fftshift(bands.index(h, w))
         plane = result.values.to(torch.float64)[ids].numpy()
         scale = max(float(np.abs(plane).max()), 1e-12)

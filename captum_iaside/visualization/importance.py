@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from captum_iaside.results.importance import SpectralImportance
-from captum_iaside.visualization.common import band_ticks, bands_of, result_label
+from captum_iaside.visualization.common import band_ticks, result_label
 
 
 def plot_spectral_importance(
@@ -78,7 +78,7 @@ def plot_spectral_importance(
             if res.identified
             else f"{name} (SID and SRS undefined: ψ equal in every band)",
         )
-    players = bands_of(results[0])
+    players = results[0].players
     ax.set_xticks(x, band_ticks(players), fontsize=8)
     ax.set_xlabel(
         "frequency band (normalised radius, low → high)"

@@ -9,7 +9,6 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from captum_iaside.results.importance import SpectralImportance
-from captum_iaside.visualization.common import bands_of
 
 
 def plot_interactions(
@@ -53,9 +52,9 @@ def plot_interactions(
             raise ValueError("result holds no interactions: run attribute_global(..., interactions=True)")
         matrix = result.interactions
         stderr = result.interactions_stderr if stderr is None else stderr
-        labels = labels or [f"{i}: {s}" for i, s in enumerate(bands_of(result).labels())]
+        labels = labels or [f"{i}: {s}" for i, s in enumerate(result.players.labels())]
         index_name = str(result.config.get("interactions", "SII"))
-        kind = "band" if bands_of(result).kind == "radial" else "player"
+        kind = "band" if result.players.kind == "radial" else "player"
         default = f"{index_name} of {kind} pairs — {result.config.get('model', 'model')}"
         title = title or (
             default + (f"\n* |value| > {z:g} stderr; diagonal (order 1) grey" if stderr is not None else "")

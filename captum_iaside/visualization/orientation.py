@@ -11,7 +11,6 @@ from matplotlib.figure import Figure
 
 from captum_iaside.game.orientations import OrientedBands
 from captum_iaside.results.importance import SpectralImportance
-from captum_iaside.visualization.common import bands_of
 
 
 def plot_polar_importance(result: SpectralImportance, title: str | None = None) -> tuple[Figure, np.ndarray]:
@@ -38,7 +37,7 @@ def plot_polar_importance(result: SpectralImportance, title: str | None = None) 
         >>> res = IASIDE(model, bands=OrientedBands(4, 4)).attribute_global(loader)
         >>> fig, axes = plot_polar_importance(res)
     """
-    bands = bands_of(result)
+    bands = result.players
     if not isinstance(bands, OrientedBands):
         raise ValueError(f"result must come from OrientedBands players, got {bands!r}")
     r_n, a_n = bands.n_rings, bands.orientations

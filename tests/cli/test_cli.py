@@ -342,3 +342,27 @@ def test_orientations_grid_and_interactions_on_an_image_folder(tmp_path, monkeyp
     report = json.loads((out / "results.json").read_text())
     assert report["models"][0]["result"]["srs"] is None and report["models"][0]["result"]["n_bands"] == 4
     assert sorted(p.name for p in out.iterdir()) == report["files"]  # no interactions.csv nor picture of before
+
+
+def test_the_command_lines_run_options_default_to_the_librarys():
+    # the flags that are run options take RunOptions' defaults, except the forward size, which the command tunes
+    from dataclasses import fields
+
+    from captum_iaside.cli.arguments import build_parser
+    from captum_iaside.global_run.options import RunOptions
+
+    flags = {
+        "bootstrap": "n_bootstrap",
+        "confidence": "confidence",
+        "seed": "seed",
+        "strata": "strata",
+        "max_evaluations": "max_evaluations",
+        "tolerance": "tolerance",
+        "max_memory": "max_memory",
+        "checkpoint": "checkpoint",
+        "by_class": "by_class",
+    }
+    parsed = vars(build_parser().parse_args([]))
+    defaults = {f.name: f.default for f in fields(RunOptions)}
+    assert {flag: parsed[flag] for flag in flags} == {flag: defaults[option] for flag, option in flags.items()}
+    assert parsed["perturbations_per_eval"] == "auto" and defaults["perturbations_per_eval"] == 1

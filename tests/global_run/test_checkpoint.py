@@ -106,7 +106,10 @@ def test_a_checkpoint_of_another_format_is_one_sentence_and_kept(tmp_path, model
     with pytest.raises(ValueError, match="another version of captum-iaside") as info:
         IASIDE(model, bands=4).attribute_global(batches(), checkpoint=str(ckpt))
     assert "\n" not in str(info.value) and torch.load(ckpt) == {"fingerprint": {}, "state": {}}
-    assert CHECKPOINT_FORMAT == 5
+    previous = {"format": CHECKPOINT_FORMAT - 1, "captum_iaside_version": "0.3.0", "fingerprint": {}, "state": {}}
+    torch.save(previous, ckpt)  # the format before the current one: refused the same way, not misread
+    with pytest.raises(ValueError, match="another version of captum-iaside"):
+        IASIDE(model, bands=4).attribute_global(batches(), checkpoint=str(ckpt))
 
 
 def test_temporary_files_of_killed_saves_do_not_accumulate(tmp_path, model):

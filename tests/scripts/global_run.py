@@ -94,7 +94,7 @@ def main():
             "sid_ci": res.sid_ci,
             "v_full": res.v_full,
             "by_class": res.by_class,
-            "config": res.config,
+            "config": dict(res.config),
             "stop_reason": res.stop_reason,
             "interactions": res.interactions,
             "interactions_stderr": res.interactions_stderr,
