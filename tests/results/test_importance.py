@@ -5,6 +5,8 @@ import pytest
 import torch
 
 from captum_iaside import SpectralImportance, spectral_importance_distribution, spectral_robustness_score
+from captum_iaside.game.bands import SpectralBands
+from captum_iaside.game.orientations import OrientedBands
 from captum_iaside.results.comparison import SpectralComparison
 from captum_iaside.results.summaries import max_spectral_robustness_score
 
@@ -158,3 +160,28 @@ def test_rounding_noise_is_no_significant_band():
     values = torch.tensor([5.0, 0.0, -1.1e-16, -3.3e-16], dtype=torch.float64)
     res = SpectralImportance(values, torch.zeros(4), 10, -5.0, 0.0, values_ci=torch.stack([values, values]))
     assert res.significant.tolist() == [True, False, False, False]
+
+
+def test_a_result_is_immutable_and_renamed_by_a_copy():
+    import dataclasses
+
+    config = {"bands": OrientedBands(2, 2).config(), "model": "a"}
+    res = SpectralImportance(torch.tensor([0.4, 0.3, 0.2, 0.1]), torch.zeros(4), 5, 0.0, 1.0, config)
+    config["model"] = "changed"  # the caller's dict is not the result's
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.values = torch.zeros(4)
+    with pytest.raises(TypeError):
+        res.config["model"] = "b"
+    renamed = res.with_model("b")
+    assert (res.config["model"], renamed.config["model"]) == ("a", "b") and renamed.players is res.players
+    assert isinstance(res.players, OrientedBands) and res.radial_sid.shape == (2,)  # its players, from config
+
+
+def test_a_result_carries_the_players_it_is_given_and_refuses_others():
+    bands = SpectralBands(3)
+    res = SpectralImportance(torch.tensor([0.5, 0.3, 0.2]), torch.zeros(3), 5, 0.0, 1.0, players=bands)
+    assert res.players is bands
+    with pytest.raises(ValueError, match="players describes 4 players"):
+        SpectralImportance(torch.tensor([0.5, 0.3, 0.2]), torch.zeros(3), 5, 0.0, 1.0, players=SpectralBands(4))
+    with pytest.raises(TypeError, match="players must be a FourierPartition"):
+        SpectralImportance(torch.tensor([0.5, 0.3, 0.2]), torch.zeros(3), 5, 0.0, 1.0, players="bands")
