@@ -256,16 +256,15 @@ class IASIDE(PerturbationAttribution):
             if len(inputs) != 1:
                 raise TypeError(f"inputs must be one image tensor (or a 1-tuple of it), got a tuple of {len(inputs)}")
             inputs = inputs[0]
-        estimator, budget = resolve_estimator(estimator, budget, self.bands.n_bands)
-        shapley: BandShapley = self._play(
+        shapley = self.estimate(
             inputs,
-            budget,
-            lambda g, r: estimator.estimate(g, budget, r),
             baselines=baselines,
             target=target,
             additional_forward_args=additional_forward_args,
             perturbations_per_eval=perturbations_per_eval,
             show_progress=show_progress,
+            estimator=estimator,
+            budget=budget,
             seed=seed,
             autocast_dtype=autocast_dtype,
         )

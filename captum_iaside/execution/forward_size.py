@@ -292,15 +292,18 @@ class ForwardSizeChooser:
             a, b = 0.0, float(large)
         return math.log((a + b / (size * self.n_images)) / (a + b / (larger * self.n_images)))
 
+    def _ladder(self, size: int, larger: int) -> list[int]:
+        r"""The sizes of the ladder from ``size`` to ``larger``, both included."""
+        return [c for c in self.candidates if size <= c <= larger]
+
     def _price(self, size: int, larger: int) -> float:
         r"""
         The log speed-up ``larger`` coalitions per forward must show over ``size``: for each step of the ladder
         between them :data:`GAIN`, or on the CPU :data:`MEMORY_PRICE` times the log of the growth of the memory
         the process is predicted to hold, where that is more.
         """
-        steps = [c for c in self.candidates if size <= c <= larger]
         price = 0.0
-        for lower, upper in itertools.pairwise(steps):
+        for lower, upper in itertools.pairwise(self._ladder(size, larger)):
             held, wanted = self._memory(lower * self.n_images), self._memory(upper * self.n_images)
             grows = math.log(wanted / held) if held and wanted and wanted > held else 0.0
             price += max(GAIN, MEMORY_PRICE * grows)
@@ -310,8 +313,7 @@ class ForwardSizeChooser:
         challenger = self._neighbour(up)
         if challenger is None:
             return False
-        small, large = sorted((self.size, challenger))
-        steps = sum(small < c <= large for c in self.candidates)
+        steps = len(self._ladder(*sorted((self.size, challenger)))) - 1
         self._contest = _Contest(self.size, challenger, GAIN * steps)
         self._contests += 1
         return True

@@ -169,6 +169,24 @@ def stratum_groups(counts: dict[int, int], population: dict[int, int] | None) ->
     return groups, missing
 
 
+def stratum_ids(strata: Tensor | None, n: int) -> Tensor:
+    r"""The ``(n,)`` stratum ids of a batch's images on the CPU (``strata`` None: all in stratum 0)."""
+    return torch.zeros(n, dtype=torch.int64) if strata is None else strata.to("cpu", torch.int64)
+
+
+def add_population(population: dict[int, int] | None, other: dict[int, int] | None) -> None:
+    r"""Add another rank's stratum sizes ``other`` to ``population`` (in place; nothing where either is None)."""
+    if population is not None and other is not None:
+        for h, n in other.items():
+            population[h] = population.get(h, 0) + n
+
+
+def population_from_state(state: dict[str, Any]) -> dict[int, int] | None:
+    r"""The stratum sizes of an accumulator's state dict, keyed by int (None for an unstratified run)."""
+    saved = state["population"]
+    return None if saved is None else {int(h): int(n) for h, n in saved.items()}
+
+
 def merged(accs: list[MomentAccumulator]) -> MomentAccumulator:
     r"""One accumulator of everything ``accs`` have seen."""
     out = MomentAccumulator(accs[0].mean.numel(), accs[0].covariance)
@@ -286,7 +304,7 @@ class GlobalAccumulator:
         """
         phi = shapley.values.detach().to("cpu", torch.float64)
         rows = torch.cat([phi, torch.stack([shapley.v_empty, shapley.v_full], dim=1).to("cpu", torch.float64)], dim=1)
-        ids = torch.zeros(phi.shape[0], dtype=torch.int64) if strata is None else strata.to("cpu", torch.int64)
+        ids = stratum_ids(strata, phi.shape[0])
         if self.population is not None:
             unknown = sorted(set(ids.tolist()) - set(self.population))
             if unknown:
@@ -311,9 +329,7 @@ class GlobalAccumulator:
             mine.moments.merge(s.moments)
             mine.boot_sum += s.boot_sum
             mine.boot_weight += s.boot_weight
-        if self.population is not None and other.population is not None:
-            for h, n in other.population.items():
-                self.population[h] = self.population.get(h, 0) + n
+        add_population(self.population, other.population)
         if self.classes is not None and other.classes is not None:
             merge_by_key(self.classes, other.classes)
 
@@ -330,8 +346,9 @@ class GlobalAccumulator:
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> GlobalAccumulator:
         r"""Inverse of :meth:`state_dict`."""
-        population = None if state["population"] is None else {int(h): int(n) for h, n in state["population"].items()}
-        acc = cls(int(state["n_bands"]), int(state["n_bootstrap"]), state["classes"] is not None, population)
+        acc = cls(
+            int(state["n_bands"]), int(state["n_bootstrap"]), state["classes"] is not None, population_from_state(state)
+        )
         acc.strata = {int(h): _Stratum.from_state_dict(s) for h, s in state["strata"].items()}
         if state["classes"] is not None:
             acc.classes = {int(c): MomentAccumulator.from_state_dict(a) for c, a in state["classes"].items()}
@@ -501,15 +518,13 @@ class InteractionAccumulator:
     def update(self, values: Tensor, strata: Tensor | None = None) -> None:
         r"""Add a batch's ``(n, M, M)`` interaction matrices, each image in its stratum (``strata`` None: stratum 0)."""
         rows = values.detach().to("cpu", torch.float64).flatten(1)
-        ids = torch.zeros(rows.shape[0], dtype=torch.int64) if strata is None else strata.to("cpu", torch.int64)
+        ids = stratum_ids(strata, rows.shape[0])
         update_by_key(self.strata, ids, rows)
 
     def merge(self, other: InteractionAccumulator) -> None:
         r"""Add everything ``other`` has seen (another rank's images: its strata's sizes add to these)."""
         merge_by_key(self.strata, other.strata)
-        if self.population is not None and other.population is not None:
-            for h, n in other.population.items():
-                self.population[h] = self.population.get(h, 0) + n
+        add_population(self.population, other.population)
 
     def state_dict(self) -> dict[str, Any]:
         r"""The accumulator as plain values and tensors (for checkpoints and ``torch.distributed``)."""
@@ -522,8 +537,7 @@ class InteractionAccumulator:
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> InteractionAccumulator:
         r"""Inverse of :meth:`state_dict`."""
-        population = None if state["population"] is None else {int(h): int(n) for h, n in state["population"].items()}
-        acc = cls(int(state["n_bands"]), population)
+        acc = cls(int(state["n_bands"]), population_from_state(state))
         acc.strata = {int(h): MomentAccumulator.from_state_dict(a) for h, a in state["strata"].items()}
         return acc
 

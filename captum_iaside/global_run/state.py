@@ -20,6 +20,7 @@ from captum_iaside.global_run.accumulators import (
     GlobalAccumulator,
     InteractionAccumulator,
     MomentAccumulator,
+    stratum_ids,
     update_by_key,
 )
 from captum_iaside.global_run.second_pass import (
@@ -206,8 +207,7 @@ class RunState:
             self.accumulators[name].update(res, weights, ids, remove=remove)
         if self.joint is not None:
             rows = torch.cat([results[name].values.to("cpu", torch.float64) for name in self.accumulators], dim=1)
-            strata = torch.zeros(rows.shape[0], dtype=torch.int64) if ids is None else ids
-            update_by_key(self.joint, strata, rows, covariance=True, remove=remove)
+            update_by_key(self.joint, stratum_ids(ids, rows.shape[0]), rows, covariance=True, remove=remove)
 
     # ------------------------------------------------------------ the checkpoint
     def to_dict(self) -> dict[str, Any]:

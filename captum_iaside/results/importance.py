@@ -114,12 +114,13 @@ class SpectralImportance:
             raise TypeError(f"config must be a dict, got {type(self.config).__name__}")
         object.__setattr__(self, "config", MappingProxyType(copy.deepcopy(dict(self.config))))
         self._check_shapes()
+        where = "players"
         if self.players is None:
             object.__setattr__(self, "players", partition_from_config(self.config.get("bands"), self.n_bands))
+            where = "config['bands']"
         elif not isinstance(self.players, FourierPartition):
             raise TypeError(f"players must be a FourierPartition, got {type(self.players).__name__}")
         if self.players.n_bands != self.n_bands:
-            where = "players" if "bands" not in self.config else "config['bands']"
             raise ValueError(f"{where} describes {self.players.n_bands} players, but values holds {self.n_bands}")
         if self.weakest_candidates is not None:
             self._check_candidates()
