@@ -35,10 +35,11 @@ ladder of sizes (the challenger):
    predicted by the model ``seconds per image = a + b / images`` (a fixed cost ``b`` per forward),
    solved for the two sizes of the last decided contest (timed in the same moments, so under the same
    load), and the challenger is the larger size whose predicted speed-up over the held one exceeds its
-   price the most. On a busy
-   machine the threads of a forward wait for each other at every layer, a large fixed cost, and the run
-   climbs in one or two contests; on a quiet CPU the speed-up of the second size predicts too little for
-   the memory of a third, which is then never tried. Then the run keeps its size and, after as many
+   price the most. On a quiet CPU the speed-up of the second size predicts too little for the memory of
+   a third, which is then never tried. On a busy machine the threads of a forward wait for each other at
+   every layer, and the speed-up of each doubling of the images fades more slowly than a fixed cost
+   would: where a contest outran that model's prediction from the contest before it by more than
+   :data:`GAIN`, the next prediction keeps the contest's own speed-up per doubling instead. Then the run keeps its size and, after as many
    seconds of forwards as the last contest took (at least :data:`RECHECK_SECONDS`, doubled by each check
    that kept the size, up to ``2 ** MAX_BACKOFF`` times), contests a neighbour again, smaller and (where
    the model says so) larger in turn, so a size chosen in a quiet moment does not stay when the machine
@@ -198,6 +199,25 @@ class _Contest:
         return ratio < threshold if n >= MAX_ROUNDS else None  # a larger one on its throughput alone at the end
 
 
+def _predicted_gain(small: int, large: int, gain: float, steady_rate: bool, size: int, larger: int) -> float:
+    r"""
+    The log speed-up per image of ``larger`` images per forward over ``size`` predicted from a contest where
+    ``large`` images per forward were faster than ``small`` by ``gain`` (timed in the same moments, under the same
+    load). By the model ``seconds per image = a + b / images`` (a fixed cost ``b`` per forward), solved for the
+    contest's two sizes (with ``a <= 0`` the fixed cost is all the time there is), whose speed-up fades as the
+    forwards grow; or, with ``steady_rate`` (the contest outran that model's prediction from the contest before it
+    by more than :data:`GAIN`: a busy machine, whose threads wait for each other at every layer), at the contest's
+    own speed-up per doubling of the images.
+    """
+    if steady_rate:
+        return gain * math.log(larger / size) / math.log(large / small)
+    b = math.expm1(gain) / (1 / small - 1 / large)  # seconds per image in units of the larger size's
+    a = 1 - b / large
+    if a <= 0:
+        a, b = 0.0, float(large)
+    return math.log((a + b / size) / (a + b / larger))
+
+
 class ForwardSizeChooser:
     r"""
     The state of ``perturbations_per_eval="auto"`` over a run (see the module's description).
@@ -229,7 +249,8 @@ class ForwardSizeChooser:
         self.size: int | None = None
         self._seen: set[int] = set()
         self._times: dict[int, list[float]] = {}  # each size's contest timings (the report)
-        self._fit: tuple[int, int, float] | None = None  # the last contest's images per forward and gain (_gain)
+        # the last contest's images per forward, gain and whether it outran the fixed-cost model (_predicted_gain)
+        self._fit: tuple[int, int, float, bool] | None = None
         self._most = 0  # the most coalitions a call has had left: no larger size can be timed
         self._gave_up = False  # whether the last contest gave up a larger size (its memory can go back)
         self._contest: _Contest | None = None
@@ -280,17 +301,11 @@ class ForwardSizeChooser:
 
     def _gain(self, size: int, larger: int) -> float:
         r"""
-        The log speed-up per image of ``larger`` coalitions per forward over ``size`` that the model ``seconds per
-        image = a + b / images`` (a fixed cost ``b`` per forward) predicts, through the two sizes of the last
-        decided contest and their speed-up over it (timed in the same moments, under the same load); with
-        ``a <= 0`` the fixed cost is all the time there is.
+        The log speed-up per image of ``larger`` coalitions per forward over ``size`` that the last decided contest
+        predicts (see :func:`_predicted_gain`).
         """
-        small, large, gain = self._fit
-        b = math.expm1(gain) / (1 / small - 1 / large)  # seconds per image in units of the larger size's
-        a = 1 - b / large
-        if a <= 0:
-            a, b = 0.0, float(large)
-        return math.log((a + b / (size * self.n_images)) / (a + b / (larger * self.n_images)))
+        small, large, gain, steady_rate = self._fit
+        return _predicted_gain(small, large, gain, steady_rate, size * self.n_images, larger * self.n_images)
 
     def _ladder(self, size: int, larger: int) -> list[int]:
         r"""The sizes of the ladder from ``size`` to ``larger``, both included."""
@@ -380,8 +395,14 @@ class ForwardSizeChooser:
             self._backoff = min(MAX_BACKOFF, self._backoff + (self._phase == "steady"))
             self._settle()
         self._gave_up = self.size < larger
-        small, gain = min(contest.challenger, contest.incumbent), contest.gain()
-        self._fit = None if gain <= 0 else (small * self.n_images, larger * self.n_images, gain)
+        small, gain = min(contest.challenger, contest.incumbent) * self.n_images, contest.gain()
+        large = larger * self.n_images
+        steady_rate = self._fit is not None and (
+            self._fit[3]
+            if self._fit[:2] == (small, large)
+            else gain > _predicted_gain(*self._fit[:3], False, small, large) + GAIN
+        )
+        self._fit = None if gain <= 0 else (small, large, gain, steady_rate)
         return True
 
     def gave_up_larger(self) -> bool:
