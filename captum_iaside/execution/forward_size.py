@@ -39,11 +39,11 @@ ladder of sizes (the challenger):
    a third, which is then never tried. On a busy machine the threads of a forward wait for each other at
    every layer, and the speed-up of each doubling of the images fades more slowly than a fixed cost
    would: where a contest outran that model's prediction from the contest before it by more than
-   :data:`GAIN`, the next prediction keeps the contest's own speed-up per doubling instead. Then the run keeps its size and, after as many
-   seconds of forwards as the last contest took (at least :data:`RECHECK_SECONDS`, doubled by each check
-   that kept the size, up to ``2 ** MAX_BACKOFF`` times), contests a neighbour again, smaller and (where
-   the model says so) larger in turn, so a size chosen in a quiet moment does not stay when the machine
-   gets busy. The contests' forwards are the run's own work, not extra.
+   :data:`GAIN`, the next prediction keeps the contest's own speed-up per doubling instead. Then the
+   run keeps its size and, after as many seconds of forwards as the last contest took (at least
+   :data:`RECHECK_SECONDS`, doubled by each check that kept the size, up to ``2 ** MAX_BACKOFF`` times),
+   contests a neighbour again, smaller and (where the model says so) larger in turn, so a size chosen in
+   a quiet moment does not stay when the machine gets busy. The contests' forwards are the run's own work, not extra.
 
 Sizes whose forward is predicted to exceed the memory budget are never tried (see
 :class:`~captum_iaside.execution.memory.MemoryGauge`), and a size that runs out of memory is dropped
