@@ -7,6 +7,7 @@ from .attr.compare import compare_global as compare_global
 from .attr.fourier_model import FourierModel as FourierModel
 from .attr.gates import SpectralGates as SpectralGates
 from .attr.iaside import IASIDE as IASIDE
+from .dynamics.monitor import SpectralMonitor as SpectralMonitor
 from .estimators.adaptive import AdaptiveKernelShapley as AdaptiveKernelShapley
 from .estimators.base import BandShapley as BandShapley
 from .estimators.base import ShapleyEstimator as ShapleyEstimator
@@ -39,6 +40,7 @@ from .robustness.fourier_heat_map import fourier_heat_map as fourier_heat_map
 from .robustness.report import robustness_report as robustness_report
 from .robustness.snr import spectral_snr as spectral_snr
 from .visualization.decomposition import plot_band_decomposition as plot_band_decomposition
+from .visualization.dynamics import plot_dynamics as plot_dynamics
 from .visualization.fourier import plot_fourier_attribution as plot_fourier_attribution
 from .visualization.fourier import plot_fourier_importance as plot_fourier_importance
 from .visualization.heat_map import plot_fourier_heat_map as plot_fourier_heat_map

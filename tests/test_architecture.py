@@ -23,6 +23,7 @@ STAGES = [
     "visualization",
     "report",
     "models",
+    "dynamics",
     "cli",
 ]
 #: The one import against the flow, made lazily: ``SpectralImportance.plot()`` draws with the plots.

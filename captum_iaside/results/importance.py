@@ -89,7 +89,7 @@ class SpectralImportance:
 
         >>> res = SpectralImportance(torch.tensor([0.6, 0.3, 0.1]), torch.zeros(3), 10, -1.0, 0.0)
         >>> res.sid
-        tensor([0.6250, 0.3750, 0.0000], dtype=torch.float64)
+        tensor([0.7143, 0.2857, 0.0000], dtype=torch.float64)
     """
 
     values: Tensor

@@ -6,6 +6,7 @@ visualisation are NumPy arrays in HWC layout (:func:`~captum_iaside.visualizatio
 
 from captum_iaside.visualization.common import to_hwc
 from captum_iaside.visualization.decomposition import plot_band_decomposition
+from captum_iaside.visualization.dynamics import plot_dynamics
 from captum_iaside.visualization.fourier import plot_fourier_attribution, plot_fourier_importance
 from captum_iaside.visualization.heat_map import plot_fourier_heat_map
 from captum_iaside.visualization.importance import plot_spectral_importance
@@ -18,6 +19,7 @@ from captum_iaside.visualization.snr import plot_spectral_snr
 __all__ = [
     "plot_band_decomposition",
     "plot_band_saliency",
+    "plot_dynamics",
     "plot_fourier_attribution",
     "plot_fourier_heat_map",
     "plot_fourier_importance",
