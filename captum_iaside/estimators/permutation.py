@@ -210,14 +210,14 @@ def _distinct_values(game: Game, gates: Tensor, counts: Tensor) -> Tensor:
     b, n, m = gates.shape
     if m > MAX_CODED_BANDS:
         return game.values(gates[:, : int(counts.max())]) if b else gates.new_zeros(b, n)
-    codes = coalition_codes(gates)
-    rows, inverses = [], []
-    for i in range(b):
-        unique, inverse = torch.unique(codes[i, : int(counts[i])], return_inverse=True)
-        rows.append(((unique[:, None] >> torch.arange(m)) & 1).to(gates.dtype))
-        inverses.append(inverse)
-    distinct = game.values(rows)
+    kept = torch.arange(n) < counts[:, None]  # (B, n): the rows each image uses
+    image = torch.arange(b).repeat_interleave(counts)
+    # one sort for every image: keys grouped by image, each image's codes ascending
+    unique, inverse = torch.unique((image << m) | coalition_codes(gates)[kept], return_inverse=True)
+    per_image = torch.bincount(unique >> m, minlength=b)
+    members = ((unique[:, None] >> torch.arange(m)) & 1).to(gates.dtype)
+    distinct = game.values(list(members.split(per_image.tolist())))
     out = torch.zeros(b, n, dtype=torch.float64, device=distinct[0].device if distinct else None)
-    for i in range(b):
-        out[i, : int(counts[i])] = distinct[i][inverses[i].to(distinct[i].device)]
+    if distinct:
+        out[kept.to(out.device)] = torch.cat(distinct)[inverse.to(out.device)]
     return out
