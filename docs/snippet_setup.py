@@ -39,3 +39,15 @@ standard, augmented = m1, m2
 models = {"standard": m1, "augmented": m2}
 results = {name: IASIDE(net, bands=4).attribute_global(loader, n_bootstrap=20) for name, net in models.items()}
 res_a, res_b = results["standard"], results["augmented"]
+x_probe, y_probe = images01[:8], torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])  # a probe set: every class twice
+epochs = 2
+
+
+def train_one_epoch(net: nn.Module) -> None:
+    r"""One pass of SGD over ``loader``."""
+    optimiser = torch.optim.SGD(net.parameters(), lr=0.05)
+    net.train()
+    for x, y in loader:
+        optimiser.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+        optimiser.step()
