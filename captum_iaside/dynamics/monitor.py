@@ -43,8 +43,7 @@ from captum_iaside.global_run.accumulators import GlobalAccumulator
 from captum_iaside.global_run.strata import as_labels
 from captum_iaside.results.dynamics import StepDifference, StepRow, step_rows
 from captum_iaside.results.importance import SpectralImportance
-from captum_iaside.results.intervals import percentile_interval
-from captum_iaside.results.summaries import sid_rows, srs_rows
+from captum_iaside.results.intervals import paired_srs_difference_interval, percentile_interval
 
 #: The version of the history file :class:`SpectralMonitor` writes with ``path=``.
 HISTORY_FORMAT = 1
@@ -408,9 +407,7 @@ class SpectralMonitor:
             values_ci = percentile_interval(reps_a - reps_b, self.confidence)
             rings = self.players.rings()
             if rings is not None and math.isfinite(srs):
-                diff = srs_rows(sid_rows(reps_a @ rings.T), ra.beta) - srs_rows(sid_rows(reps_b @ rings.T), rb.beta)
-                lo, hi = percentile_interval(diff, self.confidence).tolist()
-                srs_ci = (lo, hi)
+                srs_ci = paired_srs_difference_interval(reps_a, reps_b, rings, rings, ra.beta, self.confidence)
         return StepDifference(
             a=a,
             b=b,

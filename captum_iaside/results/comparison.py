@@ -12,8 +12,7 @@ import torch
 from torch import Tensor
 
 from captum_iaside.results.importance import SpectralImportance, clean_float, clean_list
-from captum_iaside.results.intervals import percentile_interval
-from captum_iaside.results.summaries import sid_rows, srs_rows
+from captum_iaside.results.intervals import paired_srs_difference_interval
 
 
 class SRSDifference(NamedTuple):
@@ -92,14 +91,15 @@ class SpectralComparison:
             return SRSDifference(math.nan, None)  # a score that is not defined has no difference
         if not self.replicates:
             return SRSDifference(estimate, None)
-        beta = self.results[a].beta
-        ring_a = self.results[a].players.rings()
-        ring_b = self.results[b].players.rings()
-        diff = srs_rows(sid_rows(self.replicates[a].double() @ ring_a.T), beta) - srs_rows(
-            sid_rows(self.replicates[b].double() @ ring_b.T), beta
+        interval = paired_srs_difference_interval(
+            self.replicates[a],
+            self.replicates[b],
+            self.results[a].players.rings(),
+            self.results[b].players.rings(),
+            self.results[a].beta,
+            self.confidence,
         )
-        lo, hi = percentile_interval(diff, self.confidence).tolist()
-        return SRSDifference(estimate, (lo, hi))
+        return SRSDifference(estimate, interval)
 
     def values_difference(self, a: str, b: str) -> ValuesDifference:
         r"""``ψ(a) − ψ(b)`` per band with the standard error of the paired per-image differences."""

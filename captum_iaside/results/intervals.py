@@ -16,6 +16,25 @@ def percentile_interval(samples: Tensor, confidence: float) -> Tensor:
     return torch.quantile(samples.to(torch.float64), q, dim=0)
 
 
+def paired_srs_difference_interval(
+    replicates_a: Tensor,
+    replicates_b: Tensor,
+    rings_a: Tensor,
+    rings_b: Tensor,
+    beta: float,
+    confidence: float,
+) -> tuple[float, float]:
+    r"""
+    The percentile interval of ``SRS(a) − SRS(b)`` from paired bootstrap replicates ``(R, M)`` of ψ (drawn with the
+    same weights per image for both), each summed into the rings its SRS reads (``rings_a``, ``rings_b``): the
+    plug-in score of every replicate, not the tie-aware :func:`srs_interval`.
+    """
+    sids_a = sid_rows(replicates_a.double() @ rings_a.T)
+    sids_b = sid_rows(replicates_b.double() @ rings_b.T)
+    lo, hi = percentile_interval(srs_rows(sids_a, beta) - srs_rows(sids_b, beta), confidence).tolist()
+    return lo, hi
+
+
 @dataclass(frozen=True)
 class SRSInterval:
     r"""
