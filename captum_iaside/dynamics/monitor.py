@@ -2,7 +2,6 @@ r"""Global I-ASIDE of one model at many steps of its training, on games fixed on
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
@@ -33,8 +32,8 @@ from captum_iaside.estimators.base import BandShapley, ShapleyEstimator
 from captum_iaside.estimators.exact import ExactShapley
 from captum_iaside.estimators.permutation import PermutationShapley
 from captum_iaside.estimators.selection import as_estimator, resolve_estimator
-from captum_iaside.execution.forward_args import as_arg_tuple
-from captum_iaside.execution.model_state import dtype_mismatch
+from captum_iaside.execution.forward_args import as_arg_tuple, rows_of_args
+from captum_iaside.execution.model_state import autocast_to, dtype_mismatch
 from captum_iaside.game.baselines import BaselineSpec, prepared_reference, resolve_baseline
 from captum_iaside.game.partition import FourierPartition
 from captum_iaside.game.players import as_bands
@@ -269,14 +268,9 @@ class SpectralMonitor:
     def _check_classes(self, model: Callable[..., Any], device: torch.device, args: Any) -> None:
         r"""One probe image through the model, as the games run it: its class scores must hold every label."""
         x = self.inputs[:1].to(device, copy=True)  # a model that edits its input in place keeps the probe intact
-        autocast = (
-            torch.autocast(device.type, dtype=self.autocast_dtype)
-            if self.autocast_dtype is not None
-            else contextlib.nullcontext()
-        )
         try:
-            with torch.inference_mode(), autocast:
-                output = model(x, *_rows_of(as_arg_tuple(args), self.inputs.shape[0], slice(0, 1)))
+            with torch.inference_mode(), autocast_to(device, self.autocast_dtype):
+                output = model(x, *rows_of_args(as_arg_tuple(args), self.inputs.shape[0], slice(0, 1)))
         except (RuntimeError, TypeError) as exc:
             mismatch = dtype_mismatch(model, x, self.autocast_dtype)
             if mismatch is None:
@@ -306,7 +300,7 @@ class SpectralMonitor:
                     self.inputs[rows].to(device),
                     baselines=self.reference[rows].to(device),
                     target=self.target[rows].to(device),
-                    additional_forward_args=_rows_of(as_arg_tuple(args), self.inputs.shape[0], rows),
+                    additional_forward_args=rows_of_args(as_arg_tuple(args), self.inputs.shape[0], rows),
                     perturbations_per_eval=self.perturbations_per_eval,
                     estimator=self.estimator,
                     budget=self.budget,
@@ -523,12 +517,6 @@ def _device_of(model: Callable[..., Any]) -> torch.device:
         for p in model.parameters():
             return p.device
     return torch.device("cpu")
-
-
-def _rows_of(args: tuple[Any, ...], n: int, rows: slice) -> tuple[Any, ...]:
-    r"""Captum's ``additional_forward_args`` for the probe images ``rows``: a tensor with one row per probe image
-    (``n``) is cut to them, anything else passes as it is."""
-    return tuple(a[rows] if isinstance(a, Tensor) and a.dim() > 0 and a.shape[0] == n else a for a in args)
 
 
 def _estimator(

@@ -50,6 +50,13 @@ def dtype_mismatch(
     return None
 
 
+def autocast_to(device: torch.device, autocast_dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    r"""``torch.autocast`` on ``device``'s type in ``autocast_dtype``, or nothing where it is None."""
+    if autocast_dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=autocast_dtype)
+
+
 @contextlib.contextmanager
 def preserved_buffers(models: Iterable[Callable[..., Any]]) -> Iterator[None]:
     r"""

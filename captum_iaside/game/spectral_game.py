@@ -14,7 +14,6 @@ evaluates the unperturbed images (or reuses the forward that found the predicted
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +22,7 @@ from torch import Tensor
 
 from captum_iaside.errors import NonFiniteValueError
 from captum_iaside.execution.forward_args import has_per_image_args, repeat_args
-from captum_iaside.execution.model_state import dtype_mismatch
+from captum_iaside.execution.model_state import autocast_to, dtype_mismatch
 from captum_iaside.execution.workspace import Workspace, is_out_of_memory, preferred_memory_format
 from captum_iaside.game.partition import FourierPartition
 from captum_iaside.game.protocol import check_finite_ends
@@ -127,12 +126,7 @@ class SpectralGame:
             self.progress(coalitions)
 
     def _forward(self, images: Tensor, args: tuple[Any, ...]) -> Any:
-        autocast = (
-            torch.autocast(images.device.type, dtype=self.autocast_dtype)
-            if self.autocast_dtype is not None
-            else contextlib.nullcontext()
-        )
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast_to(images.device, self.autocast_dtype):
             try:
                 out = self.forward_func(images, *args)
             except Exception as exc:  # the first forward failing on images of another dtype: say so
