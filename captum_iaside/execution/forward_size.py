@@ -199,23 +199,34 @@ class _Contest:
         return ratio < threshold if n >= MAX_ROUNDS else None  # a larger one on its throughput alone at the end
 
 
-def _predicted_gain(small: int, large: int, gain: float, steady_rate: bool, size: int, larger: int) -> float:
+@dataclass(frozen=True)
+class _Fit:
     r"""
-    The log speed-up per image of ``larger`` images per forward over ``size`` predicted from a contest where
-    ``large`` images per forward were faster than ``small`` by ``gain`` (timed in the same moments, under the same
-    load). By the model ``seconds per image = a + b / images`` (a fixed cost ``b`` per forward), solved for the
-    contest's two sizes (with ``a <= 0`` the fixed cost is all the time there is), whose speed-up fades as the
-    forwards grow; or, with ``steady_rate`` (the contest outran that model's prediction from the contest before it
-    by more than :data:`GAIN`: a busy machine, whose threads wait for each other at every layer), at the contest's
-    own speed-up per doubling of the images.
+    A decided contest's prediction: ``large`` images per forward were faster than ``small`` by the log speed-up
+    ``gain`` (timed in the same moments, under the same load), and ``steady_rate`` says whether that contest outran
+    the prediction of the contest before it by more than :data:`GAIN` (a busy machine, whose threads wait for each
+    other at every layer).
     """
-    if steady_rate:
-        return gain * math.log(larger / size) / math.log(large / small)
-    b = math.expm1(gain) / (1 / small - 1 / large)  # seconds per image in units of the larger size's
-    a = 1 - b / large
-    if a <= 0:
-        a, b = 0.0, float(large)
-    return math.log((a + b / size) / (a + b / larger))
+
+    small: int
+    large: int
+    gain: float
+    steady_rate: bool
+
+    def predicted(self, size: int, larger: int, steady_rate: bool | None = None) -> float:
+        r"""
+        The log speed-up per image of ``larger`` images per forward over ``size``: by the model ``seconds per image
+        = a + b / images`` (a fixed cost ``b`` per forward), solved for the contest's two sizes (with ``a <= 0``
+        the fixed cost is all the time there is), whose speed-up fades as the forwards grow; or, with
+        ``steady_rate`` (default: the fit's own), at the contest's own speed-up per doubling of the images.
+        """
+        if self.steady_rate if steady_rate is None else steady_rate:
+            return self.gain * math.log(larger / size) / math.log(self.large / self.small)
+        b = math.expm1(self.gain) / (1 / self.small - 1 / self.large)  # seconds per image in the larger size's units
+        a = 1 - b / self.large
+        if a <= 0:
+            a, b = 0.0, float(self.large)
+        return math.log((a + b / size) / (a + b / larger))
 
 
 class ForwardSizeChooser:
@@ -249,8 +260,7 @@ class ForwardSizeChooser:
         self.size: int | None = None
         self._seen: set[int] = set()
         self._times: dict[int, list[float]] = {}  # each size's contest timings (the report)
-        # the last contest's images per forward, gain and whether it outran the fixed-cost model (_predicted_gain)
-        self._fit: tuple[int, int, float, bool] | None = None
+        self._fit: _Fit | None = None  # the last decided contest's prediction
         self._most = 0  # the most coalitions a call has had left: no larger size can be timed
         self._gave_up = False  # whether the last contest gave up a larger size (its memory can go back)
         self._contest: _Contest | None = None
@@ -302,10 +312,9 @@ class ForwardSizeChooser:
     def _gain(self, size: int, larger: int) -> float:
         r"""
         The log speed-up per image of ``larger`` coalitions per forward over ``size`` that the last decided contest
-        predicts (see :func:`_predicted_gain`).
+        predicts (:meth:`_Fit.predicted`).
         """
-        small, large, gain, steady_rate = self._fit
-        return _predicted_gain(small, large, gain, steady_rate, size * self.n_images, larger * self.n_images)
+        return self._fit.predicted(size * self.n_images, larger * self.n_images)
 
     def _ladder(self, size: int, larger: int) -> list[int]:
         r"""The sizes of the ladder from ``size`` to ``larger``, both included."""
@@ -397,12 +406,13 @@ class ForwardSizeChooser:
         self._gave_up = self.size < larger
         small, gain = min(contest.challenger, contest.incumbent) * self.n_images, contest.gain()
         large = larger * self.n_images
-        steady_rate = self._fit is not None and (
-            self._fit[3]
-            if self._fit[:2] == (small, large)
-            else gain > _predicted_gain(*self._fit[:3], False, small, large) + GAIN
+        before = self._fit
+        steady_rate = before is not None and (
+            before.steady_rate  # the same two sizes again: no new prediction to outrun
+            if (before.small, before.large) == (small, large)
+            else gain > before.predicted(small, large, steady_rate=False) + GAIN
         )
-        self._fit = None if gain <= 0 else (small, large, gain, steady_rate)
+        self._fit = None if gain <= 0 else _Fit(small, large, gain, steady_rate)
         return True
 
     def gave_up_larger(self) -> bool:
