@@ -36,6 +36,24 @@ def check_positive_int(value: Any, name: str) -> int:
     return check_int(value, name, minimum=1)
 
 
+def check_steps(value: Any, count: int, name: str) -> list[int]:
+    r"""
+    ``value`` as the training steps of ``count`` models of one run: a sequence of ``count`` distinct ints of 0 or
+    more, ``count`` at least 2 (one step has no change to show).
+    """
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a list of ints, one per model, got {type(value).__name__}")
+    steps = [check_int(step, name, minimum=0) for step in value]
+    if count < 2:
+        raise ValueError(f"{name} reads models as the steps of one training run: give at least two models")
+    if len(steps) != count:
+        raise ValueError(f"{name} gives {len(steps)} step(s) for {count} models; give one step per model, in order")
+    for i, step in enumerate(steps):
+        if step in steps[:i]:
+            raise ValueError(f"{name}: step {step} is given twice; each model is one step")
+    return steps
+
+
 def check_real(value: Any, name: str) -> float:
     r"""``value`` as a finite real number (a bool or a string is not one)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):

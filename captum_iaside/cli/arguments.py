@@ -58,6 +58,7 @@ def _checked(convert: Callable[[str], Any], check: Callable[[Any, str], Any], ex
 
 _positive = _checked(int, check_positive_int, "a positive integer")
 _seed = _checked(int, check_seed, "an integer of 0 or more")
+_step = _checked(int, lambda value, name: check_int(value, name, minimum=0), "a step: an integer of 0 or more")
 _replicates = _checked(int, lambda value, name: check_int(value, name, minimum=0), "an integer of 0 or more")
 _probability = _checked(float, check_open_unit, "a number in (0, 1)")
 
@@ -118,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="efficientnet-lite0|1|2 (embedded weights), torchvision:NAME, timm:NAME, hf:FOLDER_OR_ID, a TorchScript "
         f"file, or module:factory; repeat to compare models on the same images (default: {DEFAULT_MODEL})",
+    )
+    g.add_argument(
+        "--steps",
+        nargs="+",
+        type=_step,
+        metavar="N",
+        help="read the --model files as checkpoints of one training run at these steps (one per --model, in "
+        "order): the report adds psi and SRS against the step and each step minus the one before, paired",
     )
     g.add_argument(
         "--weights",

@@ -166,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from torch.utils.data import DataLoader
 
+    from captum_iaside._utils.checks import check_steps
     from captum_iaside.attr.compare import compare_global
     from captum_iaside.cli.data import EMBEDDED_PHOTOS, collate_readable, first_image
     from captum_iaside.errors import StrataLabelsError
@@ -173,12 +174,14 @@ def run(args: argparse.Namespace) -> int:
     from captum_iaside.game.baselines import GaussianBaseline
     from captum_iaside.models import load_model
     from captum_iaside.models.lite import LITE_RESOLUTION
-    from captum_iaside.report.tables import execution_of, format_table
+    from captum_iaside.report.tables import execution_of, format_table, step_line
     from captum_iaside.report.writer import write_report
 
     specs = args.model or [DEFAULT_MODEL]
     if len(set(specs)) != len(specs):
         raise ValueError(f"--model names a model twice: {specs}")
+    if args.steps is not None:
+        check_steps(args.steps, len(specs), "--steps")
     if args.strata == "target" and args.labels != "folder":
         raise ValueError("--strata target stratifies by the folder's classes: it needs --data FOLDER --labels folder")
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -281,10 +284,16 @@ def run(args: argparse.Namespace) -> int:
         for name in models
     }
     # results.json first (write_report writes it before its pictures): nothing computed is lost to a later failure
-    files = write_report(comparison, args.out, example=example, config=config, details=details)
+    steps = None if args.steps is None else dict(zip(models, args.steps, strict=True))
+    files = write_report(comparison, args.out, example=example, config=config, details=details, steps=steps)
     for name, res in comparison.results.items():
         print(format_table(name, res))
-    if len(comparison.results) > 1:
+    if steps is not None:
+        over = comparison.as_steps(steps)
+        print("\nOver the training steps (paired: each step minus the one before, same images and coalitions):")
+        for difference in over.differences:
+            print(step_line(over, difference))
+    elif len(comparison.results) > 1:
         reference = comparison.names[0]
         print(f"\nPaired against {reference} (same images, baselines and coalitions):")
         for name in comparison.names[1:]:

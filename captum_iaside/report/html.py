@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from captum_iaside.report.tables import band_rows, execution_of, level, minimum_note, score_line
+from captum_iaside.report.tables import band_rows, execution_of, interval_text, level, minimum_note, score_line
+from captum_iaside.results.dynamics import StepComparison
 from captum_iaside.results.importance import SpectralImportance
 
 HOW_TO_READ = (
@@ -84,6 +85,60 @@ def _comparison_table(comparison: Mapping[str, Any]) -> str:
     )
 
 
+def _cell(text: str, left: bool = False) -> str:
+    return f"<td class='left'>{escape(text)}</td>" if left else f"<td>{escape(text)}</td>"
+
+
+def _steps_section(over: StepComparison, pictures: Sequence[Picture]) -> str:
+    r"""The models read as training steps: SRS per step, ΔSRS and Δψ between consecutive steps, the picture."""
+    first = over.differences[0]
+    level = f"{first.confidence:.0%}"
+    model = {step: name for name, step in over.steps.items()}
+    srs = {row.step: row for row in over.history if row.player == 0}
+    before = {d.a: d for d in over.differences}
+    rows = []
+    for step, row in srs.items():
+        cells = [str(step), model[step], "n/a" if row.srs != row.srs else f"{row.srs:.4f}"]
+        cells.append("" if row.srs_low is None else f"[{row.srs_low:.4f}, {row.srs_high:.4f}]")
+        d = before.get(step)
+        cells.append("" if d is None or d.srs != d.srs else f"{d.srs:+.4f}")
+        cells.append("" if d is None or d.srs_ci is None else interval_text(*d.srs_ci))
+        rows.append("<tr>" + "".join(_cell(c, left=i == 1) for i, c in enumerate(cells)) + "</tr>")
+    head = ("step", "model", "SRS", f"{level} interval", "ΔSRS from the step before", f"{level} paired interval")
+    scores = "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>"
+    labels = {row.player: row.label for row in over.history}
+    head = "<th>band</th><th class='left'>player</th>" + "".join(
+        f"<th>Δψ step {d.b} → {d.a}</th><th>{level} paired interval</th>" for d in over.differences
+    )
+    rows = []
+    for m, label in labels.items():
+        cells = [_cell(str(m)), _cell(label, left=True)]
+        for d in over.differences:
+            ci = d.values_ci
+            holds_zero = ci is not None and ci[0, m] <= 0 <= ci[1, m]
+            cells.append(_cell(f"{d.values[m]:+.4f} ± {d.stderr[m]:.4f}"))
+            cells.append(_cell("" if ci is None else interval_text(ci[0, m], ci[1, m]) + (" ~" if holds_zero else "")))
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    changes = f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    ratios = sorted(
+        float(d.unpaired_stderr[m] / d.stderr[m]) for d in over.differences for m in labels if d.stderr[m] > 0
+    )
+    gain = (
+        f" Probes drawn afresh at each step would give standard errors {ratios[len(ratios) // 2]:.1f}× the paired "
+        "ones (median over bands and steps)."
+        if ratios
+        else ""
+    )
+    text = (
+        "<p>The models were read as the steps of one training run (<code>--steps</code>). Each saw the same images, "
+        "baselines and coalitions, so a difference between two steps is paired: its standard error and interval "
+        f"come from the per-image differences.{escape(gain)} A Δψ whose interval holds 0 is marked ~.</p>"
+    )
+    return "\n".join(
+        ["<h2>Over the training steps</h2>", text, scores, changes, *(_figure(p, wide=True) for p in pictures)]
+    )
+
+
 def html_page(
     results: Mapping[str, SpectralImportance],
     pictures: Mapping[str, Sequence[Picture]],
@@ -92,6 +147,8 @@ def html_page(
     config: Mapping[str, Any],
     versions: Mapping[str, str],
     docs_url: str | None,
+    steps: StepComparison | None = None,
+    steps_pictures: Sequence[Picture] = (),
 ) -> str:
     r"""
     The whole page as a string (UTF-8, no external resource).
@@ -105,6 +162,9 @@ def html_page(
         config (dict): The configuration, shown as JSON.
         versions (dict): Package versions, shown as JSON.
         docs_url (str, optional): The address of the interpreting page, linked where known.
+        steps (StepComparison, optional): The models read as training steps; adds a section before the
+                    comparison. Default: None
+        steps_pictures (sequence of Picture, optional): That section's pictures. Default: ()
 
     Returns:
         *str*: the HTML page.
@@ -133,6 +193,8 @@ def html_page(
             timed = f" Timed: {timed}." if timed else ""
             parts.append(f"<p class='note'>Forwards: {escape(execution.summary())}.{escape(timed)}</p>")
         parts.extend(_figure(p) for p in pictures.get(name, ()))
+    if steps is not None:
+        parts.append(_steps_section(steps, steps_pictures))
     if comparison is not None:
         parts.append("<h2>Comparison</h2>")
         parts.append(_comparison_table(comparison))

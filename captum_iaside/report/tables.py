@@ -2,13 +2,14 @@ r"""The printed table of a result and the rows of ``results.csv``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from captum_iaside.execution.workspace import ExecutionReport
 from captum_iaside.game.bands import SpectralBands
 from captum_iaside.game.orientations import OrientedBands
 from captum_iaside.game.partition import FourierPartition
+from captum_iaside.results.dynamics import StepComparison, StepDifference, StepRow
 from captum_iaside.results.importance import SpectralImportance, clean_float
 from captum_iaside.results.summaries import max_spectral_robustness_score
 
@@ -30,6 +31,10 @@ CSV_COLUMNS = (
     "signed_srs",
     "n_samples",
 )
+
+#: The columns of ``dynamics.csv`` (``--steps``), one row per step and player: the model, then a
+#: :class:`~captum_iaside.results.dynamics.StepRow`'s fields.
+DYNAMICS_COLUMNS = ("model", *(f.name for f in fields(StepRow)))
 
 #: The columns of ``interactions.csv``, one row per model and pair of players ``i < j``.
 INTERACTION_COLUMNS = ("model", "index", "i", "j", "player_i", "player_j", "value", "stderr")
@@ -69,7 +74,7 @@ def band_rows(res: SpectralImportance) -> list[BandRow]:
             region=f"{spans[i][0]:.3f}-{spans[i][1]:.3f}" if radial else labels[i],
             psi=f"{res.values[i]:+.4f}",
             stderr=f"{res.stderr[i]:.4f}",
-            interval="" if ci is None else f"[{ci[0, i]:+.4f}, {ci[1, i]:+.4f}]",
+            interval="" if ci is None else interval_text(ci[0, i], ci[1, i]),
             uncertain=significant is not None and not bool(significant[i]),
             sid=f"{res.sid[i]:.3f}" if res.identified else "n/a",
         )
@@ -200,3 +205,36 @@ def interaction_rows(name: str, res: SpectralImportance) -> list[list[Any]]:
         for i in range(m)
         for j in range(i + 1, m)
     ]
+
+
+def dynamics_rows(over: StepComparison) -> list[list[Any]]:
+    r"""The rows of ``dynamics.csv``, in the order of :data:`DYNAMICS_COLUMNS`."""
+    model = {step: name for name, step in over.steps.items()}
+    return [[model[row.step], *row.to_dict().values()] for row in over.history]
+
+
+def interval_text(low: float, high: float) -> str:
+    r"""An interval as the tables print it: ``[+0.0012, +0.0034]``."""
+    return f"[{low:+.4f}, {high:+.4f}]"
+
+
+def step_line(over: StepComparison, difference: StepDifference) -> str:
+    r"""
+    One consecutive pair of steps in words: ΔSRS with its paired interval, and how many players' Δψ intervals
+    exclude 0 (the players whose ψ moved).
+    """
+    model = {step: name for name, step in over.steps.items()}
+    level = f"{difference.confidence:.0%}"
+    pair = f"step {difference.b} → {difference.a} ({model[difference.b]} → {model[difference.a]})"
+    if difference.srs != difference.srs:  # NaN: a score that is not defined has no difference
+        srs = "ΔSRS n/a"
+    else:
+        ci = "" if difference.srs_ci is None else " " + interval_text(*difference.srs_ci)
+        srs = f"ΔSRS = {difference.srs:+.4f}{ci}"
+    if difference.values_ci is None:
+        return f"  {pair}: {srs}"
+    low, high = difference.values_ci
+    moved = [str(m) for m in range(low.numel()) if low[m] > 0 or high[m] < 0]
+    if not moved:
+        return f"  {pair}: {srs}; every band's Δψ {level} interval holds 0"
+    return f"  {pair}: {srs}; Δψ {level} interval excludes 0 for band{'s' if len(moved) > 1 else ''} {', '.join(moved)}"

@@ -15,12 +15,19 @@ from torch import Tensor
 from captum_iaside import __version__
 from captum_iaside.game.orientations import OrientedBands
 from captum_iaside.report.html import Picture, html_page
-from captum_iaside.report.tables import CSV_COLUMNS, INTERACTION_COLUMNS, csv_rows, interaction_rows
+from captum_iaside.report.tables import (
+    CSV_COLUMNS,
+    DYNAMICS_COLUMNS,
+    INTERACTION_COLUMNS,
+    csv_rows,
+    dynamics_rows,
+    interaction_rows,
+)
 from captum_iaside.results.comparison import SpectralComparison
 from captum_iaside.results.importance import SpectralImportance
 
 #: The keys of ``results.json``.
-RESULT_KEYS = ("captum_iaside_version", "versions", "config", "models", "comparison", "files")
+RESULT_KEYS = ("captum_iaside_version", "versions", "config", "models", "comparison", "dynamics", "files")
 
 
 def slug(name: str) -> str:
@@ -109,6 +116,7 @@ def write_report(
     example: Tensor | None = None,
     config: Mapping[str, Any] | None = None,
     details: Mapping[str, Mapping[str, Any]] | None = None,
+    steps: Mapping[str, int] | None = None,
 ) -> list[str]:
     r"""
     Write the report of a global run into ``out_dir``, as the command line does: ``results.json`` and
@@ -132,6 +140,12 @@ def write_report(
         details (dict, optional): Model name → extra fields recorded beside its result in
                     ``results.json`` (e.g. ``{"resolution": 224}``).
                     Default: None
+        steps (dict, optional): Model name → training step, for a comparison of checkpoints of one training
+                    run: the report reads them as steps (:meth:`SpectralComparison.as_steps
+                    <captum_iaside.SpectralComparison.as_steps>`) and adds ψ and SRS against the step
+                    (``dynamics.png``), the tidy history (``dynamics.csv``), each step minus the one before with
+                    paired intervals (``results.json``'s ``"dynamics"``) and a section of ``report.html``.
+                    Default: None
 
     Returns:
         *list* of the file names written, sorted.
@@ -145,12 +159,21 @@ def write_report(
     import matplotlib.pyplot as plt
 
     from captum_iaside.visualization.decomposition import plot_band_decomposition
+    from captum_iaside.visualization.dynamics import plot_dynamics
     from captum_iaside.visualization.fourier import plot_fourier_importance
     from captum_iaside.visualization.importance import plot_spectral_importance
     from captum_iaside.visualization.interactions import plot_interactions
     from captum_iaside.visualization.orientation import plot_polar_importance
 
     named, paired = _named(results)
+    over = None
+    if steps is not None:
+        if not isinstance(results, SpectralComparison):
+            raise TypeError(
+                "steps reads the models of a SpectralComparison (compare_global) as steps, got results of type "
+                f"{type(results).__name__}"
+            )
+        over = results.as_steps(steps)
     if not isinstance(out_dir, (str, os.PathLike)):
         raise TypeError(f"out_dir must be a folder path, got {type(out_dir).__name__}")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
@@ -176,6 +199,12 @@ def write_report(
             writer.writerow(INTERACTION_COLUMNS)
             for name, res in named.items():
                 writer.writerows(interaction_rows(name, res))
+    if over is not None:
+        files.append("dynamics.csv")
+        with open(os.path.join(out_dir, "dynamics.csv"), "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(DYNAMICS_COLUMNS)
+            writer.writerows(dynamics_rows(over))
     report = {
         "captum_iaside_version": __version__,
         "versions": versions(),
@@ -184,6 +213,7 @@ def write_report(
             {"model": name, **dict(details.get(name, {})), "result": res.to_dict()} for name, res in named.items()
         ],
         "comparison": paired,
+        "dynamics": None if over is None else over.to_dict(),
         "files": sorted(files),
     }
 
@@ -224,6 +254,11 @@ def write_report(
             )
             per_model[name].append(picture(fig, f"interactions_{slug(name)}.png", caption))
     shared = []
+    steps_pictures = []
+    if over is not None:
+        fig = plot_dynamics(over, title="Spectral importance over the training steps")[0]
+        caption = "ψ of each band and the SRS against the step, with their intervals"
+        steps_pictures.append(picture(fig, "dynamics.png", caption))
     if len(named) > 1:
         fig = plot_spectral_importance(list(named.values()), labels=list(named))[0]
         shared.append(picture(fig, "comparison.png", "SID of every model"))
@@ -232,7 +267,9 @@ def write_report(
         fig = plot_band_decomposition(example, bands)[0]
         shared.append(picture(fig, "decomposition.png", "the first image split into its frequency bands"))
     files.append("report.html")
-    page = html_page(named, per_model, shared, paired, config, report["versions"], _documentation_url())
+    page = html_page(
+        named, per_model, shared, paired, config, report["versions"], _documentation_url(), over, steps_pictures
+    )
     with open(os.path.join(out_dir, "report.html"), "w", encoding="utf-8") as fh:
         fh.write(page)
     write_json()  # with the pictures and the page listed

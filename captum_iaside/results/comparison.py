@@ -11,8 +11,10 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from captum_iaside._utils.checks import check_steps
+from captum_iaside.results.dynamics import StepComparison, StepDifference, step_rows
 from captum_iaside.results.importance import SpectralImportance, clean_float, clean_list
-from captum_iaside.results.intervals import paired_srs_difference_interval
+from captum_iaside.results.intervals import paired_srs_difference_interval, percentile_interval
 
 
 class SRSDifference(NamedTuple):
@@ -112,6 +114,62 @@ class SpectralComparison:
         c = self.covariance
         var = c[sa, sa].diagonal() + c[sb, sb].diagonal() - 2 * c[sa, sb].diagonal()
         return ValuesDifference(values, torch.sqrt(var.clamp(min=0)))
+
+    def as_steps(self, steps: Mapping[str, int]) -> StepComparison:
+        r"""
+        The models read as the steps of one training run (checkpoints of one model, compared on the same probe):
+        the tidy history of ψ, SID and SRS per step, and each step minus the step before it with paired standard
+        errors and intervals — what :class:`~captum_iaside.SpectralMonitor` gives for steps it measured itself.
+
+        Args:
+            steps (dict): Model name → its training step (an int of 0 or more, each once), for every model.
+
+        Returns:
+            :class:`~captum_iaside.results.dynamics.StepComparison`, in the order of the steps.
+
+        Examples::
+
+            >>> comp = compare_global({"epoch1": m1, "epoch5": m5, "epoch10": m10}, loader)
+            >>> over = comp.as_steps({"epoch1": 1, "epoch5": 5, "epoch10": 10})
+            >>> for d in over.differences:  # step 5 − step 1, then step 10 − step 5
+            ...     print(d.a, d.b, d.values, d.stderr, d.srs, d.srs_ci)
+        """
+        if not isinstance(steps, Mapping):
+            raise TypeError(f"steps must be a dict of model name -> step, got {type(steps).__name__}")
+        missing = [name for name in self.names if name not in steps]
+        unknown = [name for name in steps if name not in self.results]
+        if missing or unknown:
+            raise ValueError(
+                f"steps must give a step for each compared model {self.names}: missing {missing}, unknown {unknown}"
+            )
+        numbers = check_steps([steps[name] for name in self.names], len(self.names), "steps")
+        order = sorted(zip(numbers, self.names, strict=True))
+        history = tuple(row for step, name in order for row in step_rows(step, self.results[name]))
+        differences = tuple(
+            self._step_difference(later, earlier) for earlier, later in zip(order, order[1:], strict=False)
+        )
+        return StepComparison({name: step for step, name in order}, history, differences)
+
+    def _step_difference(self, later: tuple[int, str], earlier: tuple[int, str]) -> StepDifference:
+        r"""The paired difference of two models read as steps ``(step, name)``: the later minus the earlier."""
+        (step_a, a), (step_b, b) = later, earlier
+        paired = self.values_difference(a, b)
+        srs = self.srs_difference(a, b)
+        values_ci = None
+        if self.replicates:
+            values_ci = percentile_interval(self.replicates[a] - self.replicates[b], self.confidence)
+        ra, rb = self.results[a], self.results[b]
+        return StepDifference(
+            a=step_a,
+            b=step_b,
+            values=paired.values.double(),
+            stderr=paired.stderr.double(),
+            unpaired_stderr=torch.sqrt(ra.stderr.double() ** 2 + rb.stderr.double() ** 2),
+            values_ci=values_ci,
+            srs=srs.estimate,
+            srs_ci=srs.interval,
+            confidence=self.confidence,
+        )
 
     def to_dict(self, reference: str | None = None) -> dict[str, Any]:
         r"""

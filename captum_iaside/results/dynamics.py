@@ -3,7 +3,9 @@ of two steps (what :class:`~captum_iaside.dynamics.SpectralMonitor` returns)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from types import MappingProxyType
 from typing import Any
 
 from torch import Tensor
@@ -127,4 +129,33 @@ class StepDifference:
             "srs": clean_float(self.srs),
             "srs_ci": None if self.srs_ci is None else [clean_float(v) for v in self.srs_ci],
             "confidence": self.confidence,
+        }
+
+
+@dataclass(frozen=True)
+class StepComparison:
+    r"""
+    Models of one training run, compared on the same images, baselines and coalitions, read as its steps: what
+    :meth:`SpectralComparison.as_steps <captum_iaside.SpectralComparison.as_steps>` returns and the command line's
+    ``--steps`` reports.
+
+    Attributes:
+        steps (Mapping): Model name → its step, in the order of the steps; read-only.
+        history (tuple of StepRow): The tidy rows of every step, in the order of the steps.
+        differences (tuple of StepDifference): Each step minus the step before it, paired.
+    """
+
+    steps: Mapping[str, int]
+    history: tuple[StepRow, ...]
+    differences: tuple[StepDifference, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", MappingProxyType(dict(self.steps)))
+
+    def to_dict(self) -> dict[str, Any]:
+        r"""A JSON-ready dict: ``steps`` (model → step), ``history`` (the rows) and ``differences``."""
+        return {
+            "steps": dict(self.steps),
+            "history": [row.to_dict() for row in self.history],
+            "differences": [d.to_dict() for d in self.differences],
         }

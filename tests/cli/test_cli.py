@@ -105,6 +105,31 @@ def test_factory_and_torchscript_on_image_folder(tmp_path, monkeypatch):
     assert diff["estimate"] == pytest.approx(0, abs=1e-5) and diff["interval"][0] <= 1e-5 <= diff["interval"][1] + 2e-5
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
+def test_checkpoints_of_one_run_are_read_as_steps(tmp_path, capsys):
+    data = make_folder(tmp_path / "data")
+    args = ["--data", str(data), "--labels", "folder", "--bands", "4", "--resolution", "16", "--quiet"]
+    for epoch in (1, 2, 3):
+        torch.manual_seed(epoch)
+        model = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+            torch.nn.Linear(4, 2),
+        )  # fmt: skip
+        torch.jit.script(model).save(str(tmp_path / f"epoch{epoch}.pt"))
+        args += ["--model", str(tmp_path / f"epoch{epoch}.pt")]
+    out = tmp_path / "rep"
+    assert main([*args, "--steps", "30", "10", "20", "--out", str(out)]) == 0
+    report = read_report(out, 4, 3)
+    assert report["dynamics"]["steps"] == {"epoch2.pt": 10, "epoch3.pt": 20, "epoch1.pt": 30}
+    assert [(d["a"], d["b"]) for d in report["dynamics"]["differences"]] == [(20, 10), (30, 20)]
+    assert report["config"]["steps"] == [30, 10, 20]
+    printed = capsys.readouterr().out
+    assert "Over the training steps" in printed and "step 10 → 20 (epoch2.pt → epoch3.pt): ΔSRS = " in printed
+    assert "ΔSRS(" not in printed  # the steps replace the comparison against the first model
+    assert {"dynamics.csv", "dynamics.png"} <= set(report["files"])
+    assert "Over the training steps" in (out / "report.html").read_text()
+
+
 @pytest.mark.parametrize(
     "args,message",
     [

@@ -82,6 +82,10 @@ def setup(tmp_path, monkeypatch):
         (["--model", "wide.pt"], "is a state dict, not a model"),
         (["--model", "efficientnet-lite0", "--model-arg", "a=1"], "takes no --model-arg"),
         (["--model", "timm:resnet181", "--weights", "none"], "did you mean resnet18"),
+        (["--model", "badfactories:sized", "--steps", "1", "2"], "--steps reads models as the steps of one training"),
+        (["--model", "a.pt", "--model", "b.pt", "--steps", "1"], "--steps gives 1 step(s) for 2 models"),
+        (["--model", "a.pt", "--model", "b.pt", "--steps", "3", "3"], "--steps: step 3 is given twice"),
+        (["--model", "a.pt", "--model", "b.pt", "--steps", "-1", "2"], "expected a step: an integer of 0 or more"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2_before_any_work(setup, capsys, extra, message):

@@ -1,3 +1,4 @@
+import csv
 import json
 import re
 import shutil
@@ -53,9 +54,33 @@ def test_a_comparison_reports_its_paired_differences(tmp_path, comparison):
     assert 'src="http' not in page and "<link" not in page  # self-contained
 
 
+def test_models_read_as_steps_add_their_history_differences_and_section(tmp_path, comparison):
+    files = write_report(comparison, str(tmp_path), steps={"small": 5, "other": 2})
+    assert {"dynamics.csv", "dynamics.png"} <= set(files)
+    over = comparison.as_steps({"small": 5, "other": 2})
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert report["dynamics"] == json.loads(json.dumps(over.to_dict()))
+    assert report["dynamics"]["steps"] == {"other": 2, "small": 5}
+    with open(tmp_path / "dynamics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["model"], int(r["step"]), int(r["player"])) for r in rows] == [
+        (name, step, m) for name, step in [("other", 2), ("small", 5)] for m in range(4)
+    ]
+    assert float(rows[5]["psi"]) == pytest.approx(float(comparison.results["small"].values[1]))
+    page = (tmp_path / "report.html").read_text()
+    d = over.differences[0]
+    assert "Over the training steps" in page and "Δψ step 2 → 5" in page
+    assert f"{d.srs:+.4f}" in page and f"{float(d.values[0]):+.4f} ± {float(d.stderr[0]):.4f}" in page
+
+
 def test_bad_arguments(tmp_path, comparison):
     with pytest.raises(TypeError, match="results must be a SpectralImportance"):
         write_report([1, 2], str(tmp_path))
+    with pytest.raises(TypeError, match="steps reads the models of a SpectralComparison"):
+        write_report(comparison.results["small"], str(tmp_path / "steps"), steps={"small": 1})
+    with pytest.raises(ValueError, match="step 1 is given twice"):
+        write_report(comparison, str(tmp_path / "steps"), steps={"small": 1, "other": 1})
+    assert not (tmp_path / "steps").exists()  # refused before anything is written
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="is a file; give a folder"):
         write_report(comparison, str(tmp_path / "file"))
@@ -63,7 +88,7 @@ def test_bad_arguments(tmp_path, comparison):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium)")
 def test_the_page_shows_every_figure_in_a_browser(tmp_path, comparison, images):
-    files = write_report(comparison, str(tmp_path), example=images[0])
+    files = write_report(comparison, str(tmp_path), example=images[0], steps={"small": 1, "other": 2})
     page = (tmp_path / "report.html").read_text()
     probe = (
         "<script>window.addEventListener('load', () => { const im = [...document.images];"
