@@ -42,7 +42,8 @@ ladder of sizes (the challenger):
    :data:`GAIN`, the next prediction keeps the contest's own speed-up per doubling instead. Then the
    run keeps its size and, after as many seconds of forwards as the last contest took (at least
    :data:`RECHECK_SECONDS`, doubled by each check that kept the size, up to ``2 ** MAX_BACKOFF`` times),
-   contests a neighbour again, smaller and (where the model says so) larger in turn, so a size chosen in
+   contests a neighbour again, smaller and (where the model says so) larger in turn — a check that finds no
+   larger size worth trying contests the smaller one, and the next check looks up again —, so a size chosen in
    a quiet moment does not stay when the machine gets busy. The contests' forwards are the run's own work, not extra.
 
 Sizes whose forward is predicted to exceed the memory budget are never tried (see
@@ -362,9 +363,8 @@ class ForwardSizeChooser:
         elif self._contest is None and self._phase == "steady":
             if self._since_contest >= max(RECHECK_SECONDS, self._last_contest) * 2**self._backoff:
                 self._since_contest, up = 0.0, self._up
-                self._up = not up
-                if not self._start(up):
-                    self._start(not up)
+                if self._start(up) or self._start(not up):  # the next check goes the other way from this one
+                    self._up = self._contest.challenger < self._contest.incumbent
         if self._contest is None:
             return self.size, False
         wanted = self._contest.wanted()
