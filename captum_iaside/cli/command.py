@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     from captum_iaside.game.baselines import GaussianBaseline
     from captum_iaside.models import load_model
     from captum_iaside.models.lite import LITE_RESOLUTION
-    from captum_iaside.report.tables import execution_of, format_table, step_line
+    from captum_iaside.report.tables import describe_players, execution_of, format_table, step_line
     from captum_iaside.report.writer import write_report
 
     specs = args.model or [DEFAULT_MODEL]
@@ -204,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
         own = "" if args.resolution else f" (its own is {LITE_RESOLUTION[DEFAULT_MODEL]} px: --resolution to change)"
         say(
             f"captum-iaside: embedded default — {DEFAULT_MODEL} (ImageNet) on {len(EMBEDDED_PHOTOS)} bundled photos "
-            f"({', '.join(EMBEDDED_PHOTOS)}) at {resolution} px{own}, {_describe(bands)}, "
+            f"({', '.join(EMBEDDED_PHOTOS)}) at {resolution} px{own}, {describe_players(bands)}, "
             f"{args.baseline} baseline, {args.value} of the predicted class ({_per_image(bands.n_bands)})."
         )
     models, datasets, resolutions, keys, example = {}, {}, {}, set(), None
@@ -354,16 +354,6 @@ def _players(args: argparse.Namespace) -> Any:
     if args.orientations is not None:
         return OrientedBands(args.bands, args.orientations, shape=args.shape)
     return SpectralBands(args.bands, shape=args.shape)
-
-
-def _describe(bands: Any) -> str:
-    r"""The players in words, for the opening line."""
-    kind = bands.config()["kind"]
-    if kind == "oriented":
-        return f"M = {bands.n_rings} {bands.shape} rings x {bands.orientations} orientations = {bands.n_bands} players"
-    if kind == "grid":
-        return f"a {bands.grid} x {bands.grid} grid of Fourier cells ({bands.n_bands} players)"
-    return f"M = {bands.n_bands} {bands.shape} bands"
 
 
 def _per_image(n_players: int) -> str:

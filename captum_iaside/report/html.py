@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from captum_iaside.report.tables import band_rows, execution_of, interval_text, level, minimum_note, score_line
+from captum_iaside.report.tables import (
+    band_rows,
+    execution_of,
+    interval_text,
+    level,
+    minimum_note,
+    score_line,
+    settings_rows,
+)
 from captum_iaside.results.dynamics import StepComparison
 from captum_iaside.results.importance import SpectralImportance
 
@@ -33,6 +41,7 @@ figure img { max-width: 520px; border: 1px solid #ddd; } figcaption { font-size:
 figure.wide { display: block; } figure.wide img { max-width: 100%; }
 pre { background: #f7f7f7; padding: .8em; overflow-x: auto; font-size: .8em; }
 .note { background: #eef5ff; padding: .6em .9em; border-left: 4px solid #4a7bd0; }
+details summary { cursor: pointer; color: #4a7bd0; margin: .6em 0; }
 """
 
 
@@ -43,11 +52,13 @@ class Picture:
     file: str
     caption: str
     png: bytes
+    #: Shown at the page's width (a chart with much to read), not beside other pictures.
+    wide: bool = False
 
 
-def _figure(picture: Picture, wide: bool = False) -> str:
+def _figure(picture: Picture) -> str:
     data = base64.b64encode(picture.png).decode("ascii")
-    kind = " class='wide'" if wide else ""
+    kind = " class='wide'" if picture.wide else ""
     return (
         f'<figure{kind}><img src="data:image/png;base64,{data}" alt="{escape(picture.caption)}">'
         f"<figcaption>{escape(picture.caption)} ({escape(picture.file)})</figcaption></figure>"
@@ -55,7 +66,9 @@ def _figure(picture: Picture, wide: bool = False) -> str:
 
 
 def _band_table(res: SpectralImportance) -> str:
-    head = "".join(f"<th>{h}</th>" for h in ("band", "player", "ψ", "stderr", f"{level(res)} interval", "", "SID"))
+    head = "".join(
+        f"<th>{h}</th>" for h in ("band", "player", "ψ", "stderr", f"{level(res)} interval", "holds 0", "SID")
+    )
     rows = []
     for r in band_rows(res):
         cells = (r.band, r.region, r.psi, r.stderr, r.interval, "~" if r.uncertain else "", r.sid)
@@ -134,15 +147,13 @@ def _steps_section(over: StepComparison, pictures: Sequence[Picture]) -> str:
         "baselines and coalitions, so a difference between two steps is paired: its standard error and interval "
         f"come from the per-image differences.{escape(gain)} A Δψ whose interval holds 0 is marked ~.</p>"
     )
-    return "\n".join(
-        ["<h2>Over the training steps</h2>", text, scores, changes, *(_figure(p, wide=True) for p in pictures)]
-    )
+    return "\n".join(["<h2>Over the training steps</h2>", text, scores, changes, *(_figure(p) for p in pictures)])
 
 
 def html_page(
     results: Mapping[str, SpectralImportance],
     pictures: Mapping[str, Sequence[Picture]],
-    shared: Sequence[Picture],
+    shared: Mapping[str, Sequence[Picture]],
     comparison: Mapping[str, Any] | None,
     config: Mapping[str, Any],
     versions: Mapping[str, str],
@@ -156,11 +167,11 @@ def html_page(
     Args:
         results (dict): Model name → its :class:`~captum_iaside.SpectralImportance`, in the page's order.
         pictures (dict): Model name → its pictures, shown under its table.
-        shared (sequence of Picture): Pictures of all models or of the bands, shown after the comparison.
+        shared (dict): Heading → pictures of all models or of the bands, shown after the comparison.
         comparison (dict, optional): :meth:`SpectralComparison.to_dict
                     <captum_iaside.SpectralComparison.to_dict>` without the results, for two or more models.
-        config (dict): The configuration, shown as JSON.
-        versions (dict): Package versions, shown as JSON.
+        config (dict): The configuration: the settings a reader needs as a table, all of it as folded JSON.
+        versions (dict): Package versions, in the table and the JSON.
         docs_url (str, optional): The address of the interpreting page, linked where known.
         steps (StepComparison, optional): The models read as training steps; adds a section before the
                     comparison. Default: None
@@ -198,10 +209,21 @@ def html_page(
     if comparison is not None:
         parts.append("<h2>Comparison</h2>")
         parts.append(_comparison_table(comparison))
-    if shared:
-        parts.append("<h2>All models and the bands</h2>")
-        parts.extend(_figure(p, wide=True) for p in shared)
-    parts.append("<h2>Configuration and versions</h2>")
-    parts.append(f"<pre>{escape(json.dumps({'versions': dict(versions), 'config': dict(config)}, indent=2))}</pre>")
+    for heading, pictures_of in shared.items():
+        parts.append(f"<h2>{escape(heading)}</h2>")
+        parts.extend(_figure(p) for p in pictures_of)
+    parts.append("<h2>Settings</h2>")
+    rows = settings_rows(first, config, versions)
+    parts.append(
+        "<table>"
+        + "".join(
+            f"<tr><th class='left'>{escape(k)}</th><td class='left'>{escape(v)}</td></tr>" for k, v in rows.items()
+        )
+        + "</table>"
+    )
+    full = escape(json.dumps({"versions": dict(versions), "config": dict(config)}, indent=2))
+    parts.append(
+        f"<details><summary>The whole configuration and the versions (JSON)</summary><pre>{full}</pre></details>"
+    )
     parts.append("</body></html>")
     return "\n".join(parts)

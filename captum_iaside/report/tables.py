@@ -2,6 +2,7 @@ r"""The printed table of a result and the rows of ``results.csv``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -55,6 +56,48 @@ class BandRow:
     uncertain: bool
     #: The SID, or ``n/a`` where it is undefined.
     sid: str
+
+
+def describe_players(players: FourierPartition) -> str:
+    r"""The players in words: ``"M = 8 square bands"``, rings × orientation sectors, or a grid of Fourier cells."""
+    if isinstance(players, OrientedBands):
+        return (
+            f"M = {players.n_rings} {players.shape} rings x {players.orientations} orientations = "
+            f"{players.n_bands} players"
+        )
+    if isinstance(players, SpectralBands):
+        return f"M = {players.n_bands} {players.shape} bands"
+    kind = players.config()["kind"]
+    if kind == "grid":
+        return f"a {players.grid} x {players.grid} grid of Fourier cells ({players.n_bands} players)"
+    return f"M = {players.n_bands} players ({kind})"
+
+
+def settings_rows(res: SpectralImportance, config: Mapping[str, Any], versions: Mapping[str, str]) -> dict[str, str]:
+    r"""
+    The settings a reader of the report needs, by name, from the first result's configuration (the same for every
+    entry point) and the run's (the command line's data and device, where it records them).
+    """
+    own = res.config
+    labels = {"given": "of the given label", "predicted": "of the predicted class"}.get(own.get("labels"), "")
+    design = own.get("design") or {}
+    estimator = (design.get("estimator") or {}).get("name", "")
+    rows = {
+        "players": describe_players(res.players),
+        "baseline": str((own.get("baseline") or {}).get("name", "")),
+        "value": f"{own.get('value', '')} {labels}".strip(),
+        "estimator": f"{estimator}, {own.get('evaluations')} model evaluations" if estimator else "",
+        "images (K)": str(res.n_samples),
+        "intervals": f"{own.get('confidence', 0.95):.0%} bootstrap, {own.get('n_bootstrap')} replicates"
+        if own.get("n_bootstrap")
+        else "none",
+        "strata": str((own.get("strata") or {}).get("source") or "none"),
+        "seed": str(own.get("seed", "")),
+        "data": str(config.get("data", "")),
+        "device": str(config.get("device", "")),
+        "versions": ", ".join(f"{k} {v}" for k, v in versions.items() if k in ("captum_iaside", "captum", "torch")),
+    }
+    return {name: text for name, text in rows.items() if text}
 
 
 def level(res: SpectralImportance) -> str:

@@ -224,19 +224,24 @@ def write_report(
 
     write_json()  # the numbers first
 
-    def picture(fig: Any, file: str, caption: str) -> Picture:
+    def picture(fig: Any, file: str, caption: str, wide: bool = False) -> Picture:
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=110)
         plt.close(fig)
         with open(os.path.join(out_dir, file), "wb") as fh:
             fh.write(buffer.getvalue())
         files.append(file)
-        return Picture(file, caption, buffer.getvalue())
+        return Picture(file, caption, buffer.getvalue(), wide)
 
     per_model = {}
     for name, res in named.items():
         per_model[name] = [
-            picture(plot_spectral_importance(res, labels=[name])[0], f"sid_{slug(name)}.png", f"ψ and SID — {name}"),
+            picture(
+                plot_spectral_importance(res, labels=[name])[0],
+                f"sid_{slug(name)}.png",
+                f"SID: each band's share of ψ above the weakest, with its intervals (the SRS in the legend) — {name}",
+                wide=True,
+            ),
             picture(
                 plot_fourier_importance(res, title=f"ψ on the Fourier plane — {name}")[0],
                 f"fourier_{slug(name)}.png",
@@ -253,19 +258,21 @@ def write_report(
                 f"images; the diagonal, order 1, grey) — {name}"
             )
             per_model[name].append(picture(fig, f"interactions_{slug(name)}.png", caption))
-    shared = []
+    shared: dict[str, list[Picture]] = {}
     steps_pictures = []
     if over is not None:
         fig = plot_dynamics(over, title="Spectral importance over the training steps")[0]
         caption = "ψ of each band and the SRS against the step, with their intervals"
-        steps_pictures.append(picture(fig, "dynamics.png", caption))
+        steps_pictures.append(picture(fig, "dynamics.png", caption, wide=True))
     if len(named) > 1:
         fig = plot_spectral_importance(list(named.values()), labels=list(named))[0]
-        shared.append(picture(fig, "comparison.png", "SID of every model"))
+        caption = "SID of every model, and their SRS side by side"
+        shared["All models"] = [picture(fig, "comparison.png", caption, wide=True)]
     if example is not None:
         bands = next(iter(named.values())).players
         fig = plot_band_decomposition(example, bands)[0]
-        shared.append(picture(fig, "decomposition.png", "the first image split into its frequency bands"))
+        caption = "the first image split into its frequency bands"
+        shared["The bands of the first image"] = [picture(fig, "decomposition.png", caption, wide=True)]
     files.append("report.html")
     page = html_page(
         named, per_model, shared, paired, config, report["versions"], _documentation_url(), over, steps_pictures

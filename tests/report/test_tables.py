@@ -49,7 +49,7 @@ RINGS = result([1.5, 0.9, 0.3, 0.1, 0.25, 0.15], OrientedBands(3, 2), (2, 1))
 def test_the_table_and_the_page_say_when_the_weakest_ring_is_not_identified(res, note):
     lines = format_table("m", res).splitlines()
     score = lines.index(score_line(res))
-    page = html_page({"m": res}, {}, [], None, {}, {}, None)
+    page = html_page({"m": res}, {}, {}, None, {}, {}, None)
     if note is None:
         assert "not identified" not in format_table("m", res) and "not identified" not in page
         return

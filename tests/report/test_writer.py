@@ -38,6 +38,13 @@ def test_a_python_result_gets_the_command_lines_files(tmp_path, images):
     assert set(RESULT_KEYS) <= set(report) and report["files"] == files and report["comparison"] is None
     again = SpectralImportance.from_dict(report["models"][0]["result"])
     assert torch.allclose(again.values, result.values)
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert "<h2>All models</h2>" not in page and "<h2>The bands of the first image</h2>" in page
+    assert "<th>holds 0</th>" in page and "share of ψ above the weakest, with its intervals" in page
+    # the settings a reader needs as a table; the whole configuration (internal notes included) folded beneath
+    settings = page[page.index("<h2>Settings</h2>") : page.index("<details>")]
+    evaluations = f"exact, {result.config['evaluations']} model evaluations"
+    assert "M = 4 square bands" in settings and evaluations in settings and "{" not in settings
     assert report["config"] == json.loads(json.dumps(dict(result.config)))
 
 
@@ -50,6 +57,7 @@ def test_a_comparison_reports_its_paired_differences(tmp_path, comparison):
     assert report["comparison"]["models"]["other"]["srs_difference"]["estimate"] == pytest.approx(est)
     page = (tmp_path / "report.html").read_text()
     assert f"{est:+.4f}" in page and "ΔSRS" in page
+    assert "<h2>All models</h2>" in page
     assert page.count("data:image/png;base64,") == len([f for f in files if f.endswith(".png")])
     assert 'src="http' not in page and "<link" not in page  # self-contained
 
