@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from captum_iaside.results.importance import SpectralImportance
-from captum_iaside.robustness.corruptions import CORRUPTIONS
+from captum_iaside.robustness.alexnet import ALEXNET_CLEAN_ERROR, ALEXNET_ERRORS, PUBLISHED_ALEXNET
+from captum_iaside.robustness.corruptions import CORRUPTIONS, SEVERITIES
 from captum_iaside.robustness.imagenet_c import IMAGENET_C
 
 
@@ -44,7 +45,12 @@ class RobustnessReport:
         if self.reference is not None:
             lines.append(
                 f"mCE and relative mCE over {len(self.rows[0]['mce_corruptions'])} ImageNet-C corruptions, "
-                f"normalised by {self.reference} (100% = as robust as it)"
+                + (
+                    "normalised by AlexNet's published errors (Hendrycks & Dietterich, 2019; 100% = as robust as "
+                    "AlexNet)"
+                    if self.reference == PUBLISHED_ALEXNET
+                    else f"normalised by {self.reference} (100% = as robust as it)"
+                )
             )
         for name, c in self.correlations.items():
             if math.isnan(c["spearman"]):
@@ -85,8 +91,29 @@ def _by_corruption(acc: dict[str, float]) -> dict[str, dict[int, float]]:
     return out
 
 
+def _published(accuracies: dict[str, float]) -> dict[str, dict[str, float]]:
+    r"""
+    The errors of :func:`corruption_errors` against AlexNet's published ones: they are means over the 5
+    severities, so an ImageNet-C corruption measured at other severities is refused (its CE would not compare).
+    """
+    out = {}
+    for name, by_severity in _by_corruption(accuracies).items():
+        error = sum(1 - a for a in by_severity.values()) / len(by_severity)
+        entry = {"error": error, "ce": math.nan, "relative_ce": math.nan}
+        if name in ALEXNET_ERRORS:
+            if sorted(by_severity) != list(SEVERITIES):
+                raise ValueError(
+                    f"reference {PUBLISHED_ALEXNET!r} normalises by AlexNet's published errors, means over severities "
+                    f"{list(SEVERITIES)}; {name} was measured at {sorted(by_severity)}: measure all five"
+                )
+            entry["ce"] = error / ALEXNET_ERRORS[name]
+            entry["relative_ce"] = (error - (1 - accuracies["clean"])) / (ALEXNET_ERRORS[name] - ALEXNET_CLEAN_ERROR)
+        out[name] = entry
+    return out
+
+
 def corruption_errors(
-    accuracies: dict[str, float], reference: dict[str, float] | None = None
+    accuracies: dict[str, float], reference: dict[str, float] | str | None = None
 ) -> dict[str, dict[str, float]]:
     r"""
     Corruption errors of one model, per corruption (Hendrycks & Dietterich, 2019, §3): the error
@@ -96,13 +123,27 @@ def corruption_errors(
 
     Args:
         accuracies (dict): :func:`robust_accuracy` output of the model.
-        reference (dict, optional): :func:`robust_accuracy` output of the reference model.
+        reference (dict or str, optional): :func:`robust_accuracy` output of the reference model, or
+                    ``"alexnet"``: AlexNet's published errors
+                    (:data:`~captum_iaside.robustness.alexnet.ALEXNET_ERRORS`, means over the 5 severities, so
+                    each of ImageNet-C's corruptions must be measured at all five).
                     Default: None
 
     Returns:
         *dict* corruption → ``{"error": the mean of E_{c,s} over severities, "ce": ..., "relative_ce": ...}``
-        (the last two with a reference; NaN where the reference makes no error to normalise by).
+        (the last two with a reference; NaN where the reference makes no error to normalise by, or, for
+        ``"alexnet"``, has no published error).
+
+    Examples::
+
+        >>> acc = {"clean": 0.76, **{f"fog@{s}": 0.6 for s in range(1, 6)}}
+        >>> round(corruption_errors(acc, "alexnet")["fog"]["ce"], 4)   # 0.4 / 0.819324
+        0.4882
     """
+    if isinstance(reference, str):
+        if reference != PUBLISHED_ALEXNET:
+            raise ValueError(f"reference must be a model's accuracies or {PUBLISHED_ALEXNET!r}, got {reference!r}")
+        return _published(accuracies)
     own, ref = _by_corruption(accuracies), _by_corruption(reference or {})
     out = {}
     for name, by_severity in own.items():
@@ -130,13 +171,16 @@ def robustness_report(
     and Pearson; needs at least three models). With ``reference``, each model's errors are normalised by
     that model's: the CE per corruption, the mCE (their mean over ImageNet-C's 15 corruptions, as many as
     were measured and the reference erred on; the row's ``mce_corruptions`` names them) and the relative
-    mCE, as Hendrycks & Dietterich (2019) define them with AlexNet as the reference.
+    mCE, as Hendrycks & Dietterich (2019) define them with AlexNet as the reference. ``reference="alexnet"``
+    normalises by AlexNet's published errors (:mod:`captum_iaside.robustness.alexnet`), the numbers papers
+    report.
 
     Args:
         results (dict): Model name → its global :class:`SpectralImportance`.
         accuracies (dict): Model name → :func:`robust_accuracy` output; every model of ``results``, and
                     the reference (which needs no result).
-        reference (str, optional): The model whose errors normalise the others'.
+        reference (str, optional): The model whose errors normalise the others', or ``"alexnet"`` for
+                    AlexNet's published errors (then no model may have that name).
                     Default: None (no CE, mCE)
 
     Returns:
@@ -148,14 +192,23 @@ def robustness_report(
     extra = [name for name in accuracies if name not in results and name != reference]
     if extra:
         raise ValueError(f"results and accuracies must name the same models; no result for {extra}")
-    if reference is not None and reference not in accuracies:
-        raise ValueError(f"reference {reference!r} is not a model of accuracies: {list(accuracies)}")
+    if reference == PUBLISHED_ALEXNET and reference in accuracies:
+        raise ValueError(
+            f"reference {PUBLISHED_ALEXNET!r} asks for AlexNet's published errors, but a model of accuracies has that "
+            "name too; rename the model"
+        )
+    if reference is not None and reference != PUBLISHED_ALEXNET and reference not in accuracies:
+        raise ValueError(
+            f"reference {reference!r} is not a model of accuracies {list(accuracies)} nor {PUBLISHED_ALEXNET!r} "
+            "(AlexNet's published errors)"
+        )
+    published = reference == PUBLISHED_ALEXNET
     rows = []
     for name, res in results.items():
         acc = accuracies[name]
         corr = [v for k, v in acc.items() if k.split("@")[0] in CORRUPTIONS]
         adv = [v for k, v in acc.items() if k.startswith(("FGSM@", "PGD@"))]
-        errors = corruption_errors(acc, None if reference is None else accuracies[reference])
+        errors = corruption_errors(acc, reference if published or reference is None else accuracies[reference])
         row = {
             "model": name,
             "srs": res.srs,

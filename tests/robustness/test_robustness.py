@@ -125,8 +125,52 @@ def test_corruption_errors_and_mce_as_hendrycks_and_dietterich_define_them():
     assert "mCE" in report.table() and "normalised by ref" in report.table()
     alone = robustness_report({"model": results["model"]}, {"model": model, "ref": ref}, reference="ref")
     assert alone.rows[0]["mce"] == pytest.approx(row["mce"])  # the reference needs no result
-    with pytest.raises(ValueError, match="reference 'alexnet' is not a model"):
-        robustness_report(results, {"model": model, "ref": ref}, reference="alexnet")
+    with pytest.raises(ValueError, match="reference 'nosuch' is not a model of accuracies"):
+        robustness_report(results, {"model": model, "ref": ref}, reference="nosuch")
+
+
+def test_the_mce_against_alexnets_published_errors_by_hand():
+    from captum_iaside.robustness.imagenet_c import IMAGENET_C
+    from captum_iaside.robustness.report import corruption_errors
+
+    # fog at 0.6 at every severity (error 0.4) against AlexNet's published 0.819324 and clean error 0.435
+    fog = {"clean": 0.76, **{f"fog@{s}": 0.6 for s in range(1, 6)}}
+    errors = corruption_errors(fog, "alexnet")
+    assert errors["fog"]["ce"] == pytest.approx(0.4 / 0.819324)
+    assert errors["fog"]["relative_ce"] == pytest.approx((0.4 - 0.24) / (0.819324 - 0.435))
+    # every corruption at 1 − (its index + 1) / 20: the mCE is the mean of error / AlexNet's error, by hand
+    alexnet = [0.886428, 0.894468, 0.922640, 0.819880, 0.826268, 0.785948, 0.798360, 0.866816, 0.826572, 0.819324,
+               0.564592, 0.853204, 0.646056, 0.717840, 0.606500]  # fmt: skip
+    acc = {"clean": 0.8, "lowpass@1": 0.7}
+    for i, name in enumerate(IMAGENET_C):
+        acc.update({f"{name}@{s}": 1 - (i + 1) / 20 for s in range(1, 6)})
+    report = robustness_report({"model": fake_result("model", 0.3)}, {"model": acc}, reference="alexnet")
+    row = report.rows[0]
+    assert row["mce_corruptions"] == list(IMAGENET_C)
+    assert row["mce"] == pytest.approx(sum((i + 1) / 20 / e for i, e in enumerate(alexnet)) / 15)
+    by_hand = sum(((i + 1) / 20 - 0.2) / (e - 0.435) for i, e in enumerate(alexnet)) / 15
+    assert row["relative_mce"] == pytest.approx(by_hand)
+    assert "AlexNet's published errors" in report.table()
+    assert math.isnan(row["corruption_errors"]["lowpass"]["ce"])  # no published error: not in the mCE
+
+
+@pytest.mark.parametrize(
+    "accuracies,reference,match",
+    [
+        ({"model": {"clean": 0.9, "fog@1": 0.5, "fog@3": 0.4}}, "alexnet", r"fog was measured at \[1, 3\]"),
+        ({"model": {"clean": 0.9}, "alexnet": {"clean": 0.5}}, "alexnet", "a model of accuracies has that name"),
+    ],
+)
+def test_alexnets_published_errors_refuse_what_would_not_compare(accuracies, reference, match):
+    with pytest.raises(ValueError, match=match):
+        robustness_report({"model": fake_result("model", 0.3)}, accuracies, reference=reference)
+
+
+def test_a_reference_named_by_a_string_must_be_alexnets():
+    from captum_iaside.robustness.report import corruption_errors
+
+    with pytest.raises(ValueError, match="a model's accuracies or 'alexnet'"):
+        corruption_errors({"clean": 0.9, "fog@1": 0.5}, "resnet")
 
 
 def test_robust_accuracy_reads_the_scores_of_model_outputs():
