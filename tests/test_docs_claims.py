@@ -68,3 +68,37 @@ def test_tutorial_4_reads_the_numbers_its_cells_printed():
     assert len(numbers) >= 12
     for number in numbers:
         assert number.replace("−", "-").replace(" %", "%") in printed, number
+
+
+def _table_rows(text: str, header: str) -> dict[str, list[str]]:
+    """The rows of the Markdown table under ``header`` (its first line), by their first cell."""
+    block = text[text.index(header) :].split("\n\n")[0].splitlines()[2:]
+    return {cells[0]: cells[1:] for cells in ([c.strip() for c in line.strip("|").split("|")] for line in block)}
+
+
+def test_the_fashion_mnist_numbers_quoted_in_the_docs_are_the_studys_own():
+    import json
+
+    study = json.loads((DOCS / "robustness" / "results.json").read_text())
+    quoted = {
+        "interpreting.md": _table_rows(
+            (DOCS / "interpreting.md").read_text(),
+            "| model | SRS | SRS 95 % CI | clean accuracy | mean corruption accuracy |",
+        ),
+        "robustness/results.md": _table_rows((DOCS / "robustness" / "results.md").read_text(), "| model | SRS |"),
+    }
+    for where, rows in quoted.items():
+        assert set(rows) == {row["model"] for row in study["rows"]}, where
+        for row in study["rows"]:
+            srs, ci, clean, corrupted = rows[row["model"]][:4]
+            low, high = row["srs_ci"]
+            assert (srs, ci) == (f"{row['srs']:.3f}", f"[{low:.3f}, {high:.3f}]"), (where, row["model"])
+            assert (clean, corrupted) == (f"{row['clean_accuracy']:.3f}", f"{row['corruption_accuracy']:.3f}"), where
+    stated = re.search(
+        r"SRS against mean corruption accuracy: Spearman ([+-][\d.]+), Pearson ([+-][\d.]+);\s+against adversarial "
+        r"accuracy: Spearman ([+-][\d.]+), Pearson ([+-][\d.]+)",
+        (DOCS / "robustness.md").read_text(),
+    )
+    measured = [study["correlations"][k][c] for k in ("corruption accuracy", "adversarial accuracy") for c in
+                ("spearman", "pearson")]  # fmt: skip
+    assert [float(v) for v in stated.groups()] == pytest.approx(measured, abs=0.005)
