@@ -64,6 +64,19 @@ def naive_shapley(value_of, m: int) -> torch.Tensor:
     return torch.stack(cols, dim=1)
 
 
+def naive_log_prob_shapley(model, x, labels, m: int) -> torch.Tensor:
+    """Per-image Shapley values of ``m`` square bands under the zero baseline, the value the log-probability of
+    ``labels``, by :func:`naive_shapley` over literal coalition images: ``(B, m)``."""
+    index = band_index(x.shape[-2], x.shape[-1], m, "square")
+
+    def value_of(s):
+        with torch.no_grad():
+            out = model(coalition_image(x, torch.zeros_like(x), index, s))
+        return torch.log_softmax(out, 1)[torch.arange(x.shape[0]), labels]
+
+    return naive_shapley(value_of, m)
+
+
 def sid_by_hand(values: np.ndarray) -> np.ndarray:
     """The paper's SID of each row, (ψ − min ψ) / Σ(ψ − min ψ), with numpy (rows that are not all equal)."""
     shifted = values - values.min(axis=1, keepdims=True)

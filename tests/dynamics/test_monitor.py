@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 from conftest import tiny_cnn
-from reference import band_index, coalition_image, naive_shapley
+from reference import band_index, coalition_image, naive_log_prob_shapley, naive_shapley
 from torch import nn
 
 from captum_iaside import SpectralMonitor
@@ -32,17 +32,6 @@ def nudged(model, scale=0.02, seed=1):
     return later
 
 
-def naive_values(model, x, labels):
-    index = band_index(16, 16, M, "square")
-
-    def value_of(s):
-        with torch.no_grad():
-            out = model(coalition_image(x, torch.zeros_like(x), index, s))
-        return torch.log_softmax(out, 1)[torch.arange(x.shape[0]), labels]
-
-    return naive_shapley(value_of, M)
-
-
 def stratified_stderr(rows, labels):
     """Σ_h W_h² s_h² / n_h with W_h = n_h / n, by hand."""
     n, var = rows.shape[0], torch.zeros(rows.shape[1], dtype=torch.float64)
@@ -56,7 +45,7 @@ def test_a_step_is_the_stratified_mean_of_literal_per_image_shapley_values(probe
     model = tiny_cnn()
     monitor = SpectralMonitor(probe, LABELS, bands=M, batch_size=3)  # three games of 3, 3 and 1 images
     res = monitor(model, step=0)
-    phi = naive_values(model, probe, LABELS)
+    phi = naive_log_prob_shapley(model, probe, LABELS, M)
     assert torch.allclose(res.values, phi.mean(0), atol=1e-5)  # float32 forwards
     assert torch.allclose(res.stderr, stratified_stderr(phi, LABELS), rtol=1e-3, atol=1e-7)
     assert res.config["step"] == 0 and res.n_samples == 7
@@ -81,7 +70,7 @@ def test_the_difference_is_paired_over_the_probe_images(probe):
     monitor = SpectralMonitor(probe, LABELS, bands=M, n_bootstrap=100)
     first, second = monitor(model, 0), monitor(later, 5)
     d = monitor.difference(5, 0)
-    delta = naive_values(later, probe, LABELS) - naive_values(model, probe, LABELS)
+    delta = naive_log_prob_shapley(later, probe, LABELS, M) - naive_log_prob_shapley(model, probe, LABELS, M)
     assert torch.allclose(d.values, second.values - first.values, atol=1e-10)
     assert torch.allclose(d.values, delta.mean(0), atol=1e-5)
     assert torch.allclose(d.stderr, stratified_stderr(delta, LABELS), rtol=1e-3, atol=1e-7)

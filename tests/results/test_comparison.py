@@ -6,7 +6,7 @@ import copy
 import pytest
 import torch
 from conftest import tiny_cnn
-from reference import band_index, coalition_image, naive_shapley
+from reference import naive_log_prob_shapley
 
 from captum_iaside import compare_global
 from captum_iaside.results.dynamics import step_rows
@@ -24,17 +24,6 @@ def later(model, seed):
         for p in moved.parameters():
             p.add_(torch.randn(p.shape, generator=g) * 0.05)
     return moved
-
-
-def per_image_shapley(model, x):
-    index = band_index(16, 16, M, "square")
-
-    def value_of(s):
-        with torch.no_grad():
-            out = model(coalition_image(x, torch.zeros_like(x), index, s))
-        return torch.log_softmax(out, 1)[torch.arange(x.shape[0]), LABELS]
-
-    return naive_shapley(value_of, M)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +44,7 @@ def test_steps_are_ordered_and_each_differs_from_the_one_before_by_the_per_image
     expected_rows = [row for name, step in over.steps.items() for row in step_rows(step, comp.results[name])]
     assert over.history == tuple(expected_rows)
     assert [(d.a, d.b) for d in over.differences] == [(4, 0), (9, 4)]
-    phi = {name: per_image_shapley(model, x) for name, model in models.items()}
+    phi = {name: naive_log_prob_shapley(model, x, LABELS, M) for name, model in models.items()}
     for d, (a, b) in zip(over.differences, [("mid", "early"), ("late", "mid")], strict=True):
         diff = phi[a] - phi[b]
         assert torch.allclose(d.values, diff.mean(0), atol=1e-5)
