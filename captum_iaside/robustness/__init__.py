@@ -16,7 +16,7 @@ from captum_iaside.robustness.fourier_heat_map import fourier_basis, fourier_hea
 from captum_iaside.robustness.imagenet_c import IMAGENET_C, IMAGENET_C_EXTRA, imagenet_c
 from captum_iaside.robustness.released import cifar10_c_sets, imagenet_c_sets, ood_set, released_accuracy
 from captum_iaside.robustness.report import RobustnessReport, corruption_errors, robustness_report
-from captum_iaside.robustness.snr import spectral_snr
+from captum_iaside.robustness.snr import perturbation_energy_share, spectral_snr
 
 __all__ = [
     "CORRUPTIONS",
@@ -34,6 +34,7 @@ __all__ = [
     "imagenet_c",
     "imagenet_c_sets",
     "ood_set",
+    "perturbation_energy_share",
     "released_accuracy",
     "robust_accuracy",
     "robustness_report",

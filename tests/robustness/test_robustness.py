@@ -254,3 +254,24 @@ def test_dict_batches_and_a_report_that_names_its_reference():
         robust_accuracy(model, [(x, y[:1])], corruptions=["fog"], severities=(1,))
     with pytest.raises(ValueError, match="seed must be at least 0"):
         robust_accuracy(model, [(x, y)], corruptions=["fog"], severities=(1,), seed=-3)
+
+
+def test_the_energy_share_of_a_perturbation_by_hand():
+    from reference import band_index
+
+    from captum_iaside.robustness.snr import perturbation_energy_share
+
+    g = torch.Generator().manual_seed(3)
+    x, delta = torch.rand(4, 3, 16, 16, generator=g), torch.randn(4, 3, 16, 16, generator=g, dtype=torch.float64)
+    share = perturbation_energy_share(x.double(), x.double() + delta, bands=4)
+    power = torch.fft.fft2(delta).abs().pow(2).sum(dim=(0, 1))  # Parseval: the energy of each bin
+    index = band_index(16, 16, 4, "square")
+    by_hand = torch.stack([power[index == i].sum() for i in range(4)]) / power.sum()
+    assert torch.allclose(share, by_hand, atol=1e-12) and share.sum().item() == pytest.approx(1.0)
+    only_band_2 = SpectralBands(4).decompose(delta)[:, 2]  # a perturbation confined to band 2
+    assert torch.allclose(
+        perturbation_energy_share(x.double(), x.double() + only_band_2, 4), torch.tensor([0, 0, 1, 0.0]).double(),
+        atol=1e-12,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="perturbed equals clean"):
+        perturbation_energy_share(x, x.clone())
