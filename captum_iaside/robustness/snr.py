@@ -13,6 +13,22 @@ from captum_iaside.game.partition import FourierPartition
 from captum_iaside.game.players import as_bands
 
 
+def _band_energies(
+    clean: Tensor | Iterable[tuple[Tensor, Tensor]], perturbed: Tensor | None, bands: FourierPartition
+) -> tuple[Tensor, Tensor]:
+    r"""The energy of the clean images and of the perturbation in each band, summed over the data: two ``(M,)``."""
+    pairs = [(clean, perturbed)] if isinstance(clean, Tensor) else clean
+    signal = torch.zeros(bands.n_bands, dtype=torch.float64)
+    noise = torch.zeros(bands.n_bands, dtype=torch.float64)
+    for x, y in pairs:
+        check_images(x, "clean")
+        if not isinstance(y, Tensor) or y.shape != x.shape:
+            raise ValueError(f"perturbed must have the shape of clean {tuple(x.shape)}")
+        signal += bands.decompose(x.double()).pow(2).sum(dim=(0, 2, 3, 4)).cpu()
+        noise += bands.decompose((y - x).double()).pow(2).sum(dim=(0, 2, 3, 4)).cpu()
+    return signal, noise
+
+
 def spectral_snr(
     clean: Tensor | Iterable[tuple[Tensor, Tensor]],
     perturbed: Tensor | None = None,
@@ -37,16 +53,7 @@ def spectral_snr(
         >>> x = torch.rand(8, 3, 64, 64)
         >>> spectral_snr(x, corrupt(x, "gaussian_noise", 3))   # falls from band 0 to band 7
     """
-    bands = as_bands(bands)
-    pairs = [(clean, perturbed)] if isinstance(clean, Tensor) else clean
-    signal = torch.zeros(bands.n_bands, dtype=torch.float64)
-    noise = torch.zeros(bands.n_bands, dtype=torch.float64)
-    for x, y in pairs:
-        check_images(x, "clean")
-        if not isinstance(y, Tensor) or y.shape != x.shape:
-            raise ValueError(f"perturbed must have the shape of clean {tuple(x.shape)}")
-        signal += bands.decompose(x.double()).pow(2).sum(dim=(0, 2, 3, 4)).cpu()
-        noise += bands.decompose((y - x).double()).pow(2).sum(dim=(0, 2, 3, 4)).cpu()
+    signal, noise = _band_energies(clean, perturbed, as_bands(bands))
     return 10 * torch.log10(signal / noise)
 
 
@@ -77,14 +84,7 @@ def perturbation_energy_share(
         ...                                                       target=y)
         >>> perturbation_energy_share(x, x_adv)   # beside IASIDE(model).attribute_global(...).values
     """
-    bands = as_bands(bands)
-    pairs = [(clean, perturbed)] if isinstance(clean, Tensor) else clean
-    energy = torch.zeros(bands.n_bands, dtype=torch.float64)
-    for x, y in pairs:
-        check_images(x, "clean")
-        if not isinstance(y, Tensor) or y.shape != x.shape:
-            raise ValueError(f"perturbed must have the shape of clean {tuple(x.shape)}")
-        energy += bands.decompose((y - x).double()).pow(2).sum(dim=(0, 2, 3, 4)).cpu()
+    _, energy = _band_energies(clean, perturbed, as_bands(bands))
     total = energy.sum()
     if not total > 0:
         raise ValueError("perturbed equals clean: a perturbation without energy has no spectrum")
