@@ -40,9 +40,8 @@ from captum_iaside.game.players import as_bands
 from captum_iaside.game.value_functions import ValueFunction, ValueSpec, scores_of
 from captum_iaside.global_run.accumulators import GlobalAccumulator
 from captum_iaside.global_run.strata import as_labels
-from captum_iaside.results.dynamics import StepDifference, StepRow, step_rows
+from captum_iaside.results.dynamics import StepDifference, StepRow, step_difference, step_rows
 from captum_iaside.results.importance import SpectralImportance
-from captum_iaside.results.intervals import paired_srs_difference_interval, percentile_interval
 
 #: The version of the history file :class:`SpectralMonitor` writes with ``path=``.
 HISTORY_FORMAT = 1
@@ -391,28 +390,12 @@ class SpectralMonitor:
             >>> (d.unpaired_stderr / d.stderr).min()   # the precision pairing bought
         """
         a, b = self._known(a, "a"), self._known(b, "b")
-        ra, rb = self._results[a], self._results[b]
         est = self._accumulator(self._per_image(self._phi[a] - self._phi[b])).estimate()
-        values_ci = srs_ci = None
-        srs = ra.srs - rb.srs
         reps_a = self._accumulator(self._per_image(self._phi[a])).replicates()
         reps_b = self._accumulator(self._per_image(self._phi[b])).replicates()
-        if reps_a is not None and reps_b is not None:
-            values_ci = percentile_interval(reps_a - reps_b, self.confidence)
-            rings = self.players.rings()
-            if rings is not None and math.isfinite(srs):
-                srs_ci = paired_srs_difference_interval(reps_a, reps_b, rings, rings, ra.beta, self.confidence)
-        return StepDifference(
-            a=a,
-            b=b,
-            values=est.values,
-            stderr=est.stderr,
-            unpaired_stderr=torch.sqrt(ra.stderr.double() ** 2 + rb.stderr.double() ** 2),
-            values_ci=values_ci,
-            srs=srs,
-            srs_ci=srs_ci,
-            confidence=self.confidence,
-        )
+        replicates = None if reps_a is None or reps_b is None else (reps_a, reps_b)
+        results = (self._results[a], self._results[b])
+        return step_difference(a, b, results, (est.values, est.stderr), replicates, self.confidence)
 
     # ------------------------------------------------------------------ out to other tools
     def log(self, writer: Any, step: int | None = None, prefix: str = "iaside") -> None:

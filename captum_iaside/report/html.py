@@ -106,7 +106,7 @@ def _steps_section(over: StepComparison, pictures: Sequence[Picture]) -> str:
     r"""The models read as training steps: SRS per step, ΔSRS and Δψ between consecutive steps, the picture."""
     first = over.differences[0]
     level = f"{first.confidence:.0%}"
-    model = {step: name for name, step in over.steps.items()}
+    model = over.models
     srs = {row.step: row for row in over.history if row.player == 0}
     before = {d.a: d for d in over.differences}
     rows = []

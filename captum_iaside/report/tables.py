@@ -252,7 +252,7 @@ def interaction_rows(name: str, res: SpectralImportance) -> list[list[Any]]:
 
 def dynamics_rows(over: StepComparison) -> list[list[Any]]:
     r"""The rows of ``dynamics.csv``, in the order of :data:`DYNAMICS_COLUMNS`."""
-    model = {step: name for name, step in over.steps.items()}
+    model = over.models
     return [[model[row.step], *row.to_dict().values()] for row in over.history]
 
 
@@ -266,7 +266,7 @@ def step_line(over: StepComparison, difference: StepDifference) -> str:
     One consecutive pair of steps in words: ΔSRS with its paired interval, and how many players' Δψ intervals
     exclude 0 (the players whose ψ moved).
     """
-    model = {step: name for name, step in over.steps.items()}
+    model = over.models
     level = f"{difference.confidence:.0%}"
     pair = f"step {difference.b} → {difference.a} ({model[difference.b]} → {model[difference.a]})"
     if difference.srs != difference.srs:  # NaN: a score that is not defined has no difference

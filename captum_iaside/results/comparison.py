@@ -12,9 +12,9 @@ import torch
 from torch import Tensor
 
 from captum_iaside._utils.checks import check_steps
-from captum_iaside.results.dynamics import StepComparison, StepDifference, step_rows
+from captum_iaside.results.dynamics import StepComparison, StepDifference, step_difference, step_rows
 from captum_iaside.results.importance import SpectralImportance, clean_float, clean_list
-from captum_iaside.results.intervals import paired_srs_difference_interval, percentile_interval
+from captum_iaside.results.intervals import paired_srs_difference_interval
 
 
 class SRSDifference(NamedTuple):
@@ -154,22 +154,9 @@ class SpectralComparison:
         r"""The paired difference of two models read as steps ``(step, name)``: the later minus the earlier."""
         (step_a, a), (step_b, b) = later, earlier
         paired = self.values_difference(a, b)
-        srs = self.srs_difference(a, b)
-        values_ci = None
-        if self.replicates:
-            values_ci = percentile_interval(self.replicates[a] - self.replicates[b], self.confidence)
-        ra, rb = self.results[a], self.results[b]
-        return StepDifference(
-            a=step_a,
-            b=step_b,
-            values=paired.values.double(),
-            stderr=paired.stderr.double(),
-            unpaired_stderr=torch.sqrt(ra.stderr.double() ** 2 + rb.stderr.double() ** 2),
-            values_ci=values_ci,
-            srs=srs.estimate,
-            srs_ci=srs.interval,
-            confidence=self.confidence,
-        )
+        replicates = (self.replicates[a], self.replicates[b]) if self.replicates else None
+        results = (self.results[a], self.results[b])
+        return step_difference(step_a, step_b, results, paired, replicates, self.confidence)
 
     def to_dict(self, reference: str | None = None) -> dict[str, Any]:
         r"""

@@ -3,14 +3,17 @@ of two steps (what :class:`~captum_iaside.dynamics.SpectralMonitor` returns)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from types import MappingProxyType
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from captum_iaside.results.importance import SpectralImportance, clean_float, clean_list
+from captum_iaside.results.intervals import paired_srs_difference_interval, percentile_interval
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,41 @@ class StepDifference:
         }
 
 
+def step_difference(
+    a: int,
+    b: int,
+    results: tuple[SpectralImportance, SpectralImportance],
+    paired: tuple[Tensor, Tensor],
+    replicates: tuple[Tensor, Tensor] | None,
+    confidence: float,
+) -> StepDifference:
+    r"""
+    The :class:`StepDifference` of step ``a`` minus step ``b`` from their ``results``, the ``paired`` Δψ and its
+    standard error, and their bootstrap ``replicates`` ``(R, M)`` drawn with the same weights per image (None
+    without a bootstrap): Δψ's interval and ΔSRS's are the percentiles of the replicates' differences.
+    """
+    ra, rb = results
+    srs = ra.srs - rb.srs
+    values_ci = srs_ci = None
+    if replicates is not None:
+        reps_a, reps_b = replicates
+        values_ci = percentile_interval(reps_a - reps_b, confidence)
+        rings_a, rings_b = ra.players.rings(), rb.players.rings()
+        if rings_a is not None and rings_b is not None and math.isfinite(srs):
+            srs_ci = paired_srs_difference_interval(reps_a, reps_b, rings_a, rings_b, ra.beta, confidence)
+    return StepDifference(
+        a=a,
+        b=b,
+        values=paired[0].double(),
+        stderr=paired[1].double(),
+        unpaired_stderr=torch.sqrt(ra.stderr.double() ** 2 + rb.stderr.double() ** 2),
+        values_ci=values_ci,
+        srs=srs,
+        srs_ci=srs_ci,
+        confidence=confidence,
+    )
+
+
 @dataclass(frozen=True)
 class StepComparison:
     r"""
@@ -151,6 +189,11 @@ class StepComparison:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", MappingProxyType(dict(self.steps)))
+
+    @property
+    def models(self) -> dict[int, str]:
+        r"""Step → the name of its model (the inverse of :attr:`steps`)."""
+        return {step: name for name, step in self.steps.items()}
 
     def to_dict(self) -> dict[str, Any]:
         r"""A JSON-ready dict: ``steps`` (model → step), ``history`` (the rows) and ``differences``."""
