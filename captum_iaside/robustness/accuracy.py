@@ -14,7 +14,7 @@ from torch import Tensor
 from captum_iaside._utils.checks import check_seed
 from captum_iaside.game.value_functions import scores_of
 from captum_iaside.global_run.batches import check_batch_labels, split_batch
-from captum_iaside.robustness.corruptions import CORRUPTIONS, SEVERITIES, corrupt
+from captum_iaside.robustness.corruptions import CORRUPTIONS, SEVERITIES, check_severities, corrupt
 from captum_iaside.robustness.imagenet_c import IMAGENET_C, IMAGENET_C_EXTRA, imagenet_c_package
 
 
@@ -37,9 +37,7 @@ def _check_names(corruptions: Sequence[str], severities: Sequence[int]) -> None:
         raise ValueError(f"corruptions: unknown {unknown}; expected names of {list(CORRUPTIONS)}")
     if any(name in IMAGENET_C + IMAGENET_C_EXTRA for name in corruptions):
         imagenet_c_package()  # a missing package is one line now, not at the first batch
-    bad = [s for s in severities if s not in SEVERITIES]
-    if bad:
-        raise ValueError(f"severities must be among {SEVERITIES}, got {bad}")
+    check_severities(severities)
 
 
 def _comparator(

@@ -11,7 +11,7 @@ from the ``seed`` it is given, so it can serve directly as an attack of
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from torch import Tensor
 
@@ -21,6 +21,14 @@ from captum_iaside.robustness.imagenet_c import IMAGENET_C, IMAGENET_C_EXTRA, im
 
 SEVERITIES = (1, 2, 3, 4, 5)
 _FILTER_BANDS = SpectralBands(8)
+
+
+def check_severities(severities: Sequence[int]) -> list[int]:
+    r"""``severities`` as a list, each one of :data:`SEVERITIES` (1–5), or ``ValueError`` naming those that are not."""
+    bad = [s for s in severities if isinstance(s, bool) or not isinstance(s, int) or s not in SEVERITIES]
+    if bad:
+        raise ValueError(f"severities must be among {list(SEVERITIES)}, got {bad}")
+    return list(severities)
 
 
 def lowpass(x: Tensor, severity: int, seed: int = 0) -> Tensor:

@@ -31,7 +31,7 @@ from torchvision.datasets import ImageFolder
 from captum_iaside._utils.checks import check_positive_int
 from captum_iaside.game.value_functions import scores_of
 from captum_iaside.global_run.batches import split_batch
-from captum_iaside.robustness.corruptions import SEVERITIES
+from captum_iaside.robustness.corruptions import SEVERITIES, check_severities
 from captum_iaside.robustness.imagenet_c import IMAGENET_C
 
 #: Images per severity in CIFAR-10-C's arrays.
@@ -76,10 +76,10 @@ class _MappedFolder(ImageFolder):
 
 
 def _check_severities(severities: Sequence[int]) -> list[int]:
-    wrong = [s for s in severities if isinstance(s, bool) or not isinstance(s, int) or s not in SEVERITIES]
-    if wrong or not severities:
-        raise ValueError(f"severities must be among {list(SEVERITIES)}, got {list(severities)}")
-    return list(severities)
+    r"""The severities of a released set: :func:`check_severities`, and at least one."""
+    if not severities:
+        raise ValueError(f"severities must be among {list(SEVERITIES)}, got none")
+    return check_severities(severities)
 
 
 def imagenet_c_sets(
