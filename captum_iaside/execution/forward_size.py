@@ -20,8 +20,10 @@ ladder of sizes (the challenger):
    decided at once (a busy machine makes small forwards much slower, and the run should not spend long
    finding that out). So is a **futile** one: from :data:`FUTILE_ROUNDS` rounds on, where the rounds
    spread so widely that even :data:`MAX_ROUNDS` of them could not resolve :data:`GAIN` (bursts of load
-   as long as the forwards), the throughputs alone decide, as they would after :data:`MAX_ROUNDS`: more
-   rounds would cost time at the slower size and buy no certainty. Otherwise the contest is decided
+   as long as the forwards), the **larger** size wins: such bursts fall on one forward or the other by
+   chance, so a few rounds' throughputs cannot order the sizes (under the benchmark's load they sent runs
+   back to 7 images per forward), while on a machine that busy the threads of a forward wait for each other
+   at every layer, which a larger forward amortises. Otherwise the contest is decided
    after :data:`MIN_ROUNDS` rounds, where a smaller size without certainty loses (memory is saved only
    where it surely costs no speed), and a larger one without certainty gets more rounds, up to
    :data:`MAX_ROUNDS`, after which its throughput alone decides.
@@ -188,8 +190,8 @@ class _Contest:
             return True
         if min(ratios) > threshold and ratio > threshold + 2 * GAIN:
             return False
-        if self.futile():  # the throughputs decide now, as they would after MAX_ROUNDS
-            return ratio < threshold
+        if self.futile():  # bursts of load as long as the forwards: the larger size amortises the threads' waits
+            return up
         if n < MIN_ROUNDS:
             return None
         se = statistics.stdev(ratios) / math.sqrt(n)

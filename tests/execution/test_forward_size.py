@@ -299,3 +299,17 @@ def test_bursty_load_does_not_fool_the_choice_when_memory_has_a_price():
         ours, _ = play(Machine(seed, load_from=0.0), memory=lite0_memory)
         ratios.append(ours / best)
     assert statistics.median(ratios) <= 1.2 and max(ratios) <= 1.6, ratios
+
+
+def test_a_contest_that_bursts_of_load_make_futile_goes_to_the_larger_size():
+    # bursts of about a second fall on two forwards of 14 images and one of 7: per image the 14-image forwards are
+    # slower over the three rounds (the throughputs would keep 7), but the rounds spread so widely that no number of
+    # rounds could resolve 5 %; on such a machine the larger forward amortises the threads' waits, and it wins
+    chooser = ForwardSizeChooser()
+    chooser.calibrate(N_IMAGES, cuda=False)
+    seconds = iter([0.05, 0.05, 0.1, 1.2, 0.08, 0.9, 0.05, 1.1])  # warm-ups of 1 and 2, then three rounds
+    decided = False
+    while not decided:
+        size, _ = chooser.next_size(N_IMAGES, PER_BATCH)
+        decided = chooser.record(size, N_IMAGES, next(seconds), full=True)
+    assert chooser.size == 2 and chooser.report().timings[1].forwards == 3, chooser.report()
