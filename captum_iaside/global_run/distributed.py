@@ -41,6 +41,18 @@ def gather(obj: Any) -> list[Any]:
     return out
 
 
+def summed(counts: dict[Any, float]) -> dict[Any, float]:
+    r"""
+    ``counts`` summed key by key over the ranks (a collective under torch.distributed; ``counts`` itself without a
+    process group): the correct answers and images of each rank's shard add up to the whole data set's.
+    """
+    total: dict[Any, float] = {}
+    for own in gather(counts):
+        for key, value in own.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
 @dataclass(frozen=True)
 class RankStatus:
     r"""What a rank tells the others at each step: whether its data are done, why, and its statistics (tolerance)."""

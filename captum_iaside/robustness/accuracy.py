@@ -14,6 +14,7 @@ from torch import Tensor
 from captum_iaside._utils.checks import check_seed
 from captum_iaside.game.value_functions import scores_of
 from captum_iaside.global_run.batches import check_batch_labels, split_batch
+from captum_iaside.global_run.distributed import summed
 from captum_iaside.robustness.corruptions import CORRUPTIONS, SEVERITIES, check_severities, corrupt
 from captum_iaside.robustness.imagenet_c import IMAGENET_C, IMAGENET_C_EXTRA, imagenet_c_package
 
@@ -152,7 +153,8 @@ def robust_accuracy(
     Returns:
         *dict* name → accuracy in ``[0, 1]``: ``"clean"``, ``"fog@3"``, ``"FGSM@0.03"``, …; for a dict of
         models, model name → such a dict. Feed it to :func:`~captum_iaside.robustness.report.robustness_report`
-        for the corruption errors and the mCE.
+        for the corruption errors and the mCE. Under torch.distributed each rank scores its own batches and the
+        counts are summed over the ranks: every rank returns the accuracies over all the images.
 
     Examples::
 
@@ -189,7 +191,11 @@ def robust_accuracy(
                 totals[name][label] = totals[name].get(label, 0.0) + float(correct.sum())
             comparator.reset()
         seen += x.shape[0]
+    counts = summed({(name, k): total for name, t in totals.items() for k, total in t.items()} | {None: seen})
+    seen = counts.pop(None)
     if seen == 0:
         raise ValueError("data yielded no images")
-    accuracies = {name: {k: total / seen for k, total in t.items()} for name, t in totals.items()}
+    accuracies: dict[str, dict[str, float]] = {name: {} for name in named}
+    for (name, k), total in counts.items():
+        accuracies[name][k] = total / seen
     return accuracies if isinstance(model, Mapping) else accuracies[""]

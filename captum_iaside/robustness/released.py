@@ -27,10 +27,12 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import ImageFolder
+from tqdm import tqdm
 
 from captum_iaside._utils.checks import check_positive_int
 from captum_iaside.game.value_functions import scores_of
 from captum_iaside.global_run.batches import split_batch
+from captum_iaside.global_run.distributed import summed, world
 from captum_iaside.robustness.corruptions import SEVERITIES, check_severities
 from captum_iaside.robustness.imagenet_c import IMAGENET_C
 
@@ -238,11 +240,19 @@ def ood_set(root: str, transform: Callable[..., Any] | None = None, classes: Seq
     return _MappedFolder(os.fspath(root), class_map(names, classes, f"ood folder {os.fspath(root)!r}"), transform)
 
 
+def _images(data: Dataset | Iterable) -> int | None:
+    r"""The images of a data set, or of a :class:`~torch.utils.data.DataLoader`'s; None for another iterable."""
+    dataset = data if isinstance(data, Dataset) else getattr(data, "dataset", None)
+    return len(dataset) if isinstance(dataset, Dataset) and hasattr(dataset, "__len__") else None
+
+
 def released_accuracy(
     model: Callable[..., Any] | Mapping[str, Callable[..., Any]],
     sets: Mapping[str, Dataset | Iterable],
     batch_size: int = 64,
     device: torch.device | str | None = None,
+    show_progress: bool = False,
+    classes: Mapping[str, Sequence[int]] | None = None,
 ) -> dict[str, Any]:
     r"""
     Top-1 accuracy of one or several models on each of ``sets`` (the clean set, the released corruptions, OOD
@@ -256,9 +266,17 @@ def released_accuracy(
                     ``"clean"``, ``"fog@3"``; any other key (``"ood:imagenet-r"``) is reported as it is.
         batch_size (int, optional): Images per batch of a data set. Default: 64
         device (torch.device or str, optional): Where the images go. Default: None (where they are)
+        show_progress (bool, optional): A progress bar of the images scored (rank 0 only under torch.distributed).
+                    Default: False
+        classes (dict, optional): Key → the model's class indices a set is scored over: the prediction is the
+                    best of those outputs (ImageNet-R's and -A's protocol, over their 200 classes: pass
+                    ``sorted(set(ood.class_to_idx.values()))`` of an :func:`ood_set`).
+                    Default: None (every set over all the model's outputs)
 
     Returns:
-        *dict* key → accuracy; for a dict of models, model name → such a dict.
+        *dict* key → accuracy; for a dict of models, model name → such a dict. Under torch.distributed each rank
+        scores the images it is given (its shard of each set) and the counts are summed over the ranks: every rank
+        returns the accuracies over all of them.
     """
     check_positive_int(batch_size, "batch_size")
     named = dict(model) if isinstance(model, Mapping) else {"": model}
@@ -266,22 +284,45 @@ def released_accuracy(
         raise ValueError("model is an empty dict; give a model or a dict name -> model")
     if not isinstance(sets, Mapping) or not sets:
         raise ValueError("sets must be a non-empty dict key -> data set")
-    out: dict[str, dict[str, float]] = {name: {} for name in named}
+    classes = dict(classes or {})
+    unknown = [key for key in classes if key not in sets]
+    if unknown:
+        raise ValueError(f"classes names sets that sets lacks: {unknown}")
+    masks = {key: torch.as_tensor(list(indices), dtype=torch.long) for key, indices in classes.items()}
+    if any(m.numel() == 0 for m in masks.values()):
+        raise ValueError("classes gives a set no class to be scored over")
+    counts: dict[tuple[str, str | None], int] = {}
+    sizes = [_images(data) for data in sets.values()]
+    total = None if None in sizes else sum(sizes)
+    bar = tqdm(total=total, desc="accuracy", unit="image", disable=not show_progress or world()[0] != 0)
     for key, data in sets.items():
         batches = DataLoader(data, batch_size=batch_size) if isinstance(data, Dataset) else data
-        correct, seen = dict.fromkeys(named, 0), 0
+        counts.update({(key, name): 0 for name in named} | {(key, None): 0})
+        bar.set_postfix_str(key, refresh=False)
         with torch.no_grad():
             for batch in batches:
                 x, y = split_batch(batch)
                 if y is None:
                     raise ValueError(f"sets[{key!r}] yields batches without labels")
+                if len(y) == 0:  # every image of the batch skipped as unreadable
+                    continue
                 x, y = (x, y) if device is None else (x.to(device), y.to(device))
                 for name, m in named.items():
-                    predicted: Tensor = scores_of(m(x)).argmax(dim=1)
-                    correct[name] += int((predicted == y).sum())
-                seen += len(y)
-        if seen == 0:
+                    scores: Tensor = scores_of(m(x))
+                    if key in masks:
+                        over = masks[key].to(scores.device)
+                        predicted = over[scores[:, over].argmax(dim=1)]
+                    else:
+                        predicted = scores.argmax(dim=1)
+                    counts[key, name] += int((predicted == y).sum())
+                counts[key, None] += len(y)
+                bar.update(len(y))
+    bar.close()
+    counts = summed(counts)
+    out: dict[str, dict[str, float]] = {name: {} for name in named}
+    for key in sets:
+        if counts[key, None] == 0:
             raise ValueError(f"sets[{key!r}] holds no images")
         for name in named:
-            out[name][key] = correct[name] / seen
+            out[name][key] = counts[key, name] / counts[key, None]
     return out if isinstance(model, Mapping) else out[""]

@@ -109,3 +109,25 @@ def test_layout_errors_are_named_before_any_image_is_read(imagenet_c, tmp_path):
 def test_array_images_go_through_the_transform():
     data = ArrayImages(np.zeros((2, 4, 4, 3), dtype=np.uint8), np.array([1, 0]), transform=lambda t: t.shape)
     assert data[0] == (torch.Size([3, 4, 4]), 1) and len(data) == 2
+
+
+def test_an_ood_set_is_scored_over_its_own_classes_when_asked(imagenet_c):
+    import torchvision.transforms.v2 as v2
+
+    transform = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+    sets = imagenet_c_sets(str(imagenet_c), transform, corruptions=["fog"], severities=(2,), classes=WNIDS)
+    zero = lambda x: torch.eye(3)[[0] * len(x)]  # noqa: E731 - always class 0, which the set lacks
+    # over all three outputs class 0 wins and every image is wrong; over the set's classes 1 and 2 (scores 0 and 0,
+    # the first of them chosen) the class-1 images are right
+    assert released_accuracy(zero, sets, 4) == {"fog@2": 0.0}
+    assert released_accuracy(zero, sets, 4, classes={"fog@2": [1, 2]}) == {"fog@2": 0.5}
+    with pytest.raises(ValueError, match="classes names sets that sets lacks"):
+        released_accuracy(zero, sets, 4, classes={"snow@1": [1]})
+    with pytest.raises(ValueError, match="no class"):
+        released_accuracy(zero, sets, 4, classes={"fog@2": []})
+
+
+def test_batches_whose_images_were_all_skipped_count_for_nothing():
+    model = lambda x: torch.eye(2)[[1] * len(x)]  # noqa: E731
+    batches = [(torch.empty(0), torch.empty(0, dtype=torch.int64)), (torch.rand(2, 3, 4, 4), torch.tensor([1, 0]))]
+    assert released_accuracy(model, {"clean": batches}) == {"clean": 0.5}
