@@ -13,7 +13,7 @@ from captum_iaside.game.partition import FourierPartition
 from captum_iaside.game.players import as_bands
 
 
-def _band_energies(
+def band_energies(
     clean: Tensor | Iterable[tuple[Tensor, Tensor]], perturbed: Tensor | None, bands: FourierPartition
 ) -> tuple[Tensor, Tensor]:
     r"""The energy of the clean images and of the perturbation in each band, summed over the data: two ``(M,)``."""
@@ -53,7 +53,7 @@ def spectral_snr(
         >>> x = torch.rand(8, 3, 64, 64)
         >>> spectral_snr(x, corrupt(x, "gaussian_noise", 3))   # falls from band 0 to band 7
     """
-    signal, noise = _band_energies(clean, perturbed, as_bands(bands))
+    signal, noise = band_energies(clean, perturbed, as_bands(bands))
     return 10 * torch.log10(signal / noise)
 
 
@@ -84,7 +84,7 @@ def perturbation_energy_share(
         ...                                                       target=y)
         >>> perturbation_energy_share(x, x_adv)   # beside IASIDE(model).attribute_global(...).values
     """
-    _, energy = _band_energies(clean, perturbed, as_bands(bands))
+    _, energy = band_energies(clean, perturbed, as_bands(bands))
     total = energy.sum()
     if not total > 0:
         raise ValueError("perturbed equals clean: a perturbation without energy has no spectrum")
