@@ -7,10 +7,11 @@ through ``imagecorruptions-imaug``, and our spectral filters); :func:`robust_acc
 under corruptions and :mod:`captum.robust` attacks, :func:`released_accuracy` on the released ImageNet-C,
 CIFAR-10-C and out-of-distribution images (:func:`imagenet_c_sets`, :func:`cifar10_c_sets`, :func:`ood_set`),
 and :func:`robustness_report` checks the second half on your models, with the mCE against a reference model
-or AlexNet's published errors.
+or AlexNet's published errors; :func:`adversarial_spectrum` says where an attack puts its energy, beside ψ.
 """
 
 from captum_iaside.robustness.accuracy import attack_comparator, robust_accuracy
+from captum_iaside.robustness.adversarial import AdversarialSpectrum, adversarial_spectrum
 from captum_iaside.robustness.corruptions import CORRUPTIONS, SEVERITIES, SPECTRAL_FILTERS, corrupt
 from captum_iaside.robustness.fourier_heat_map import fourier_basis, fourier_heat_map
 from captum_iaside.robustness.imagenet_c import IMAGENET_C, IMAGENET_C_EXTRA, imagenet_c
@@ -24,7 +25,9 @@ __all__ = [
     "IMAGENET_C_EXTRA",
     "SEVERITIES",
     "SPECTRAL_FILTERS",
+    "AdversarialSpectrum",
     "RobustnessReport",
+    "adversarial_spectrum",
     "attack_comparator",
     "cifar10_c_sets",
     "corrupt",

@@ -275,3 +275,43 @@ def test_the_energy_share_of_a_perturbation_by_hand():
     )  # fmt: skip
     with pytest.raises(ValueError, match="perturbed equals clean"):
         perturbation_energy_share(x, x.clone())
+
+
+def test_every_measure_is_correlated_with_its_interval_over_the_models_and_their_count():
+    names = ["a", "b", "c", "d", "e"]
+    results = {n: fake_result(n, p) for n, p in zip(names, [0.2, 0.4, 0.6, 0.8, 0.9], strict=True)}
+    accuracies = {
+        n: {"clean": 0.9 - i / 100, "fog@1": 0.5 + i / 10, "ood:sketch": 0.3 + i / 20, "ood:r": 0.1}
+        for i, n in enumerate(names)
+    }
+    report = robustness_report(results, accuracies, confidence=0.9)
+    assert report.measures() == ["clean accuracy", "corruption accuracy", "OOD sketch accuracy", "OOD r accuracy"]
+    rising = report.correlations["OOD sketch accuracy"]
+    assert rising["spearman"] == pytest.approx(1.0) and rising["models"] == 5 and rising["confidence"] == 0.9
+    assert rising["spearman_ci"] == pytest.approx([1.0, 1.0])  # every resample of a monotone relation is monotone
+    assert report.correlations["clean accuracy"]["spearman"] == pytest.approx(-1.0)
+    flat = report.correlations["OOD r accuracy"]  # no spread: no correlation, and the table says why
+    assert math.isnan(flat["spearman"]) and flat["spearman_ci"] is None
+    assert "SRS vs OOD r accuracy: no correlation (it needs 3 or more models whose values differ; 5 here)" in (
+        report.table()
+    )
+    assert "sketch" in report.table().splitlines()[0]
+    # a noisy relation: an interval within [-1, 1]
+    g = torch.Generator().manual_seed(0)
+    noisy = {n: {"clean": float(torch.rand(1, generator=g))} for n in names}
+    c = robustness_report(results, noisy).correlations["clean accuracy"]
+    assert -1 <= c["spearman_ci"][0] <= c["spearman_ci"][1] <= 1 and -1 <= c["spearman"] <= 1
+    from captum_iaside.visualization.robustness import plot_robustness_measures
+
+    fig, axes = plot_robustness_measures(report)
+    assert len(axes) == 4 and "5 models" in axes[2].get_title() and "no correlation" in axes[3].get_title()
+
+
+def test_imagenet_c_bar_corruptions_count_as_corruptions_and_attacks_do_not():
+    results = {n: fake_result(n, p) for n, p in (("a", 0.3), ("b", 0.6))}
+    acc = {"clean": 0.9, "blue_noise_sample@3": 0.5, "fog@2": 0.7, "PGD@0.01": 0.1, "ood:r": 0.2}
+    row = robustness_report(results, {"a": acc, "b": acc}).rows[0]
+    assert row["corruption_accuracy"] == pytest.approx(0.6) and row["adversarial_accuracy"] == pytest.approx(0.1)
+    assert row["measures"]["OOD r accuracy"] == 0.2
+    with pytest.raises(ValueError, match="no 'clean' accuracy"):
+        robustness_report(results, {"a": {"fog@1": 0.5}, "b": acc})
