@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -20,6 +21,8 @@ from captum_iaside.report.tables import (
 )
 from captum_iaside.results.dynamics import StepComparison
 from captum_iaside.results.importance import SpectralImportance
+from captum_iaside.robustness.alexnet import PUBLISHED_ALEXNET
+from captum_iaside.robustness.report import RobustnessReport, correlation_line
 
 HOW_TO_READ = (
     "ψ of a band is how much of the model's value ({value}: from v(∅), every band replaced by the baseline, to "
@@ -150,6 +153,40 @@ def _steps_section(over: StepComparison, pictures: Sequence[Picture]) -> str:
     return "\n".join(["<h2>Over the training steps</h2>", text, scores, changes, *(_figure(p) for p in pictures)])
 
 
+def _robustness_section(report: RobustnessReport, pictures: Sequence[Picture]) -> str:
+    r"""The models' robustness: a row per model and measure column, the correlations with the SRS, the pictures."""
+    measures = report.measures()
+    head = "<th class='left'>model</th><th>SRS</th><th>interval</th>" + "".join(
+        f"<th>{escape(m)}</th>" for m in measures
+    )
+    rows = []
+    for row in report.rows:
+        ci = "" if row["srs_ci"] is None else f"[{row['srs_ci'][0]:.3f}, {row['srs_ci'][1]:.3f}]"
+        cells = [_cell(row["model"], left=True), _cell(f"{row['srs']:.3f}"), _cell(ci)]
+        for m in measures:
+            value = row["measures"].get(m, math.nan)
+            text = "n/a" if math.isnan(value) else (f"{value:.1%}" if "mCE" in m else f"{value:.3f}")
+            cells.append(_cell(text))
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    table = f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    if report.reference is not None:
+        by = "AlexNet's published errors" if report.reference == PUBLISHED_ALEXNET else escape(report.reference)
+        table += f"<p>mCE and relative mCE normalised by {by} (100% = as robust as it).</p>"
+    lines = "".join(f"<li>{escape(correlation_line(m, c))}</li>" for m, c in report.correlations.items())
+    n = len(report.rows)
+    caution = (
+        f"<p class='note'>These correlations rest on {n} models: each point of a scatter is a model, and the "
+        "interval resamples the models, so it is wide with few of them; a correlation needs 3 or more.</p>"
+    )
+    text = (
+        "<p>Accuracies are top-1 on the data given: clean, each corruption and severity (their mean is the corruption "
+        "accuracy), each out-of-distribution set, under attack.</p>"
+    )
+    return "\n".join(
+        ["<h2>Robustness</h2>", text, table, caution, f"<ul>{lines}</ul>", *(_figure(p) for p in pictures)]
+    )
+
+
 def html_page(
     results: Mapping[str, SpectralImportance],
     pictures: Mapping[str, Sequence[Picture]],
@@ -160,6 +197,8 @@ def html_page(
     docs_url: str | None,
     steps: StepComparison | None = None,
     steps_pictures: Sequence[Picture] = (),
+    robustness: RobustnessReport | None = None,
+    robustness_pictures: Sequence[Picture] = (),
 ) -> str:
     r"""
     The whole page as a string (UTF-8, no external resource).
@@ -176,6 +215,9 @@ def html_page(
         steps (StepComparison, optional): The models read as training steps; adds a section before the
                     comparison. Default: None
         steps_pictures (sequence of Picture, optional): That section's pictures. Default: ()
+        robustness (RobustnessReport, optional): The models' robustness; adds a section after the comparison.
+                    Default: None
+        robustness_pictures (sequence of Picture, optional): That section's pictures. Default: ()
 
     Returns:
         *str*: the HTML page.
@@ -209,6 +251,8 @@ def html_page(
     if comparison is not None:
         parts.append("<h2>Comparison</h2>")
         parts.append(_comparison_table(comparison))
+    if robustness is not None:
+        parts.append(_robustness_section(robustness, robustness_pictures))
     for heading, pictures_of in shared.items():
         parts.append(f"<h2>{escape(heading)}</h2>")
         parts.extend(_figure(p) for p in pictures_of)

@@ -13,6 +13,7 @@ from captum_iaside.game.partition import FourierPartition
 from captum_iaside.results.dynamics import StepComparison, StepDifference, StepRow
 from captum_iaside.results.importance import SpectralImportance, clean_float
 from captum_iaside.results.summaries import max_spectral_robustness_score
+from captum_iaside.robustness.report import RobustnessReport
 
 #: The columns of ``results.csv``, one row per model and band.
 CSV_COLUMNS = (
@@ -36,6 +37,9 @@ CSV_COLUMNS = (
 #: The columns of ``dynamics.csv`` (``--steps``), one row per step and player: the model, then a
 #: :class:`~captum_iaside.results.dynamics.StepRow`'s fields.
 DYNAMICS_COLUMNS = ("model", *(f.name for f in fields(StepRow)))
+
+#: The columns of ``robustness.csv``, one row per model and measure or accuracy (``"mCE"``, ``"fog@3"``).
+ROBUSTNESS_COLUMNS = ("model", "srs", "measure", "value")
 
 #: The columns of ``interactions.csv``, one row per model and pair of players ``i < j``.
 INTERACTION_COLUMNS = ("model", "index", "i", "j", "player_i", "player_j", "value", "stderr")
@@ -254,6 +258,18 @@ def dynamics_rows(over: StepComparison) -> list[list[Any]]:
     r"""The rows of ``dynamics.csv``, in the order of :data:`DYNAMICS_COLUMNS`."""
     model = over.models
     return [[model[row.step], *row.to_dict().values()] for row in over.history]
+
+
+def robustness_rows(report: RobustnessReport) -> list[list[Any]]:
+    r"""
+    The rows of ``robustness.csv``, in the order of :data:`ROBUSTNESS_COLUMNS`: each model's measures (``"clean
+    accuracy"``, ``"mCE"``, ``"OOD imagenet-r accuracy"``), then every accuracy it was given (``"fog@3"``).
+    """
+    rows = []
+    for row in report.rows:
+        values = {**row["measures"], **row["accuracies"]}
+        rows.extend([row["model"], clean_float(row["srs"]), k, clean_float(v)] for k, v in values.items())
+    return rows
 
 
 def interval_text(low: float, high: float) -> str:

@@ -19,15 +19,27 @@ from captum_iaside.report.tables import (
     CSV_COLUMNS,
     DYNAMICS_COLUMNS,
     INTERACTION_COLUMNS,
+    ROBUSTNESS_COLUMNS,
     csv_rows,
     dynamics_rows,
     interaction_rows,
+    robustness_rows,
 )
 from captum_iaside.results.comparison import SpectralComparison
 from captum_iaside.results.importance import SpectralImportance
+from captum_iaside.robustness.report import RobustnessReport
 
 #: The keys of ``results.json``.
-RESULT_KEYS = ("captum_iaside_version", "versions", "config", "models", "comparison", "dynamics", "files")
+RESULT_KEYS = (
+    "captum_iaside_version",
+    "versions",
+    "config",
+    "models",
+    "comparison",
+    "dynamics",
+    "robustness",
+    "files",
+)
 
 
 def slug(name: str) -> str:
@@ -117,6 +129,7 @@ def write_report(
     config: Mapping[str, Any] | None = None,
     details: Mapping[str, Mapping[str, Any]] | None = None,
     steps: Mapping[str, int] | None = None,
+    robustness: RobustnessReport | None = None,
 ) -> list[str]:
     r"""
     Write the report of a global run into ``out_dir``, as the command line does: ``results.json`` and
@@ -146,6 +159,13 @@ def write_report(
                     (``dynamics.png``), the tidy history (``dynamics.csv``), each step minus the one before with
                     paired intervals (``results.json``'s ``"dynamics"``) and a section of ``report.html``.
                     Default: None
+        robustness (RobustnessReport, optional): The models' robustness
+                    (:func:`~captum_iaside.robustness.report.robustness_report`): adds ``robustness.csv`` (one row
+                    per model and measure or accuracy), ``results.json``'s ``"robustness"``, the SRS against each
+                    measure with Spearman's ρ and its interval over the models (``robustness.png``), the
+                    adversarial spectra beside the SID where the report has them (``adversarial.png``) and a
+                    section of ``report.html``. Its models must be the results' models.
+                    Default: None
 
     Returns:
         *list* of the file names written, sorted.
@@ -158,12 +178,14 @@ def write_report(
     """
     import matplotlib.pyplot as plt
 
+    from captum_iaside.visualization.adversarial import plot_adversarial_spectra
     from captum_iaside.visualization.decomposition import plot_band_decomposition
     from captum_iaside.visualization.dynamics import plot_dynamics
     from captum_iaside.visualization.fourier import plot_fourier_importance
     from captum_iaside.visualization.importance import plot_spectral_importance
     from captum_iaside.visualization.interactions import plot_interactions
     from captum_iaside.visualization.orientation import plot_polar_importance
+    from captum_iaside.visualization.robustness import plot_robustness_measures
 
     named, paired = _named(results)
     over = None
@@ -174,6 +196,13 @@ def write_report(
                 f"{type(results).__name__}"
             )
         over = results.as_steps(steps)
+    if robustness is not None:
+        if not isinstance(robustness, RobustnessReport):
+            raise TypeError(f"robustness must be a RobustnessReport, got {type(robustness).__name__}")
+        if [row["model"] for row in robustness.rows] != list(named):
+            raise ValueError(
+                f"robustness reports on {[row['model'] for row in robustness.rows]}, the results are of {list(named)}"
+            )
     if not isinstance(out_dir, (str, os.PathLike)):
         raise TypeError(f"out_dir must be a folder path, got {type(out_dir).__name__}")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
@@ -205,6 +234,12 @@ def write_report(
             writer = csv.writer(fh)
             writer.writerow(DYNAMICS_COLUMNS)
             writer.writerows(dynamics_rows(over))
+    if robustness is not None:
+        files.append("robustness.csv")
+        with open(os.path.join(out_dir, "robustness.csv"), "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(ROBUSTNESS_COLUMNS)
+            writer.writerows(robustness_rows(robustness))
     report = {
         "captum_iaside_version": __version__,
         "versions": versions(),
@@ -214,6 +249,7 @@ def write_report(
         ],
         "comparison": paired,
         "dynamics": None if over is None else over.to_dict(),
+        "robustness": None if robustness is None else robustness.to_dict(),
         "files": sorted(files),
     }
 
@@ -264,6 +300,15 @@ def write_report(
         fig = plot_dynamics(over, title="Spectral importance over the training steps")[0]
         caption = "ψ of each band and the SRS against the step, with their intervals"
         steps_pictures.append(picture(fig, "dynamics.png", caption, wide=True))
+    robustness_pictures = []
+    if robustness is not None and robustness.measures():
+        fig = plot_robustness_measures(robustness)[0]
+        caption = "the SRS against each robustness measure, one point per model (ρ: Spearman, interval over models)"
+        robustness_pictures.append(picture(fig, "robustness.png", caption, wide=True))
+    if robustness is not None and robustness.adversarial:
+        fig = plot_adversarial_spectra(named, robustness.adversarial)[0]
+        caption = "each model's SID beside the share of an adversarial perturbation's energy in each band"
+        robustness_pictures.append(picture(fig, "adversarial.png", caption, wide=True))
     if len(named) > 1:
         fig = plot_spectral_importance(list(named.values()), labels=list(named))[0]
         caption = "SID of every model, and their SRS side by side"
@@ -275,7 +320,17 @@ def write_report(
         shared["The bands of the first image"] = [picture(fig, "decomposition.png", caption, wide=True)]
     files.append("report.html")
     page = html_page(
-        named, per_model, shared, paired, config, report["versions"], _documentation_url(), over, steps_pictures
+        named,
+        per_model,
+        shared,
+        paired,
+        config,
+        report["versions"],
+        _documentation_url(),
+        over,
+        steps_pictures,
+        robustness,
+        robustness_pictures,
     )
     with open(os.path.join(out_dir, "report.html"), "w", encoding="utf-8") as fh:
         fh.write(page)
