@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from captum_iaside import __version__
-from captum_iaside._utils.checks import check_int, check_open_unit, check_positive_int, check_seed
+from captum_iaside._utils.checks import check_int, check_open_unit, check_positive, check_positive_int, check_seed
 from captum_iaside._utils.sizes import parse_memory
 
 DEFAULT_MODEL = "efficientnet-lite0"
@@ -15,6 +15,10 @@ DEFAULT_MODEL = "efficientnet-lite0"
 
 #: Resolution of the embedded photos (the default run: M = 8, 7 photos, 256 coalitions each).
 EMBEDDED_RESOLUTION = 160
+
+
+#: PGD's steps by default (``--pgd-steps``).
+PGD_STEPS = 10
 
 
 #: The choices the parser offers; tests check that they match the library's own lists.
@@ -93,6 +97,27 @@ def _model_arg(text: str) -> tuple[str, object]:
     except (ValueError, SyntaxError):
         value = raw
     return key.strip(), value
+
+
+def _severity(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 5:
+        raise argparse.ArgumentTypeError(f"expected a severity of 1 to 5, got {text}")
+    return value
+
+
+_epsilon = _checked(float, check_positive, "a positive radius (images in [0, 1]), e.g. 0.0039")
+
+
+def _named_folder(text: str) -> tuple[str, str]:
+    r"""``NAME=DIR`` of ``--ood``."""
+    name, sep, path = text.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=DIR (e.g. imagenet-r=/data/imagenet-r), got {text!r}")
+    return name.strip(), path
 
 
 def _path(text: str) -> str:
@@ -259,6 +284,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--checkpoint", type=_path, metavar="PATH", help="save the run there every batch; the same command resumes it"
+    )
+    g = p.add_argument_group("robustness (with --data FOLDER --labels folder: accuracies beside the SRS)")
+    g.add_argument(
+        "--corruptions",
+        type=_path,
+        metavar="ROOT",
+        help="the released corruptions: ImageNet-C's layout ROOT/CORRUPTION/SEVERITY/CLASS/IMAGE (also "
+        "Tiny-ImageNet-C, ImageNet-C-bar) or CIFAR-10-C's arrays ROOT/CORRUPTION.npy and ROOT/labels.npy; the class "
+        "folders are mapped to --data's",
+    )
+    g.add_argument(
+        "--severities",
+        nargs="+",
+        type=_severity,
+        default=[1, 2, 3, 4, 5],
+        metavar="S",
+        help="the severities of --corruptions to read (1-5)",
+    )
+    g.add_argument(
+        "--ood",
+        action="append",
+        type=_named_folder,
+        default=[],
+        metavar="NAME=DIR",
+        help="an out-of-distribution set in ImageFolder's layout (ImageNet-R, -Sketch, -A: its class folders a subset "
+        "of --data's); repeat for more",
+    )
+    g.add_argument(
+        "--attack-epsilon",
+        nargs="+",
+        type=_epsilon,
+        metavar="EPS",
+        help="accuracy under FGSM and PGD (L-infinity, on images in [0, 1]) at each radius, e.g. 0.0039 (1/255); "
+        "the report adds where a PGD perturbation at the largest puts its energy, beside each model's SID",
+    )
+    g.add_argument("--pgd-steps", type=_positive, default=PGD_STEPS, help="PGD's steps (step size EPS/4)")
+    g.add_argument(
+        "--reference",
+        metavar="alexnet|MODEL",
+        help="normalise the corruption errors into CE, mCE and relative mCE by AlexNet's published errors (alexnet; "
+        "needs all five severities) or by a model of the run (its name as the report shows it)",
+    )
+    g.add_argument(
+        "--robustness-samples",
+        type=_positive,
+        metavar="N",
+        help="score at most N images of each set (clean, each corruption and severity, each OOD set), spread evenly "
+        "over its classes (default: all)",
     )
     g = p.add_argument_group("output")
     g.add_argument("--out", type=_path, default="iaside-report", help="report folder")

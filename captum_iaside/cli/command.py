@@ -15,9 +15,12 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from captum_iaside.cli.arguments import DEFAULT_MODEL, EMBEDDED_RESOLUTION, build_parser
+
+if TYPE_CHECKING:
+    from captum_iaside.cli.robustness import Pipeline
 
 
 def _device(spec: str, local_rank: int, local_world: int, world: int = 1) -> Any:
@@ -89,21 +92,26 @@ def _shard(dataset: Any, samples: int | None, rank: int, world: int) -> Any:
     return Subset(dataset, range(rank, n, world))
 
 
-def _dataset(args: argparse.Namespace, loaded: Any) -> tuple[Any, int, tuple]:
-    r"""The model's dataset, its side in pixels, and a key equal for models that preprocess alike."""
+def _dataset(args: argparse.Namespace, loaded: Any) -> tuple[Any, int, Pipeline]:
+    r"""The model's dataset, its side in pixels, and how its images are made (models that preprocess alike share)."""
     from captum_iaside.cli.data import DataSpecError, embedded_photos, image_folder, preprocess
+    from captum_iaside.cli.robustness import Pipeline
 
     if args.data == "embedded":
         if args.labels == "folder":
             raise DataSpecError("--labels folder needs --data FOLDER; the embedded photos have no labels")
         res = args.resolution or (EMBEDDED_RESOLUTION if args.model is None else loaded.resolution)
-        return embedded_photos(preprocess(res, loaded.mean, loaded.std)), res, (res, loaded.mean, loaded.std)
+        transform = preprocess(res, loaded.mean, loaded.std)
+        pipeline = Pipeline(transform, res, loaded.mean, loaded.std, (res, loaded.mean, loaded.std))
+        return embedded_photos(transform), res, pipeline
     if args.resolution is None and loaded.transform is not None:
-        dataset = image_folder(args.data, loaded.transform, args.skip_bad_files)
-        return dataset, loaded.resolution, (repr(loaded.transform),)
-    res = args.resolution or loaded.resolution
-    dataset = image_folder(args.data, preprocess(res, loaded.mean, loaded.std), args.skip_bad_files)
-    return dataset, res, (res, loaded.mean, loaded.std)
+        res = loaded.resolution
+        pipeline = Pipeline(loaded.transform, res, loaded.mean, loaded.std, (repr(loaded.transform),))
+    else:
+        res = args.resolution or loaded.resolution
+        transform = preprocess(res, loaded.mean, loaded.std)
+        pipeline = Pipeline(transform, res, loaded.mean, loaded.std, (res, loaded.mean, loaded.std))
+    return image_folder(args.data, pipeline.transform, args.skip_bad_files), res, pipeline
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -169,13 +177,17 @@ def run(args: argparse.Namespace) -> int:
     from captum_iaside._utils.checks import check_steps
     from captum_iaside.attr.compare import compare_global
     from captum_iaside.cli.data import EMBEDDED_PHOTOS, collate_readable, first_image
+    from captum_iaside.cli.robustness import read_sets, score, wanted
     from captum_iaside.errors import StrataLabelsError
     from captum_iaside.execution.cpu import tune_cpu
     from captum_iaside.game.baselines import GaussianBaseline
+    from captum_iaside.global_run.distributed import gather
     from captum_iaside.models import load_model
     from captum_iaside.models.lite import LITE_RESOLUTION
     from captum_iaside.report.tables import describe_players, execution_of, format_table, step_line
     from captum_iaside.report.writer import write_report
+    from captum_iaside.robustness.alexnet import PUBLISHED_ALEXNET
+    from captum_iaside.robustness.report import robustness_report
 
     specs = args.model or [DEFAULT_MODEL]
     if len(set(specs)) != len(specs):
@@ -189,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
     device = _device(args.device, int(os.environ.get("LOCAL_RANK", "0")), local_world, world_size)
     _check_outputs(args)
     bands = _players(args)
+    robustness_sets = read_sets(args) if wanted(args) else None  # every set's layout, before any model loads
     if args.interactions:  # M above the exact limit without --budget, or an estimator without interactions
         from captum_iaside.estimators.selection import interaction_estimator
 
@@ -208,22 +221,30 @@ def run(args: argparse.Namespace) -> int:
             f"{args.baseline} baseline, {args.value} of the predicted class ({_per_image(bands.n_bands)})."
         )
     models, datasets, resolutions, keys, example = {}, {}, {}, set(), None
+    whole, pipelines = {}, {}
     for spec in specs:
         loaded = load_model(spec, args.weights, dict(args.model_arg), args.allow_pickle)
-        dataset, res_px, key = _dataset(args, loaded)
-        keys.add(key)
+        dataset, res_px, pipeline = _dataset(args, loaded)
+        keys.add(pipeline.key)
         bands.index(res_px, res_px)  # a clear error before any work if the bands do not fit
         model = loaded.model.to(device)
         if not args.no_tune:
             model = model.to(memory_format=torch.channels_last)
         first = first_image(dataset)  # the same on every rank: the model's check, and the report's example
         _probe(model, spec, first.to(device), args.value)
-        dataset = _shard(dataset, args.samples, rank, world)
         if args.compile:
             model = torch.compile(model)
         name = loaded.name if loaded.name not in models else spec
+        whole[name], pipelines[name] = dataset, pipeline
+        dataset = _shard(dataset, args.samples, rank, world)
         models[name], datasets[name], resolutions[name] = model, dataset, res_px
         example = first if example is None else example
+    if args.reference not in (None, PUBLISHED_ALEXNET, *models):
+        raise ValueError(f"--reference {args.reference!r} is neither alexnet nor a model of the run {list(models)}")
+    if args.reference == PUBLISHED_ALEXNET and PUBLISHED_ALEXNET in models:
+        raise ValueError(
+            "--reference alexnet asks for AlexNet's published errors, but a model of the run has that name"
+        )
     loaders = {
         name: DataLoader(
             ds, batch_size=args.batch_size, shuffle=False, collate_fn=collate_readable, pin_memory=device.type == "cuda"
@@ -265,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
             "(an image skipped as undecodable shifts every later one): pass --strata none, or remove the file"
         ) from exc
     wall = time.perf_counter() - start
-    if rank != 0:  # every rank holds the merged results; rank 0 reports them
+    if robustness_sets is None and rank != 0:  # every rank holds the merged results; rank 0 reports them
         return 0
     config = {key: value for key, value in vars(args).items() if key not in ("out", "quiet")}
     config["model_arg"] = {key: _as_json(value) for key, value in args.model_arg}
@@ -285,7 +306,29 @@ def run(args: argparse.Namespace) -> int:
     }
     # results.json first (write_report writes it before its pictures): nothing computed is lost to a later failure
     steps = None if args.steps is None else dict(zip(models, args.steps, strict=True))
-    files = write_report(comparison, args.out, example=example, config=config, details=details, steps=steps)
+    report = None
+    if world == 1 or robustness_sets is None:  # rank 0 alone is here
+        files = write_report(comparison, args.out, example=example, config=config, details=details, steps=steps)
+    elif rank == 0:  # the other ranks wait for the scoring's collectives: a failure here must not leave them there
+        try:
+            files = write_report(comparison, args.out, example=example, config=config, details=details, steps=steps)
+        except BaseException:
+            gather(False)
+            raise
+        gather(True)
+    elif not all(gather(True)):
+        raise ValueError("rank 0 could not write the report; its own error says why")
+    if robustness_sets is not None:  # ψ is written; the accuracies are measured on every rank, then added
+        say(f"robustness: {len(robustness_sets.sets) + 1} sets, {len(models)} model(s)")
+        scored = score(args, robustness_sets, models, whole, pipelines, bands, device, rank, world)
+        if rank != 0:
+            return 0
+        report = robustness_report(
+            comparison.results, scored.accuracies, args.reference, scored.spectra, args.confidence
+        )
+        files = write_report(
+            comparison, args.out, example=example, config=config, details=details, steps=steps, robustness=report
+        )
     for name, res in comparison.results.items():
         print(format_table(name, res))
     if steps is not None:
@@ -300,6 +343,9 @@ def run(args: argparse.Namespace) -> int:
             est, ci = comparison.srs_difference(name, reference)
             interval = "" if ci is None else f" [{ci[0]:+.4f}, {ci[1]:+.4f}] {args.confidence:.0%} paired bootstrap CI"
             print(f"  ΔSRS({name} − {reference}) = {est:+.4f}{interval}")
+    if report is not None:
+        print(f"\nRobustness (the SRS beside accuracies on {args.data} and the robustness sets):")
+        print(report.table())
     print()
     if len(models) > 1:
         for name, execution in executions.items():
