@@ -6,10 +6,13 @@ Needs Fashion-MNIST from Debian's package (apt-get install dataset-fashion-mnist
 small CNNs on the CPU — standard; Gaussian-noise augmentation at several σ; low-pass-filtered training;
 20 % and 40 % label noise — then computes for each model global I-ASIDE (M = 8 square bands, zero
 baseline, log-probability of the true class, K test images), accuracy under ImageNet-C's 15
-corruptions (imagecorruptions-imaug) and our two spectral filters at five severities, every model on
-the same corrupted images, and under FGSM / PGD (L∞) through captum.robust, the mCE and relative mCE
-against the standard model, and the correlations of SRS with robust accuracy across models. Writes
-results.json, results.md, and the pictures to --out. Seeds are fixed.
+corruptions (imagecorruptions-imaug) and our two spectral filters at five severities, and under FGSM /
+PGD (L∞) through captum.robust, the mCE and relative mCE against the standard model, and the
+correlations of SRS with every robustness measure across models. The corrupted test images are written
+as CIFAR-10-C's arrays (``<corruption>.npy``: the 5 severities of the test images as uint8, and
+``labels.npy``) and scored from them with ``cifar10_c_sets`` and ``released_accuracy``, the path a
+researcher takes with the released data; every model sees the same images. Writes results.json,
+results.md, and the pictures to --out. Seeds are fixed.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from fashion_mnist_data import fashion_mnist
@@ -31,7 +36,8 @@ from captum_iaside import IASIDE, SpectralBands
 from captum_iaside.robustness.accuracy import robust_accuracy
 from captum_iaside.robustness.corruptions import SPECTRAL_FILTERS, corrupt
 from captum_iaside.robustness.imagenet_c import IMAGENET_C
-from captum_iaside.robustness.report import robustness_report
+from captum_iaside.robustness.released import cifar10_c_sets, released_accuracy
+from captum_iaside.robustness.report import correlation_line, robustness_report
 from captum_iaside.robustness.snr import spectral_snr
 from captum_iaside.visualization.importance import plot_spectral_importance
 from captum_iaside.visualization.robustness import plot_robustness
@@ -97,6 +103,19 @@ def train(config: dict, data: TensorDataset, epochs: int, seed: int) -> nn.Modul
     return model.eval()
 
 
+def write_c_arrays(images: torch.Tensor, labels: torch.Tensor, corruptions, seed: int, root: str) -> None:
+    """
+    The test images under every corruption at the 5 severities, written as CIFAR-10-C's arrays: ``<corruption>.npy``
+    of ``(5 N, H, W, C)`` uint8 (severity 1 first) and ``labels.npy``.
+    """
+    os.makedirs(root, exist_ok=True)
+    np.save(os.path.join(root, "labels.npy"), labels.numpy())
+    for corruption in corruptions:
+        severities = [corrupt(images, corruption, s, seed=seed) for s in (1, 2, 3, 4, 5)]
+        pixels = (torch.cat(severities) * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+        np.save(os.path.join(root, f"{corruption}.npy"), pixels.numpy())
+
+
 def run(
     train_size: int,
     epochs: int,
@@ -124,11 +143,16 @@ def run(
         times[name] = time.perf_counter() - start
         print(f"{name}: SRS {results[name].srs:.3f}, {times[name]:.0f} s", flush=True)
     start = time.perf_counter()
-    eval_loader = DataLoader(TensorDataset(test_x, test_y), batch_size=500)
-    # every model on the same corrupted images, each corruption computed once
-    accuracies = robust_accuracy(
-        models, eval_loader, corruptions=corruptions, severities=severities, epsilons=epsilons, seed=seed
-    )
+    with tempfile.TemporaryDirectory() as arrays:  # the released path: CIFAR-10-C's arrays on disk, read back
+        write_c_arrays(test_x, test_y, corruptions, seed, arrays)
+        sets = {"clean": TensorDataset(test_x, test_y)}
+        sets.update(cifar10_c_sets(arrays, corruptions=corruptions, severities=severities))
+        accuracies = released_accuracy(models, sets, batch_size=500)
+    if epsilons:
+        eval_loader = DataLoader(TensorDataset(test_x, test_y), batch_size=500)
+        attacked = robust_accuracy(models, eval_loader, corruptions=(), epsilons=epsilons, seed=seed)
+        for name in models:
+            accuracies[name].update({k: v for k, v in attacked[name].items() if k != "clean"})
     print(f"robust accuracies of {len(models)} models: {time.perf_counter() - start:.0f} s", flush=True)
     report = robustness_report(results, accuracies, reference="standard" if "standard" in results else None)
     return {"report": report, "results": results, "models": models, "times": times, "test": (test_x, test_y)}
@@ -189,11 +213,11 @@ def main() -> int:
         f"Mean corruption accuracy: the {len(IMAGENET_C)} ImageNet-C corruptions and our 2 filters, 5 severities "
         "each; mCE and relative mCE over the ImageNet-C corruptions, normalised by the standard model (100 %)."
     )
-    for name, c in report.correlations.items():
-        lines.append(
-            f"SRS vs {name} across the {len(report.rows)} models: Spearman {c['spearman']:+.3f}, "
-            f"Pearson {c['pearson']:+.3f}."
-        )
+    lines.append(
+        "The corrupted images were written as CIFAR-10-C's arrays (uint8, as the released data are) and scored from "
+        "them (`cifar10_c_sets`, `released_accuracy`)."
+    )
+    lines.extend(f"- {correlation_line(name, c)}" for name, c in report.correlations.items())
     lines.append(
         f"\nWall time {wall:.0f} s on {torch.get_num_threads()} CPU threads "
         f"(train size {args.train_size}, {args.epochs} epochs, K = {args.k}, {args.eval_size} test images)."
