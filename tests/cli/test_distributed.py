@@ -37,9 +37,24 @@ def launch(tmp_path, n_processes, *args):
 
 @pytest.fixture
 def folder(tmp_path):
+    from PIL import Image
+
     (tmp_path / "tinyfactory.py").write_text(FACTORY)
     make_folder(tmp_path / "data", n_per_class=3, size=16)  # 6 images
+    for corruption in ("fog", "contrast"):  # released-style corruptions of the same two classes
+        for severity in (1, 4):
+            for cls in ("a", "b"):
+                path = tmp_path / "corrupted" / corruption / str(severity) / cls
+                path.mkdir(parents=True)
+                for i in range(3):
+                    value = 30 * severity + 7 * i + (cls == "b") * 90
+                    Image.new("RGB", (16, 16), (value, 255 - value, value // 2)).save(path / f"{i}.png")
     return tmp_path
+
+
+#: The robustness options: each rank scores its share of every set, the counts summed.
+ROBUST = ["--labels", "folder", "--corruptions", "corrupted", "--severities", "1", "4", "--ood", "same=data"]
+ROBUST += ["--attack-epsilon", "0.05", "--pgd-steps", "2"]
 
 
 def result(folder, out):
@@ -48,8 +63,8 @@ def result(folder, out):
 
 
 def test_two_ranks_give_the_results_of_one_process(folder):
-    one = launch(folder, 1, "--out", "one", "--samples", "5")
-    two = launch(folder, 2, "--out", "two", "--samples", "5", "--checkpoint", "run.ckpt")
+    one = launch(folder, 1, "--out", "one", "--samples", "5", *ROBUST)
+    two = launch(folder, 2, "--out", "two", "--samples", "5", "--checkpoint", "run.ckpt", *ROBUST)
     a, _ = result(folder, "one")
     b, config = result(folder, "two")
     assert b["n_samples"] == a["n_samples"] == 5 and config["world_size"] == 2
@@ -59,6 +74,17 @@ def test_two_ranks_give_the_results_of_one_process(folder):
         "run.ckpt.rank0",
         "run.ckpt.rank1",
     ]
+    # the robustness sets: the same accuracies and adversarial spectra from two ranks as from one process
+    robust = [json.loads((folder / out / "results.json").read_text())["robustness"] for out in ("one", "two")]
+    acc_one, acc_two = (r["rows"][0]["accuracies"] for r in robust)
+    keys = {"clean", "fog@1", "fog@4", "contrast@1", "contrast@4", "ood:same", "FGSM@0.05", "PGD@0.05"}
+    assert set(acc_one) == set(acc_two) == keys and acc_two == pytest.approx(acc_one)
+    # the same images as clean, scored over their own 2 of the model's 3 classes: right wherever clean is right
+    assert acc_one["ood:same"] >= acc_one["clean"]
+    spectra = [r["adversarial"]["tinyfactory:make"] for r in robust]
+    assert spectra[1]["images"] == spectra[0]["images"] == 6
+    assert spectra[1]["energy_share"] == pytest.approx(spectra[0]["energy_share"], rel=1e-5)
+    assert two.stdout.count("Robustness (the SRS") == 1 == one.stdout.count("Robustness (the SRS")
 
 
 def test_a_rank_without_images_still_takes_part(folder):
@@ -93,31 +119,3 @@ def test_cuda_ranks_get_their_local_gpu_or_one_line(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(ValueError, match="needs a GPU per rank: 4 ranks on this node, 1 GPU"):
         _device("cuda", 0, 4, 4)
-
-
-def test_two_ranks_score_the_robustness_sets_of_one_process(folder):
-    from PIL import Image
-
-    for corruption in ("fog", "contrast"):
-        for severity in (1, 4):
-            for cls in ("a", "b"):
-                path = folder / "corrupted" / corruption / str(severity) / cls
-                path.mkdir(parents=True)
-                for i in range(3):
-                    value = 30 * severity + 7 * i + (cls == "b") * 90
-                    Image.new("RGB", (16, 16), (value, 255 - value, value // 2)).save(path / f"{i}.png")
-    robust = ["--labels", "folder", "--corruptions", "corrupted", "--severities", "1", "4", "--ood", "same=data"]
-    robust += ["--attack-epsilon", "0.05", "--pgd-steps", "2", "--bootstrap", "0"]
-    launch(folder, 1, "--out", "one", *robust)
-    two = launch(folder, 2, "--out", "two", *robust)
-    rows = [json.loads((folder / out / "results.json").read_text())["robustness"] for out in ("one", "two")]
-    a, b = (r["rows"][0]["accuracies"] for r in rows)
-    assert (
-        set(a) == set(b) == {"clean", "fog@1", "fog@4", "contrast@1", "contrast@4", "ood:same", "FGSM@0.05", "PGD@0.05"}
-    )
-    # the same images as clean, scored over their own 2 of the model's 3 classes: right wherever clean is right
-    assert b == pytest.approx(a) and a["ood:same"] >= a["clean"]
-    spectra = [r["adversarial"]["tinyfactory:make"] for r in rows]
-    assert spectra[1]["images"] == spectra[0]["images"] == 6
-    assert spectra[1]["energy_share"] == pytest.approx(spectra[0]["energy_share"], rel=1e-5)
-    assert two.stdout.count("Robustness (the SRS") == 1  # rank 0 alone reports
