@@ -215,31 +215,23 @@ def write_report(
         config = dict(first) if len(named) == 1 else {name: dict(res.config) for name, res in named.items()}
     config = dict(config)
     details = details or {}
-    files = ["results.csv", "results.json"]
-    with open(os.path.join(out_dir, "results.csv"), "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(CSV_COLUMNS)
-        for name, res in named.items():
-            writer.writerows(csv_rows(name, res))
+    files = ["results.json"]
+
+    def table(file: str, columns: tuple[str, ...], rows: list[list[Any]]) -> None:
+        with open(os.path.join(out_dir, file), "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(columns)
+            writer.writerows(rows)
+        files.append(file)
+
+    table("results.csv", CSV_COLUMNS, [row for name, res in named.items() for row in csv_rows(name, res)])
     if any(res.interactions is not None for res in named.values()):
-        files.append("interactions.csv")
-        with open(os.path.join(out_dir, "interactions.csv"), "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(INTERACTION_COLUMNS)
-            for name, res in named.items():
-                writer.writerows(interaction_rows(name, res))
+        rows = [row for name, res in named.items() for row in interaction_rows(name, res)]
+        table("interactions.csv", INTERACTION_COLUMNS, rows)
     if over is not None:
-        files.append("dynamics.csv")
-        with open(os.path.join(out_dir, "dynamics.csv"), "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(DYNAMICS_COLUMNS)
-            writer.writerows(dynamics_rows(over))
+        table("dynamics.csv", DYNAMICS_COLUMNS, dynamics_rows(over))
     if robustness is not None:
-        files.append("robustness.csv")
-        with open(os.path.join(out_dir, "robustness.csv"), "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(ROBUSTNESS_COLUMNS)
-            writer.writerows(robustness_rows(robustness))
+        table("robustness.csv", ROBUSTNESS_COLUMNS, robustness_rows(robustness))
     report = {
         "captum_iaside_version": __version__,
         "versions": versions(),

@@ -1,6 +1,7 @@
 """What the command-line tests share."""
 
 import os
+import time
 
 import torch
 from PIL import Image
@@ -50,3 +51,28 @@ def undecodable_png(path, size=20):
     raw[start + 4 + length : start + 8 + length] = struct.pack(">I", zlib.crc32(b"IDAT" + bytes(data)))
     open(path, "wb").write(bytes(raw))
     return path
+
+
+def run_refused(main, args, capsys):
+    r"""Run the command line on ``args`` (argparse's own exits included): its exit status, its stderr and seconds."""
+    start = time.perf_counter()
+    try:
+        status = main(args)
+    except SystemExit as exc:  # argparse
+        status = exc.code
+    return status, capsys.readouterr().err.strip(), time.perf_counter() - start
+
+
+def count_runs(monkeypatch):
+    r"""A list that gains an item each time a global run starts (so a test can show that none did)."""
+    import captum_iaside.attr.compare
+
+    calls = []
+    real = captum_iaside.attr.compare.run_global
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(captum_iaside.attr.compare, "run_global", counting)
+    return calls

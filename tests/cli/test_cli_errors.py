@@ -1,6 +1,5 @@
 """Every bad input to the command line: exit 2 and one line, before any attribution."""
 
-import time
 import urllib.error
 
 import pytest
@@ -10,7 +9,7 @@ from torch import nn
 import captum_iaside.attr.compare
 from captum_iaside.cli.command import main
 
-from .helpers import make_folder
+from .helpers import count_runs, make_folder, run_refused
 
 FACTORIES = """
 import torch
@@ -38,14 +37,7 @@ def setup(tmp_path, monkeypatch):
     (tmp_path / "badfactories.py").write_text(FACTORIES)
     (tmp_path / "brokenmodule.py").write_text("raise KeyError('broken at import')\n")
     monkeypatch.chdir(tmp_path)  # module:factory imports from the current directory
-    calls = []
-    real = captum_iaside.attr.compare.run_global
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(captum_iaside.attr.compare, "run_global", counting)
+    calls = count_runs(monkeypatch)
     make_folder(tmp_path / "data")
     (tmp_path / "afile.txt").write_text("not a folder")
     wide = nn.Sequential(nn.Conv2d(3, 8, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
@@ -94,14 +86,9 @@ def test_bad_input_is_one_line_and_exit_2_before_any_work(setup, capsys, extra, 
     args = args + extra
     if "--model" not in extra:
         args += ["--model", "torchvision:resnet18", "--weights", "none"]
-    start = time.perf_counter()
-    try:
-        status = main(args)
-    except SystemExit as exc:  # argparse
-        status = exc.code
-    err = capsys.readouterr().err.strip()
+    status, err, seconds = run_refused(main, args, capsys)
     assert status == 2 and len(err.splitlines()) == 1 and message in err, err
-    assert not calls and time.perf_counter() - start < 20
+    assert not calls and seconds < 20
 
 
 def test_a_torchscript_file_of_another_size_is_refused_before_the_work(setup, capsys):

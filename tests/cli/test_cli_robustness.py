@@ -5,7 +5,6 @@ and one line, before any work."""
 
 import csv
 import json
-import time
 
 import numpy as np
 import pytest
@@ -13,13 +12,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-import captum_iaside.attr.compare
 from captum_iaside.cli.command import main
 from captum_iaside.cli.data import preprocess
 from captum_iaside.models.loaded import IMAGENET_MEAN, IMAGENET_STD
 from captum_iaside.robustness.alexnet import ALEXNET_ERRORS
 
-from .helpers import make_folder
+from .helpers import count_runs, make_folder, run_refused
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
 
@@ -148,14 +146,7 @@ def test_cifar10_c_arrays_are_read_through_each_models_transform(study, tmp_path
 @pytest.fixture
 def counted(study, monkeypatch):
     root, *_ = study
-    calls = []
-    real = captum_iaside.attr.compare.run_global
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(captum_iaside.attr.compare, "run_global", counting)
+    calls = count_runs(monkeypatch)
     monkeypatch.chdir(root)
     (root / "afile.txt").write_text("not a folder")
     picture(root / "zoo" / "zebra" / "0.png", 7)
@@ -186,14 +177,9 @@ def counted(study, monkeypatch):
 def test_bad_robustness_options_are_one_line_and_exit_2_before_any_work(counted, capsys, extra, message):
     args = ["--data", "data", "--labels", "folder", "--resolution", "16", "--bands", "4", "--quiet", "--out", "rep"]
     args += ["--model", "m1.pt", *extra]
-    start = time.perf_counter()
-    try:
-        status = main(args)
-    except SystemExit as exc:  # argparse
-        status = exc.code
-    err = capsys.readouterr().err.strip()
+    status, err, seconds = run_refused(main, args, capsys)
     assert status == 2 and len(err.splitlines()) == 1 and message in err, err
-    assert not counted and time.perf_counter() - start < 20
+    assert not counted and seconds < 20
 
 
 def test_accuracies_need_labelled_data(counted, capsys):
