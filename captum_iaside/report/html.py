@@ -22,7 +22,7 @@ from captum_iaside.report.tables import (
 from captum_iaside.results.dynamics import StepComparison
 from captum_iaside.results.importance import SpectralImportance
 from captum_iaside.robustness.alexnet import PUBLISHED_ALEXNET
-from captum_iaside.robustness.report import RobustnessReport, correlation_line
+from captum_iaside.robustness.report import ATTACK_PREFIXES, RobustnessReport, correlation_line
 
 HOW_TO_READ = (
     "ψ of a band is how much of the model's value ({value}: from v(∅), every band replaced by the baseline, to "
@@ -38,7 +38,7 @@ body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; 
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; border-bottom: 1px solid #ccc; padding-bottom: .2em; }
 table { border-collapse: collapse; margin: .6em 0; font-variant-numeric: tabular-nums; }
 th, td { padding: .2em .7em; border-bottom: 1px solid #eee; text-align: right; }
-th { background: #f4f4f4; } td.left, th.left { text-align: left; }
+th { background: #f4f4f4; } td.left, th.left { text-align: left; } td.nowrap { white-space: nowrap; }
 figure { display: inline-block; margin: .5em 1em .5em 0; vertical-align: top; }
 figure img { max-width: 520px; border: 1px solid #ddd; } figcaption { font-size: .85em; color: #555; }
 figure.wide { display: block; } figure.wide img { max-width: 100%; }
@@ -153,38 +153,49 @@ def _steps_section(over: StepComparison, pictures: Sequence[Picture]) -> str:
     return "\n".join(["<h2>Over the training steps</h2>", text, scores, changes, *(_figure(p) for p in pictures)])
 
 
-def _robustness_section(report: RobustnessReport, pictures: Sequence[Picture]) -> str:
+def _robustness_section(report: RobustnessReport, pictures: Sequence[Picture], level: str) -> str:
     r"""The models' robustness: a row per model and measure column, the correlations with the SRS, the pictures."""
     measures = report.measures()
-    head = "<th class='left'>model</th><th>SRS</th><th>interval</th>" + "".join(
-        f"<th>{escape(m)}</th>" for m in measures
-    )
+    names = [f"{m} (%, lower is better)" if "mCE" in m else m for m in measures]
+    head = f"<th class='left'>model</th><th>SRS</th><th>SRS {level} interval</th>"
+    head += "".join(f"<th>{escape(n)}</th>" for n in names)
     rows = []
     for row in report.rows:
-        ci = "" if row["srs_ci"] is None else f"[{row['srs_ci'][0]:.3f}, {row['srs_ci'][1]:.3f}]"
-        cells = [_cell(row["model"], left=True), _cell(f"{row['srs']:.3f}"), _cell(ci)]
+        ci = "" if row["srs_ci"] is None else f"[{row['srs_ci'][0]:.4f}, {row['srs_ci'][1]:.4f}]"
+        cells = [_cell(row["model"], left=True), _cell(f"{row['srs']:.4f}"), f"<td class='nowrap'>{escape(ci)}</td>"]
         for m in measures:
             value = row["measures"].get(m, math.nan)
             text = "n/a" if math.isnan(value) else (f"{value:.1%}" if "mCE" in m else f"{value:.3f}")
             cells.append(_cell(text))
         rows.append("<tr>" + "".join(cells) + "</tr>")
     table = f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    notes = []
+    first = report.rows[0]
     if report.reference is not None:
         by = "AlexNet's published errors" if report.reference == PUBLISHED_ALEXNET else escape(report.reference)
-        table += f"<p>mCE and relative mCE normalised by {by} (100% = as robust as it).</p>"
+        over = first.get("mce_corruptions") or []
+        notes.append(
+            f"mCE and relative mCE: over {len(over)} of ImageNet-C's 15 corruptions ({escape(', '.join(over))}), "
+            f"normalised by {by} (100% = as many errors as it; lower is better)."
+        )
+    attacks = sorted(k for k in first["accuracies"] if k.startswith(ATTACK_PREFIXES))
+    if attacks:
+        notes.append(
+            f"Adversarial accuracy: the mean over {escape(', '.join(attacks))} (L∞, radius on images in [0, 1]); "
+            "each attack's own accuracy is in robustness.csv."
+        )
+    text = (
+        "<p>Top-1 accuracy on the clean images; under the corruptions (the corruption accuracy is the mean over "
+        "every corruption and severity); on each out-of-distribution set; and on the clean images under attack.</p>"
+    )
     lines = "".join(f"<li>{escape(correlation_line(m, c))}</li>" for m, c in report.correlations.items())
     n = len(report.rows)
     caution = (
-        f"<p class='note'>These correlations rest on {n} models: each point of a scatter is a model, and the "
-        "interval resamples the models, so it is wide with few of them; a correlation needs 3 or more.</p>"
+        f"<p class='note'>Each correlation below rests on {n} models: each point of a scatter is a model, and ρ's "
+        "interval resamples the models, so it is wide with few of them.</p>"
     )
-    text = (
-        "<p>Accuracies are top-1 on the data given: clean, each corruption and severity (their mean is the corruption "
-        "accuracy), each out-of-distribution set, under attack.</p>"
-    )
-    return "\n".join(
-        ["<h2>Robustness</h2>", text, table, caution, f"<ul>{lines}</ul>", *(_figure(p) for p in pictures)]
-    )
+    parts = ["<h2>Robustness</h2>", text, table, *(f"<p>{note}</p>" for note in notes), caution, f"<ul>{lines}</ul>"]
+    return "\n".join([*parts, *(_figure(p) for p in pictures)])
 
 
 def html_page(
@@ -252,7 +263,7 @@ def html_page(
         parts.append("<h2>Comparison</h2>")
         parts.append(_comparison_table(comparison))
     if robustness is not None:
-        parts.append(_robustness_section(robustness, robustness_pictures))
+        parts.append(_robustness_section(robustness, robustness_pictures, level(first)))
     for heading, pictures_of in shared.items():
         parts.append(f"<h2>{escape(heading)}</h2>")
         parts.extend(_figure(p) for p in pictures_of)

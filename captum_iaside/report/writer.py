@@ -295,11 +295,17 @@ def write_report(
     robustness_pictures = []
     if robustness is not None and robustness.measures():
         fig = plot_robustness_measures(robustness)[0]
-        caption = "the SRS against each robustness measure, one point per model (ρ: Spearman, interval over models)"
+        caption = (
+            "the SRS against each robustness measure, one point per model, its interval as a horizontal bar; each "
+            "panel's title gives Spearman's ρ, its interval over the models and how many models"
+        )
         robustness_pictures.append(picture(fig, "robustness.png", caption, wide=True))
     if robustness is not None and robustness.adversarial:
         fig = plot_adversarial_spectra(named, robustness.adversarial)[0]
-        caption = "each model's SID beside the share of an adversarial perturbation's energy in each band"
+        caption = (
+            "each model's SID (its weakest band is 0 by the SID's definition) beside the share of an adversarial "
+            "perturbation's energy in each band, summed over the attacked images"
+        )
         robustness_pictures.append(picture(fig, "adversarial.png", caption, wide=True))
     if len(named) > 1:
         fig = plot_spectral_importance(list(named.values()), labels=list(named))[0]

@@ -111,12 +111,19 @@ def _fraction(value: float) -> str:
 def correlation_line(measure: str, c: Mapping[str, Any]) -> str:
     r"""One line on the correlation of SRS with ``measure``: ρ, its interval, r, and how many models it rests on."""
     if math.isnan(c["spearman"]):
-        return f"SRS vs {measure}: no correlation (it needs 3 or more models whose values differ; {c['models']} here)"
+        return f"SRS vs {measure}: {undefined_reason(c)}"
     ci = c["spearman_ci"]
     interval = "" if ci is None else f" [{ci[0]:+.2f}, {ci[1]:+.2f}] {c['confidence']:.0%} bootstrap over models,"
     return (
         f"SRS vs {measure}: Spearman {c['spearman']:+.3f}{interval} Pearson {c['pearson']:+.3f} ({c['models']} models)"
     )
+
+
+def undefined_reason(c: Mapping[str, Any]) -> str:
+    r"""Why a correlation has no ρ: fewer than three models, or no spread among them."""
+    if c["models"] < 3:
+        return f"ρ undefined: it needs 3 or more models, {c['models']} here"
+    return f"ρ undefined: the {c['models']} models do not differ in it (or in their SRS)"
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:

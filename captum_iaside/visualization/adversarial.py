@@ -55,6 +55,7 @@ def plot_adversarial_spectra(
         ax.bar(x + 0.2, share, width=0.4, label=f"energy of δ ({spectrum.attack})", color="#d0704a")
         ax.set_xticks(x, band_ticks(res.players), fontsize=7)
         ax.set_ylabel("share")
+        ax.set_xlabel("frequency band (normalised radius, low → high)", fontsize=8)
         ax.set_title(f"{name}: {spectrum.attack} ε = {spectrum.epsilon:.4g}, {spectrum.images} images", fontsize=10)
         ax.legend(fontsize=7)
         axes.append(ax)

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from captum_iaside.robustness.report import undefined_reason
 from captum_iaside.visualization.labels import place_labels
 
 
@@ -79,7 +80,7 @@ def plot_robustness_measures(report: Any, columns: int = 3) -> tuple[Figure, np.
         raise ValueError("the report has no robustness measure")
     columns = max(1, min(columns, len(measures)))
     lines = -(-len(measures) // columns)
-    fig, grid = plt.subplots(lines, columns, figsize=(4.6 * columns, 3.8 * lines), squeeze=False)
+    fig, grid = plt.subplots(lines, columns, figsize=(3.9 * columns, 3.3 * lines), squeeze=False)
     axes, drawn = [], []
     for ax, measure in zip(grid.flat, measures, strict=False):
         rows = [row for row in report.rows if np.isfinite(row["measures"].get(measure, np.nan))]
@@ -90,9 +91,10 @@ def plot_robustness_measures(report: Any, columns: int = 3) -> tuple[Figure, np.
             title += f"\nρ = {corr['spearman']:+.2f}" + ("" if ci is None else f" [{ci[0]:+.2f}, {ci[1]:+.2f}]")
             title += f", {corr['models']} models"
         elif corr is not None:
-            title += f"\nno correlation ({corr['models']} models)"
-        drawn.append((ax, rows, *_scatter(ax, rows, [row["measures"][measure] for row in rows], measure, title)))
-        ax.set_xlabel("SRS")
+            title += "\n" + undefined_reason(corr).replace(" (or in their SRS)", "")
+        label = f"{measure} (lower is better)" if "mCE" in measure else measure
+        drawn.append((ax, rows, *_scatter(ax, rows, [row["measures"][measure] for row in rows], label, title)))
+        ax.set_xlabel("SRS (bars: its interval)")
         axes.append(ax)
     for ax in list(grid.flat)[len(measures) :]:
         ax.remove()

@@ -116,7 +116,8 @@ def test_the_study_in_one_command(study, capsys):
     assert {r["measure"] for r in rows} >= {"mCE", "fog@3", "ood:sketch", "PGD@0.05"}
     assert {"robustness.csv", "robustness.png", "adversarial.png", "results.csv"} <= set(report["files"])
     page = (out / "report.html").read_text()
-    assert "<h2>Robustness</h2>" in page and "rest on 3 models" in page
+    assert "<h2>Robustness</h2>" in page and "rests on 3 models" in page
+    assert "over 2 of ImageNet-C's 15 corruptions (snow, fog)" in page and "mean over FGSM@0.05, PGD@0.05" in page
     printed = capsys.readouterr().out
     assert "Robustness (the SRS beside accuracies" in printed and "SRS vs mCE" in printed
 

@@ -290,11 +290,9 @@ def test_every_measure_is_correlated_with_its_interval_over_the_models_and_their
     assert rising["spearman"] == pytest.approx(1.0) and rising["models"] == 5 and rising["confidence"] == 0.9
     assert rising["spearman_ci"] == pytest.approx([1.0, 1.0])  # every resample of a monotone relation is monotone
     assert report.correlations["clean accuracy"]["spearman"] == pytest.approx(-1.0)
-    flat = report.correlations["OOD r accuracy"]  # no spread: no correlation, and the table says why
+    flat = report.correlations["OOD r accuracy"]  # no spread: no ρ, and the table says why
     assert math.isnan(flat["spearman"]) and flat["spearman_ci"] is None
-    assert "SRS vs OOD r accuracy: no correlation (it needs 3 or more models whose values differ; 5 here)" in (
-        report.table()
-    )
+    assert "SRS vs OOD r accuracy: ρ undefined: the 5 models do not differ in it (or in their SRS)" in report.table()
     assert "sketch" in report.table().splitlines()[0]
     # a noisy relation: an interval within [-1, 1]
     g = torch.Generator().manual_seed(0)
@@ -304,7 +302,7 @@ def test_every_measure_is_correlated_with_its_interval_over_the_models_and_their
     from captum_iaside.visualization.robustness import plot_robustness_measures
 
     fig, axes = plot_robustness_measures(report)
-    assert len(axes) == 4 and "5 models" in axes[2].get_title() and "no correlation" in axes[3].get_title()
+    assert len(axes) == 4 and "5 models" in axes[2].get_title() and "ρ undefined" in axes[3].get_title()
 
 
 def test_imagenet_c_bar_corruptions_count_as_corruptions_and_attacks_do_not():
