@@ -98,10 +98,29 @@ def settings_rows(res: SpectralImportance, config: Mapping[str, Any], versions: 
         "strata": str((own.get("strata") or {}).get("source") or "none"),
         "seed": str(own.get("seed", "")),
         "data": str(config.get("data", "")),
+        **_robustness_settings(config),
         "device": str(config.get("device", "")),
         "versions": ", ".join(f"{k} {v}" for k, v in versions.items() if k in ("captum_iaside", "captum", "torch")),
     }
     return {name: text for name, text in rows.items() if text}
+
+
+def _robustness_settings(config: Mapping[str, Any]) -> dict[str, str]:
+    r"""The command line's robustness settings, where it recorded them (``--corruptions``, ``--ood``, attacks)."""
+    rows = {}
+    if config.get("corruptions"):
+        severities = ", ".join(map(str, config.get("severities") or []))
+        rows["corruptions"] = f"{config['corruptions']} (severities {severities})"
+    if config.get("ood"):
+        rows["out-of-distribution sets"] = ", ".join(f"{name}: {path}" for name, path in config["ood"])
+    if config.get("attack_epsilon"):
+        radii = ", ".join(f"{eps:g}" for eps in config["attack_epsilon"])
+        rows["attacks"] = f"FGSM and PGD ({config.get('pgd_steps')} steps), L∞ radius {radii} on images in [0, 1]"
+    if config.get("reference"):
+        rows["mCE reference"] = str(config["reference"])
+    if config.get("robustness_samples"):
+        rows["images per robustness set"] = str(config["robustness_samples"])
+    return rows
 
 
 def level(res: SpectralImportance) -> str:

@@ -118,6 +118,7 @@ def test_the_study_in_one_command(study, capsys):
     page = (out / "report.html").read_text()
     assert "<h2>Robustness</h2>" in page and "rests on 3 models" in page
     assert "over 2 of ImageNet-C's 15 corruptions (snow, fog)" in page and "mean over FGSM@0.05, PGD@0.05" in page
+    assert "FGSM and PGD (2 steps), L∞ radius 0.05 on images in [0, 1]" in page  # the settings table
     printed = capsys.readouterr().out
     assert "Robustness (the SRS beside accuracies" in printed and "SRS vs mCE" in printed
 
