@@ -15,6 +15,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from captum_iaside.cli.arguments import DEFAULT_MODEL, EMBEDDED_RESOLUTION, build_parser
@@ -307,11 +308,12 @@ def run(args: argparse.Namespace) -> int:
     # results.json first (write_report writes it before its pictures): nothing computed is lost to a later failure
     steps = None if args.steps is None else dict(zip(models, args.steps, strict=True))
     report = None
+    write = partial(write_report, comparison, args.out, example=example, config=config, details=details, steps=steps)
     if world == 1 or robustness_sets is None:  # rank 0 alone is here
-        files = write_report(comparison, args.out, example=example, config=config, details=details, steps=steps)
+        files = write()
     elif rank == 0:  # the other ranks wait for the scoring's collectives: a failure here must not leave them there
         try:
-            files = write_report(comparison, args.out, example=example, config=config, details=details, steps=steps)
+            files = write()
         except BaseException:
             gather(False)
             raise
@@ -326,9 +328,7 @@ def run(args: argparse.Namespace) -> int:
         report = robustness_report(
             comparison.results, scored.accuracies, args.reference, scored.spectra, args.confidence
         )
-        files = write_report(
-            comparison, args.out, example=example, config=config, details=details, steps=steps, robustness=report
-        )
+        files = write(robustness=report)
     for name, res in comparison.results.items():
         print(format_table(name, res))
     if steps is not None:

@@ -39,8 +39,6 @@ class RobustnessSets:
     """
 
     sets: dict[str, Dataset]
-    #: Whether the corruptions are CIFAR-10-C arrays (whose images are tensors, not PIL images).
-    arrays: bool
 
 
 def wanted(args: argparse.Namespace) -> bool:
@@ -53,7 +51,7 @@ def read_sets(args: argparse.Namespace) -> RobustnessSets:
     The sets of ``--corruptions`` and ``--ood``, every layout checked (a ``ValueError`` naming what is missing),
     their class folders mapped to the classes of ``--data``'s folders (ImageNet's order for its 1,000 WordNet ids).
     """
-    from captum_iaside.robustness.released import cifar10_c_sets, imagenet_c_sets, ood_set
+    from captum_iaside.robustness.released import cifar10_c_sets, class_folders, imagenet_c_sets, ood_set
 
     if args.data == "embedded" or args.labels != "folder":
         raise ValueError(
@@ -76,13 +74,10 @@ def read_sets(args: argparse.Namespace) -> RobustnessSets:
         raise ValueError(f"--attack-epsilon gives a radius twice: {' '.join(radii)}")
     if importlib.util.find_spec("scipy") is None:
         raise ValueError("the robustness report's correlations need SciPy: pip install 'captum-iaside[robustness]'")
-    classes = (
-        sorted(entry.name for entry in os.scandir(args.data) if entry.is_dir()) if os.path.isdir(args.data) else []
-    )
+    classes = class_folders(args.data) if os.path.isdir(args.data) else []
     if not classes:
         raise ValueError(f"--data {args.data!r} holds no class folders to map the robustness sets' classes to")
     sets: dict[str, Dataset] = {}
-    arrays = False
     if args.corruptions:
         root = args.corruptions
         arrays = os.path.isfile(os.path.join(root, "labels.npy"))
@@ -106,7 +101,7 @@ def read_sets(args: argparse.Namespace) -> RobustnessSets:
             sets[OOD_PREFIX + name] = ood_set(path, classes=classes)
         except ValueError as exc:
             raise ValueError(f"--ood {name}: {exc}") from exc
-    return RobustnessSets(sets, arrays)
+    return RobustnessSets(sets)
 
 
 def _subset(dataset: Dataset, samples: int | None, rank: int, world: int) -> Dataset:

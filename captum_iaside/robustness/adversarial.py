@@ -23,7 +23,7 @@ from captum_iaside.game.partition import FourierPartition
 from captum_iaside.game.players import as_bands
 from captum_iaside.game.value_functions import scores_of
 from captum_iaside.global_run.batches import check_batch_labels, split_batch
-from captum_iaside.global_run.distributed import gather
+from captum_iaside.global_run.distributed import summed
 from captum_iaside.robustness.snr import band_energies
 
 #: The attacks :func:`adversarial_spectrum` runs.
@@ -135,10 +135,8 @@ def adversarial_spectrum(
             x_adv = method.perturb(x, target=y, **kwargs).detach()
         s, n = band_energies(x.detach(), x_adv, players)
         signal, noise, seen = signal + s, noise + n, seen + x.shape[0]
-    totals = gather((signal, noise, seen))
-    signal = sum(t[0] for t in totals)
-    noise = sum(t[1] for t in totals)
-    seen = sum(t[2] for t in totals)
+    totals = summed({"signal": signal, "noise": noise, "seen": seen})
+    signal, noise, seen = totals["signal"], totals["noise"], totals["seen"]
     if seen == 0:
         raise ValueError("data yielded no images")
     if not noise.sum() > 0:

@@ -36,11 +36,9 @@ from captum_iaside.global_run.distributed import summed, world
 from captum_iaside.robustness.corruptions import SEVERITIES, check_severities
 from captum_iaside.robustness.imagenet_c import IMAGENET_C
 
-#: Images per severity in CIFAR-10-C's arrays.
-CIFAR10_C_IMAGES = 10_000
 
-
-def _folders(path: str) -> list[str]:
+def class_folders(path: str) -> list[str]:
+    r"""The sub-folders of ``path``, sorted: ImageFolder's classes, in the order of their indices."""
     return sorted(entry.name for entry in os.scandir(path) if entry.is_dir())
 
 
@@ -73,7 +71,7 @@ class _MappedFolder(ImageFolder):
         super().__init__(root, transform=transform, allow_empty=True)
 
     def find_classes(self, directory: str) -> tuple[list[str], dict[str, int]]:
-        present = _folders(directory)
+        present = class_folders(directory)
         return present, {name: self._mapping[name] for name in present}
 
 
@@ -120,7 +118,7 @@ def imagenet_c_sets(
     if not isinstance(root, (str, os.PathLike)) or not os.path.isdir(root):
         raise ValueError(f"corruptions root {root!r} is not a folder (expected <root>/<corruption>/<severity>/<class>)")
     severities = _check_severities(severities)
-    present = _folders(root)
+    present = class_folders(root)
     if corruptions is None:
         corruptions = list(IMAGENET_C) if set(IMAGENET_C) <= set(present) else present
     missing = [c for c in corruptions if c not in present]
@@ -136,7 +134,7 @@ def imagenet_c_sets(
             if not os.path.isdir(path):
                 raise ValueError(f"corruptions root: {corruption} has no folder of severity {severity} ({path!r})")
             folders[f"{corruption}@{severity}"] = path
-    names = sorted({name for path in folders.values() for name in _folders(path)})
+    names = sorted({name for path in folders.values() for name in class_folders(path)})
     if not names:
         raise ValueError(f"corruptions root: {next(iter(folders.values()))!r} holds no class folders")
     mapping = class_map(names, classes, "corruptions root")
@@ -234,7 +232,7 @@ def ood_set(root: str, transform: Callable[..., Any] | None = None, classes: Seq
     """
     if not isinstance(root, (str, os.PathLike)) or not os.path.isdir(root):
         raise ValueError(f"ood folder {root!r} is not a folder (expected one sub-folder per class)")
-    names = _folders(root)
+    names = class_folders(root)
     if not names:
         raise ValueError(f"ood folder {os.fspath(root)!r} holds no class folders")
     return _MappedFolder(os.fspath(root), class_map(names, classes, f"ood folder {os.fspath(root)!r}"), transform)
